@@ -1,0 +1,120 @@
+"""``Motion``: the one value the rest of motionprompt passes around.
+
+A motion is SMPL-X body pose over time: 22 local joint rotations and the world pelvis
+trajectory (SMPL-X axes: metres, +Y up, the body faces +Z), at ``fps`` frames per second,
+with what produced it (prompt, seed, source) and, when known, its 272-dim frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+import numpy as np
+
+from . import rep272
+from .skeleton import DEFAULT_REST_OFFSETS, DEFAULT_REST_PELVIS, NUM_BODY_JOINTS, estimate_rest_offsets, forward_kinematics
+
+__all__ = ["Motion"]
+
+
+@dataclass(eq=False)
+class Motion:
+    """SMPL-X body motion.
+
+    Attributes:
+        rotations: (T, 22, 3, 3) local rotations; joint 0 is the world root orientation.
+        root_translation: (T, 3) world PELVIS position, metres (not SMPL-X ``transl``).
+        fps: frames per second (MotionMillion: 30).
+        joints: (T, 22, 3) world joint positions, metres, when the source carries them
+            (the 272 position channels, mocap); used to estimate the rest skeleton.
+        features: (T, 272) de-normalised frames, when the motion came from them.
+        prompt, seed, source: provenance (``source``: a file path, "demo", a model name...).
+    """
+
+    rotations: np.ndarray
+    root_translation: np.ndarray
+    fps: float = 30.0
+    joints: np.ndarray | None = None
+    features: np.ndarray | None = None
+    prompt: str = ""
+    seed: int | None = None
+    source: str = ""
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.rotations = np.asarray(self.rotations, dtype=np.float64)
+        self.root_translation = np.asarray(self.root_translation, dtype=np.float64)
+        T = self.rotations.shape[0]
+        if self.rotations.shape != (T, NUM_BODY_JOINTS, 3, 3) or T < 1:
+            raise ValueError(f"Motion.rotations must be (T, 22, 3, 3) with T >= 1, got {self.rotations.shape}")
+        if self.root_translation.shape != (T, 3):
+            raise ValueError(f"Motion.root_translation must be ({T}, 3), got {self.root_translation.shape}")
+        if self.joints is not None:
+            self.joints = np.asarray(self.joints, dtype=np.float64)
+            if self.joints.shape != (T, NUM_BODY_JOINTS, 3):
+                raise ValueError(f"Motion.joints must be ({T}, 22, 3), got {self.joints.shape}")
+        if not (np.all(np.isfinite(self.rotations)) and np.all(np.isfinite(self.root_translation))):
+            raise ValueError("Motion contains NaN or infinite values")
+        if not self.fps > 0:
+            raise ValueError(f"Motion.fps must be positive, got {self.fps}")
+
+    @classmethod
+    def from_272(cls, x: np.ndarray, fps: float = 30.0, prompt: str = "", seed: int | None = None,
+                 source: str = "") -> "Motion":
+        """Build a motion from de-normalised 272-dim frames (T, 272)."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != rep272.DIM or x.shape[0] < 1:
+            raise ValueError(f"expected (T, {rep272.DIM}) frames, got {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError("272-dim frames contain NaN or infinite values")
+        rots, root = rep272.recover_from_272(x)
+        return cls(rotations=rots, root_translation=root, fps=fps, joints=rep272.recover_positions(x),
+                   features=x, prompt=prompt, seed=seed, source=source)
+
+    @property
+    def num_frames(self) -> int:
+        return self.rotations.shape[0]
+
+    @property
+    def duration(self) -> float:
+        """Seconds."""
+        return self.num_frames / self.fps
+
+    @cached_property
+    def _rest(self) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.joints is None:
+            return np.array(DEFAULT_REST_OFFSETS), None
+        return estimate_rest_offsets(self.rotations, self.joints)
+
+    def rest_offsets(self) -> np.ndarray:
+        """(22, 3) rest offsets child - parent, metres: estimated from the motion's own
+        rotations and positions when it carries positions, else the shipped default."""
+        return self._rest[0].copy()
+
+    def rest_spread(self) -> np.ndarray | None:
+        """(22,) RMS disagreement (metres) between per-frame offsets and the estimate, or None."""
+        return None if self._rest[1] is None else self._rest[1].copy()
+
+    def joint_positions(self, offsets: np.ndarray | None = None) -> np.ndarray:
+        """(T, 22, 3) world joint positions, metres: FK of the rotations with ``offsets``
+        (default: ``rest_offsets()``), pelvis on ``root_translation``."""
+        off = self.rest_offsets() if offsets is None else offsets
+        return forward_kinematics(self.rotations, self.root_translation, off)[0]
+
+    def smplx_transl(self, rest_pelvis: np.ndarray | None = None) -> np.ndarray:
+        """(T, 3) SMPL-X ``transl``: SMPL-X puts the pelvis at J0(betas) + transl, so
+        transl = pelvis - J0. ``rest_pelvis`` is J0 (exact from model files via ``smplx``);
+        default: the shipped subject's J0 (``skeleton.DEFAULT_REST_PELVIS``)."""
+        j0 = DEFAULT_REST_PELVIS if rest_pelvis is None else np.asarray(rest_pelvis, dtype=np.float64)
+        return self.root_translation - j0
+
+    def to_272(self) -> np.ndarray:
+        """(T, 272) frames: the stored ones, else computed from rotations and FK positions."""
+        if self.features is not None:
+            return self.features
+        return rep272.motion_to_272(self.rotations, self.joint_positions())
+
+    def with_(self, **changes) -> "Motion":
+        """A copy with some fields replaced."""
+        return replace(self, **changes)
