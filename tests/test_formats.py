@@ -191,3 +191,28 @@ def test_bvh_through_blenders_importer(motion, tmp_path):
         got = np.array([list(arm.matrix_world @ arm.pose.bones[n].head) for n in BODY_JOINT_NAMES])
         exp = joints[f][:, [0, 2, 1]] * [1, -1, 1]
         np.testing.assert_allclose(got, exp, atol=1e-4)
+
+
+def test_smplx_model_sets_transl_from_exact_rest_pelvis(motion, tmp_path, monkeypatch):
+    """With SMPL-X model files, transl = pelvis - J0(betas) from the body model (faked here:
+    the model files cannot be shipped)."""
+    import types
+
+    import torch
+
+    j0 = np.array([0.01, -0.35, 0.02])
+
+    class FakeBody:
+        def __call__(self, betas, return_verts):
+            joints = torch.zeros(1, 127, 3, dtype=torch.float64)
+            joints[0, 0] = torch.from_numpy(j0)
+            return types.SimpleNamespace(joints=joints)
+
+    monkeypatch.setitem(sys.modules, "smplx", types.SimpleNamespace(create=lambda *a, **k: FakeBody()))
+    src = tmp_path / "in.npz"
+    export(motion, "npz", src)
+    from motionprompt.cli import main
+
+    assert main(["export", str(src), "--to", "smplx85", "-o", str(tmp_path / "o.npy"), "--smplx-model", str(tmp_path)]) == 0
+    s85 = np.load(tmp_path / "o.npy")
+    np.testing.assert_allclose(s85[:, 72:75] + j0, motion.root_translation, atol=1e-6)

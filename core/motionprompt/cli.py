@@ -27,6 +27,10 @@ def _add_export(sub) -> None:
                    help="output file (one format) or folder (several); default: beside the input")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate of a .npy input (default 30)")
     p.add_argument("--prompt", default="", help="text stored with the motion (titles, npz)")
+    p.add_argument("--smplx-model", type=Path, default=None, metavar="DIR",
+                   help="SMPL-X model folder: exact J0 for transl in npz/smplx85/smplx322 (needs .[smplx])")
+    p.add_argument("--gender", default="neutral", choices=("neutral", "male", "female"),
+                   help="SMPL-X model gender with --smplx-model (default neutral)")
     p.set_defaults(func=_run_export)
 
 
@@ -48,6 +52,15 @@ def _run_export(args) -> int:
     except MotionFileError as e:
         print(f"motionprompt export: {e}", file=sys.stderr)
         return 1
+    smplx_opts = {}
+    if args.smplx_model is not None:
+        from .smplx_body import rest_joints
+
+        try:
+            smplx_opts = {"rest_pelvis": rest_joints(args.smplx_model, gender=args.gender)[0], "gender": args.gender}
+        except (ImportError, OSError) as e:
+            print(f"motionprompt export: {e}", file=sys.stderr)
+            return 1
     stem = args.motion.stem
     out = args.output
     for fmt in fmts:
@@ -62,7 +75,7 @@ def _run_export(args) -> int:
         if path.resolve() == args.motion.resolve():
             path = path.with_name(f"{stem}_out{SUFFIXES[fmt]}")
         try:
-            export(motion, fmt, path)
+            export(motion, fmt, path, **(smplx_opts if fmt in ("npz", "smplx85", "smplx322") else {}))
         except (OSError, ValueError) as e:
             print(f"motionprompt export: {fmt}: {e}", file=sys.stderr)
             return 1
