@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 
 from . import rep272
+from .rotations import slerp_resample
 from .skeleton import DEFAULT_REST_OFFSETS, DEFAULT_REST_PELVIS, NUM_BODY_JOINTS, estimate_rest_offsets, forward_kinematics
 
 __all__ = ["Motion"]
@@ -114,6 +115,34 @@ class Motion:
         if self.features is not None:
             return self.features
         return rep272.motion_to_272(self.rotations, self.joint_positions())
+
+    def resampled(self, fps: float) -> "Motion":
+        """The same motion at another frame rate: rotations by slerp, translations and joints
+        linearly; same duration (first and last frames kept). 272 features are dropped (they
+        are defined at the source rate); the rest skeleton estimated at the source rate is kept."""
+        if fps == self.fps:
+            return self
+        T = self.num_frames
+        rots = slerp_resample(self.rotations, self.fps, fps)
+        t = np.arange(rots.shape[0]) * (self.fps / fps)
+
+        def lerp(a: np.ndarray) -> np.ndarray:
+            flat = a.reshape(T, -1)
+            cols = [np.interp(t, np.arange(T), flat[:, k]) for k in range(flat.shape[1])]  # over channels
+            return np.stack(cols, axis=1).reshape((len(t),) + a.shape[1:])
+
+        out = replace(self, rotations=rots, root_translation=lerp(self.root_translation), fps=float(fps),
+                      joints=None, features=None, meta=dict(self.meta))
+        out.__dict__["_rest"] = self._rest  # keep the skeleton estimated from the full-rate data
+        return out
+
+    def in_place(self) -> "Motion":
+        """The same motion with the root's horizontal travel removed (x, z of frame 0 kept)."""
+        root = self.root_translation.copy()
+        root[:, [0, 2]] = root[0, [0, 2]]
+        out = replace(self, root_translation=root, joints=None, features=None, meta=dict(self.meta))
+        out.__dict__["_rest"] = self._rest
+        return out
 
     def with_(self, **changes) -> "Motion":
         """A copy with some fields replaced."""

@@ -1,0 +1,50 @@
+"""The Motion value: transl, resampling, in-place, validation."""
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation, Slerp
+
+from motionprompt.motion import Motion
+from motionprompt.skeleton import DEFAULT_REST_OFFSETS, DEFAULT_REST_PELVIS
+
+from test_rep272 import synthetic_motion
+
+
+def test_transl_is_pelvis_minus_rest_pelvis():
+    local, root, pos = synthetic_motion(T=10)
+    m = Motion(local, root, joints=pos)
+    np.testing.assert_allclose(m.smplx_transl(), root - DEFAULT_REST_PELVIS)
+    np.testing.assert_allclose(m.rest_offsets(), DEFAULT_REST_OFFSETS, atol=1e-9)
+    assert m.duration == pytest.approx(10 / 30)
+
+
+def test_resampled_matches_scipy_slerp():
+    local, root, pos = synthetic_motion(T=31)
+    m = Motion(local, root, joints=pos)
+    r = m.resampled(24.0)
+    assert r.fps == 24.0 and r.num_frames == 25  # 1 s at 24 fps: 25 frames incl. both ends
+    times = np.arange(31) / 30.0
+    for j in (0, 5, 21):
+        s = Slerp(times, Rotation.from_matrix(local[:, j]))
+        np.testing.assert_allclose(r.rotations[:, j], s(np.arange(25) / 24.0).as_matrix(), atol=1e-9)
+    np.testing.assert_allclose(r.root_translation[:, 1], np.interp(np.arange(25) / 24.0, times, root[:, 1]))
+    np.testing.assert_allclose(r.rest_offsets(), m.rest_offsets())
+
+
+def test_in_place_keeps_height_and_pose():
+    local, root, pos = synthetic_motion(T=20)
+    m = Motion(local, root, joints=pos).in_place()
+    np.testing.assert_allclose(m.root_translation[:, [0, 2]], np.broadcast_to(root[0, [0, 2]], (20, 2)))
+    np.testing.assert_allclose(m.root_translation[:, 1], root[:, 1])
+    np.testing.assert_allclose(m.rotations, local)
+
+
+def test_rejects_nan_and_bad_shapes():
+    local, root, _ = synthetic_motion(T=5)
+    root[2, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        Motion(local, root)
+    with pytest.raises(ValueError, match="22"):
+        Motion(local[:, :21], root)
+    with pytest.raises(ValueError, match="NaN"):
+        Motion.from_272(np.full((4, 272), np.nan))
