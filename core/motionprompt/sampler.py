@@ -1,0 +1,280 @@
+"""Batched, KV-cached token sampling for the prefix-LM.
+
+``Sampler.sample`` runs many prompts at once: one prefill over the (right-padded) text, then one
+cached step per motion token for every row. Each row gets the tokens it would get alone: pad
+columns are masked, RoPE positions are per row, and random draws come from a counter-based hash
+of (row seed, step), not from a shared generator, so a prompt's seed reproduces its motion
+whatever else is in the batch (and on any device, up to float rounding of the logits).
+
+Choices per step: greedy (arg-max, the release's default) or sampling at a temperature, with
+optional top-k and top-p (nucleus) filtering; END is forbidden before ``min_tokens``; a row stops
+at END or at ``max_tokens``. On CUDA the decoding step is captured once in a CUDA graph over a
+static cache (batch-1 decoding is otherwise launch-bound); elsewhere it runs eagerly.
+
+``reference_sample`` is the release's algorithm (batch 1, whole sequence recomputed each step,
+no cache), kept as the ground truth for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .prefix_lm import PrefixLM
+
+__all__ = ["SamplingConfig", "Sampler", "Cancelled", "reference_sample", "hashed_uniform", "choose_tokens",
+           "TOKENS_PER_SECOND"]
+
+TOKENS_PER_SECOND = 15  # 1 token = 2 frames at 30 fps
+_M32 = 0xFFFFFFFF
+
+
+class Cancelled(RuntimeError):
+    """Raised when the caller's cancel check returns True between steps."""
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How tokens are chosen. ``greedy`` wins over temperature / top-k / top-p."""
+
+    greedy: bool = False
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    max_tokens: int = 150  # 10 s
+    min_tokens: int = 1
+
+    def __post_init__(self):
+        if not self.greedy and not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0 (use greedy for arg-max), got {self.temperature}")
+        if self.top_k is not None and self.top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.max_tokens < 1 or not 0 <= self.min_tokens <= self.max_tokens:
+            raise ValueError(f"need 0 <= min_tokens <= max_tokens and max_tokens >= 1, got "
+                             f"{self.min_tokens}, {self.max_tokens}")
+
+
+# ---------------------------------------------------------------------- counter-based randomness
+def _mix32(x: torch.Tensor) -> torch.Tensor:
+    """A 32-bit integer hash (xor-shift / multiply rounds) on int64 tensors holding values < 2^32.
+    Multipliers are < 2^31 so products stay below 2^63 (no signed overflow)."""
+    x = x ^ (x >> 16)
+    x = (x * 0x7FEB352D) & _M32
+    x = x ^ (x >> 15)
+    x = (x * 0x1B873593) & _M32
+    return x ^ (x >> 16)
+
+
+def hashed_uniform(seeds: torch.Tensor, step) -> torch.Tensor:
+    """Uniform draws in (0, 1), a pure function of (seed, step).
+
+    Args:
+        seeds: (B,) int64 row seeds (any int64).
+        step: int or (B,)/scalar int64 tensor, the token index.
+    Returns:
+        (B,) float64, multiples of 2^-24 offset by half a step (never 0 or 1).
+    """
+    lo, hi = seeds & _M32, (seeds >> 32) & _M32
+    step = torch.as_tensor(step, dtype=torch.int64, device=seeds.device) & _M32
+    h = _mix32(lo ^ _mix32(hi ^ 0x2545F491))
+    h = _mix32(h ^ _mix32((step + 0x9E3779B9) & _M32))
+    h = _mix32(h + 0x68E31DA4 & _M32)
+    return ((h >> 8).double() + 0.5) / float(1 << 24)
+
+
+def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
+    """Set logits outside the top-k and outside the top-p nucleus to -inf.
+
+    Args:
+        logits: (B, V) float.
+    Returns:
+        (B, V) filtered logits; the most likely token always survives.
+    """
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = logits.topk(top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1:
+        srt, order = logits.sort(-1, descending=True)
+        probs = srt.softmax(-1)
+        before = probs.cumsum(-1) - probs  # mass strictly before each sorted token
+        drop_sorted = before >= top_p  # keeps the smallest prefix reaching top_p
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def choose_tokens(logits: torch.Tensor, cfg: SamplingConfig, seeds: torch.Tensor, step: int,
+                  end_id: int) -> torch.Tensor:
+    """Pick one token per row.
+
+    Args:
+        logits: (B, V) next-token logits (V = nb_code + 1: codes and END).
+        seeds: (B,) int64 row seeds; step: the token index (same for all rows).
+    Returns:
+        (B,) int64 token ids.
+    """
+    logits = logits.float()
+    if step < cfg.min_tokens:
+        logits = logits.clone()
+        logits[:, end_id] = float("-inf")
+    if cfg.greedy:
+        return logits.argmax(-1)
+    logits = filter_logits(logits / cfg.temperature, cfg.top_k, cfg.top_p)
+    cdf = logits.softmax(-1).double().cumsum(-1)  # (B, V)
+    u = hashed_uniform(seeds, step) * cdf[:, -1]
+    idx = torch.searchsorted(cdf, u[:, None].to(cdf.device), right=True)[:, 0]
+    return idx.clamp_max(logits.shape[-1] - 1)
+
+
+# ---------------------------------------------------------------------- the release's loop
+@torch.no_grad()
+def reference_sample(model: PrefixLM, text_feats: torch.Tensor, text_mask: torch.Tensor | None = None,
+                     cfg: SamplingConfig = SamplingConfig(greedy=True, max_tokens=50), seed: int = 0) -> torch.Tensor:
+    """One prompt, the whole sequence recomputed every step (no KV cache), as released.
+
+    Args:
+        text_feats: (1, L, D) features of one prompt (only its real tokens, or with ``text_mask``).
+    Returns:
+        (N,) int64 motion codes, END excluded.
+    """
+    if text_mask is None:
+        text_mask = torch.ones(text_feats.shape[:2], dtype=torch.bool, device=text_feats.device)
+    end = model.config.end_id
+    seeds = torch.tensor([seed], dtype=torch.int64, device=text_feats.device)
+    out = torch.zeros(1, 0, dtype=torch.int64, device=text_feats.device)
+    for step in range(cfg.max_tokens):
+        logits = model.next_logits_full(text_feats, text_mask, out)
+        tok = choose_tokens(logits, cfg, seeds, step, end)
+        if int(tok) == end:
+            break
+        out = torch.cat([out, tok[:, None]], 1)
+    return out[0]
+
+
+# ---------------------------------------------------------------------- the fast path
+class _GraphedStep:
+    """The decoding step captured in a CUDA graph over static inputs and a static cache."""
+
+    def __init__(self, model: PrefixLM, cache, key_mask: torch.Tensor):
+        B = key_mask.shape[0]
+        dev = key_mask.device
+        self.tokens = torch.zeros(B, dtype=torch.int64, device=dev)
+        self.positions = torch.zeros(B, dtype=torch.int64, device=dev)
+        self.col = torch.zeros(1, dtype=torch.int64, device=dev)
+        self.key_mask = key_mask
+        self.col.fill_(key_mask.shape[1] - 1)  # warm-up writes go to the last column (rewritten later)
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(2):
+                model.decode_step(self.tokens, self.positions, self.col, key_mask, cache)
+        torch.cuda.current_stream().wait_stream(stream)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.logits = model.decode_step(self.tokens, self.positions, self.col, key_mask, cache)
+
+    def __call__(self, tokens, positions, col: int):
+        self.tokens.copy_(tokens)
+        self.positions.copy_(positions)
+        self.col.fill_(col)
+        self.graph.replay()
+        return self.logits
+
+
+class Sampler:
+    """Batched cached sampling with a prefix-LM.
+
+    Args:
+        model: the prefix-LM (its device and dtype are used as they are).
+        cuda_graphs: capture the decoding step on CUDA (None = whenever the model is on CUDA).
+    """
+
+    def __init__(self, model: PrefixLM, cuda_graphs: bool | None = None):
+        self.model = model.eval()
+        dev = model.lm_head.weight.device
+        self.cuda_graphs = (dev.type == "cuda") if cuda_graphs is None else (cuda_graphs and dev.type == "cuda")
+
+    @torch.no_grad()
+    def sample(self, text_feats: torch.Tensor, text_mask: torch.Tensor, seeds=None,
+               cfg: SamplingConfig = SamplingConfig(),
+               progress: Callable[[int, int], None] | None = None,
+               cancel: Callable[[], bool] | None = None) -> list[torch.Tensor]:
+        """Sample motion codes for a batch of prompts.
+
+        Args:
+            text_feats: (B, L, D) text features, right-padded; text_mask: (B, L) bool.
+            seeds: B ints (or a (B,) tensor); None = 0 for every row.
+            progress: called as ``progress(step, total)`` after each token step.
+            cancel: polled before each step; returning True raises ``Cancelled``.
+        Returns:
+            B int64 tensors (N_b,) of codes (END excluded), on the CPU.
+        """
+        model, c = self.model, self.model.config
+        dev = model.lm_head.weight.device
+        text_feats = text_feats.to(dev)
+        text_mask = text_mask.to(dev).bool()
+        B, L = text_mask.shape
+        if not bool(text_mask.any(1).all()):
+            raise ValueError("every prompt needs at least one text token")
+        seeds = torch.zeros(B, dtype=torch.int64) if seeds is None else torch.as_tensor(seeds, dtype=torch.int64)
+        if seeds.shape != (B,):
+            raise ValueError(f"need one seed per prompt ({B}), got shape {tuple(seeds.shape)}")
+        seeds = seeds.to(dev)
+        lengths = text_mask.sum(1)
+        if int(lengths.max()) + cfg.max_tokens > c.block_size:
+            warnings.warn(f"text ({int(lengths.max())} tokens) + motion ({cfg.max_tokens}) exceeds the model's "
+                          f"block size {c.block_size}: positions beyond it were never trained", stacklevel=2)
+        T_max = L + cfg.max_tokens
+        cache = model.new_cache(B, T_max)
+        key_mask = torch.zeros(B, T_max, dtype=torch.bool, device=dev)
+        key_mask[:, :L] = text_mask
+
+        if cancel is not None and cancel():
+            raise Cancelled("generation cancelled")
+        logits = model.prefill(text_feats, text_mask, cache)
+        step_fn = self._eager_step(cache, key_mask)
+        if self.cuda_graphs and cfg.max_tokens > 1:
+            try:
+                step_fn = _GraphedStep(model, cache, key_mask)
+            except Exception as e:  # a driver / capture problem must not stop generation
+                warnings.warn(f"CUDA graph capture failed ({e}); decoding eagerly", stacklevel=2)
+
+        end = c.end_id
+        out = torch.full((B, cfg.max_tokens), end, dtype=torch.int64, device=dev)
+        done = torch.zeros(B, dtype=torch.bool, device=dev)
+        n = torch.full((B,), cfg.max_tokens, dtype=torch.int64, device=dev)
+        for step in range(cfg.max_tokens):
+            tok = choose_tokens(logits, cfg, seeds, step, end)
+            tok = torch.where(done, end, tok)
+            newly = (tok == end) & ~done
+            n = torch.where(newly, step, n)
+            done |= newly
+            out[:, step] = tok
+            if progress is not None:
+                progress(step + 1, cfg.max_tokens)
+            if step + 1 == cfg.max_tokens or bool(done.all()):
+                break
+            if cancel is not None and cancel():
+                raise Cancelled("generation cancelled")
+            col = L + step
+            key_mask[:, col] = True
+            logits = step_fn(tok, lengths + step, col)
+        if progress is not None and step + 1 < cfg.max_tokens:
+            progress(cfg.max_tokens, cfg.max_tokens)
+        out, n = out.cpu(), n.cpu()
+        return [out[b, :int(n[b])].clone() for b in range(B)]
+
+    def _eager_step(self, cache, key_mask):
+        model = self.model
+        cols = torch.zeros(1, dtype=torch.int64, device=key_mask.device)
+
+        def step(tokens, positions, col: int):
+            cols.fill_(col)
+            return model.decode_step(tokens, positions, cols, key_mask, cache, upto=col + 1)
+
+        return step

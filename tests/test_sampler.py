@@ -1,0 +1,130 @@
+"""The cached batched sampler against the release's full-recompute loop, seeds, and the
+sampling distribution against softmax."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from motionprompt.prefix_lm import LMConfig, PrefixLM
+from motionprompt.sampler import (Cancelled, Sampler, SamplingConfig, choose_tokens, filter_logits,
+                                  hashed_uniform, reference_sample)
+
+torch.set_num_threads(1)
+
+LENGTHS = [3, 7, 1, 5, 2]
+
+
+def end_prone_model(seed=0) -> PrefixLM:
+    """A small random model whose END logit is large enough that rows stop at different steps."""
+    torch.manual_seed(seed)
+    cfg = LMConfig(n_layer=2, n_head=2, n_embd=32, vocab_size=50, clip_dim=12, mlp_multiple_of=32)
+    m = PrefixLM(cfg).init_weights(std=2.0).eval()
+    m.lm_head.weight.data[cfg.end_id] *= 2.5
+    return m
+
+
+def batch_inputs(seed=1):
+    torch.manual_seed(seed)
+    L = max(LENGTHS)
+    feats = torch.randn(len(LENGTHS), L, 12)
+    mask = torch.arange(L)[None] < torch.tensor(LENGTHS)[:, None]
+    return feats.masked_fill(~mask[..., None], 7.0), mask
+
+
+def test_greedy_batched_cached_equals_release_loop_per_row():
+    m = end_prone_model()
+    feats, mask = batch_inputs()
+    cfg = SamplingConfig(greedy=True, max_tokens=40, min_tokens=0)
+    got = Sampler(m).sample(feats, mask, cfg=cfg)
+    ref = [reference_sample(m, feats[b:b + 1, :n], cfg=cfg) for b, n in enumerate(LENGTHS)]
+    assert [g.tolist() for g in got] == [r.tolist() for r in ref]
+    n_out = sorted({len(r) for r in ref})
+    assert len(n_out) >= 2, f"test model should end rows at different steps, got lengths {n_out}"
+    assert all(int(t) != m.config.end_id for g in got for t in g)
+
+
+def test_seeded_sampling_equals_release_loop_and_ignores_batch_company():
+    m = end_prone_model(seed=3)
+    feats, mask = batch_inputs(seed=4)
+    cfg = SamplingConfig(temperature=0.9, top_k=30, top_p=0.95, max_tokens=40)
+    seeds = [11, 22, 33, 44, 55]
+    got = Sampler(m).sample(feats, mask, seeds=seeds, cfg=cfg)
+    for b, n in enumerate(LENGTHS):
+        ref = reference_sample(m, feats[b:b + 1, :n], cfg=cfg, seed=seeds[b])
+        assert got[b].tolist() == ref.tolist()
+    # the same prompt with the same seed in another batch (other company, other order)
+    order = [4, 2, 0]
+    again = Sampler(m).sample(feats[order], mask[order], seeds=[seeds[i] for i in order], cfg=cfg)
+    assert [a.tolist() for a in again] == [got[i].tolist() for i in order]
+    # another seed gives another motion
+    other = Sampler(m).sample(feats[:1], mask[:1], seeds=[12], cfg=cfg)
+    assert other[0].tolist() != got[0].tolist()
+
+
+def test_min_and_max_tokens():
+    m = end_prone_model()
+    feats, mask = batch_inputs()
+    got = Sampler(m).sample(feats, mask, cfg=SamplingConfig(greedy=True, max_tokens=12, min_tokens=6))
+    assert all(6 <= len(g) <= 12 for g in got)
+    m.lm_head.weight.data[m.config.end_id] = 0  # END never wins
+    m.lm_head.weight.data[m.config.end_id, 0] = -1e-6
+    got = Sampler(m).sample(feats, mask, cfg=SamplingConfig(greedy=True, max_tokens=9))
+    assert [len(g) for g in got] == [9] * len(LENGTHS)
+
+
+def test_progress_and_cancel():
+    m = end_prone_model()
+    feats, mask = batch_inputs()
+    seen = []
+    Sampler(m).sample(feats, mask, cfg=SamplingConfig(greedy=True, max_tokens=10), progress=lambda s, t: seen.append((s, t)))
+    assert seen[-1] == (10, 10) and all(t == 10 for _, t in seen) and [s for s, _ in seen] == sorted(s for s, _ in seen)
+    calls = []
+
+    def cancel():
+        calls.append(1)
+        return len(calls) > 3
+
+    with pytest.raises(Cancelled):
+        Sampler(m).sample(feats, mask, cfg=SamplingConfig(greedy=True, max_tokens=30, min_tokens=30), cancel=cancel)
+
+
+def test_hashed_uniform_is_uniform_and_keyed():
+    seeds = torch.arange(20000, dtype=torch.int64) * 7919 + (1 << 40)
+    u = hashed_uniform(seeds, 3)
+    assert 0 < float(u.min()) and float(u.max()) < 1
+    hist = torch.histc(u.float(), bins=10, min=0, max=1)
+    assert (hist - 2000).abs().max() < 200  # ~ 4.5 sigma
+    assert not torch.equal(u, hashed_uniform(seeds, 4))
+    assert torch.equal(u[5:6], hashed_uniform(seeds[5:6], 3))
+    # neighbouring steps of one seed are uncorrelated
+    s = torch.full((5000,), 123, dtype=torch.int64)
+    steps = torch.arange(5000, dtype=torch.int64)
+    v = hashed_uniform(s, steps)
+    assert abs(float(torch.corrcoef(torch.stack([v[:-1], v[1:]]))[0, 1])) < 0.05
+
+
+def test_sampled_frequencies_follow_softmax_and_filters():
+    logits = torch.tensor([2.0, 1.0, 0.5, 0.0, -1.0, -3.0])
+    n = 40000
+    seeds = torch.arange(n, dtype=torch.int64)
+    batch = logits.expand(n, -1)
+    end_id = 5
+    for cfg, expect_logits in (
+        (SamplingConfig(temperature=1.0), logits),
+        (SamplingConfig(temperature=0.5), logits / 0.5),
+        (SamplingConfig(top_k=3), filter_logits(logits[None], 3, None)[0]),
+        (SamplingConfig(top_p=0.8), filter_logits(logits[None], None, 0.8)[0]),
+    ):
+        tok = choose_tokens(batch, cfg, seeds, step=2, end_id=end_id)
+        freq = torch.bincount(tok, minlength=6).double() / n
+        expect = expect_logits.double().softmax(-1)
+        assert (freq - expect).abs().max() < 0.012, (cfg, freq, expect)
+        assert (freq[expect == 0] == 0).all()
+    # independent top-p: the nucleus of these probabilities at 0.8 is the first 3 tokens
+    p = logits.softmax(-1)
+    assert float(p[:2].sum()) < 0.8 <= float(p[:3].sum())
+    assert torch.isfinite(filter_logits(logits[None], None, 0.8)[0]).tolist() == [True, True, True, False, False, False]
+    # END is forbidden before min_tokens
+    tok = choose_tokens(batch[:100], SamplingConfig(min_tokens=3), seeds[:100], step=2, end_id=0)
+    assert (tok != 0).all()
