@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="motionprompt", description="Text-to-motion for animators.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_export(sub)
+    from .generate_cli import add_batch, add_generate  # light: heavy imports happen when they run
+
+    add_generate(sub)
+    add_batch(sub)
     return parser
 
 

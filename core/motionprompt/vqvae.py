@@ -52,6 +52,8 @@ class VQVAEConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "levels", tuple(int(x) for x in self.levels))
+        if isinstance(self.norm, str) and self.norm.lower() in ("none", ""):
+            object.__setattr__(self, "norm", None)  # TOML has no null
         if self.norm not in ("LN", None):
             raise ValueError(f"VQVAEConfig.norm must be 'LN' or None, got {self.norm!r}")
         if self.kernel_size % 2 != 1:
@@ -71,6 +73,7 @@ class VQVAEConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["levels"] = list(self.levels)
+        d["norm"] = self.norm or "none"
         return d
 
 

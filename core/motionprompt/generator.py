@@ -1,0 +1,147 @@
+"""Prompts -> motions: text encoder, prefix-LM sampler and VQ-VAE decoder in one object.
+
+    gen = Generator.from_spec("demo")                       # or "motionmillion-3b", a .toml path
+    motions = gen.generate(["a person waves"], seconds=6, seeds=[7])
+    motions[0]                                              # motionprompt.motion.Motion, 30 fps
+
+Prompts are encoded and sampled in batches (every row exactly as if alone); each row's codes are
+decoded to normalised 272-dim frames, de-normalised with the model's mean / std, and turned into
+a ``Motion`` carrying the prompt, its seed and the model name.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import rep272
+from .checkpoints import load_prefix_lm, load_vqvae
+from .model_spec import ModelSpec, ModelSpecError, resolve_spec
+from .motion import Motion
+from .prefix_lm import PrefixLM
+from .sampler import Sampler, SamplingConfig
+from .text_encoders import build_text_encoder
+from .vqvae import HumanVQVAE
+
+__all__ = ["Generator", "random_seed"]
+
+
+def random_seed() -> int:
+    """A fresh seed (31 bits, so it fits every tool that stores it)."""
+    return secrets.randbits(31)
+
+
+def _default_dtype(device: torch.device) -> torch.dtype:
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
+class Generator:
+    """A loaded model; ``generate`` turns prompts into ``Motion`` objects."""
+
+    def __init__(self, spec: ModelSpec, text_encoder, lm: PrefixLM, vqvae: HumanVQVAE,
+                 mean: np.ndarray, std: np.ndarray, device="cpu", dtype: torch.dtype | None = None):
+        self.spec = spec
+        self.device = torch.device(device)
+        self.dtype = dtype or _default_dtype(self.device)
+        self.text_encoder = text_encoder.to(self.device, self.dtype if self.device.type == "cuda" else None)
+        self.lm = lm.to(device=self.device, dtype=self.dtype).eval()
+        self.vqvae = vqvae.to(self.device).eval()  # small: kept in float32
+        self.sampler = Sampler(self.lm)
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.std = np.asarray(std, dtype=np.float64)
+        self.timings: dict[str, float] = {}
+
+    @classmethod
+    def from_spec(cls, spec_or_name, device="cpu", dtype: torch.dtype | None = None) -> "Generator":
+        """Load the model a ``ModelSpec`` (or a built-in name / TOML path) describes."""
+        spec = resolve_spec(spec_or_name)
+        where = spec.source or spec.name
+        for what, path in (("[lm] checkpoint", spec.lm_checkpoint), ("[vqvae] checkpoint", spec.vqvae_checkpoint)):
+            if path is None:
+                raise ModelSpecError(f"{where}: {what} is not set")
+        te = spec.text_encoder
+        encoder = build_text_encoder(te["kind"], te.get("path"), pooling=te.get("pooling", "none"),
+                                     max_tokens=te.get("max_tokens", 150))
+        if encoder.dim != spec.lm.clip_dim:
+            raise ModelSpecError(f"{where}: the text encoder gives {encoder.dim}-wide features but the prefix-LM "
+                                 f"expects clip_dim {spec.lm.clip_dim}")
+        lm = load_prefix_lm(spec.lm_checkpoint, spec.lm)
+        vq = load_vqvae(spec.vqvae_checkpoint, spec.vqvae)
+        mean, std = rep272.load_mean_std(spec.mean, spec.std)
+        return cls(spec, encoder, lm, vq, mean, std, device=device, dtype=dtype)
+
+    # ------------------------------------------------------------------ helpers
+    def tokens_for(self, seconds: float) -> int:
+        """Motion tokens covering ``seconds`` (rounded up; 1 token = 2 frames at 30 fps)."""
+        frames = seconds * self.spec.fps
+        return max(0, math.ceil(frames / self.vqvae.config.frames_per_token - 1e-9))
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> np.ndarray:
+        """(N,) codes -> (2N, 272) de-normalised frames (float64)."""
+        x = self.vqvae.decode(codes[None].to(self.device))[0].float().cpu().numpy().astype(np.float64)
+        return rep272.denormalize(x, self.mean, self.std)
+
+    # ------------------------------------------------------------------ the API
+    @torch.no_grad()
+    def generate(self, prompts: list[str], seconds: float = 10.0, min_seconds: float = 0.0,
+                 seeds: list[int] | None = None, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, greedy: bool = False, batch_size: int | None = None,
+                 progress: Callable[[int, int], None] | None = None,
+                 cancel: Callable[[], bool] | None = None) -> list[Motion]:
+        """Generate one motion per prompt.
+
+        Args:
+            prompts: the texts (blank ones are refused).
+            seconds: longest motion (default 10 s = 150 tokens); a row stops earlier at END.
+            min_seconds: END is not allowed before this (default: one token).
+            seeds: one per prompt (None = fresh random seeds, recorded in ``Motion.seed``).
+            temperature, top_k, top_p, greedy: token choice (greedy = the release's arg-max).
+            batch_size: prompts per forward (default: all on CUDA, 16 on CPU).
+            progress: ``progress(step, total)`` over all batches' token steps.
+            cancel: polled between steps; True raises ``sampler.Cancelled``.
+        Returns:
+            ``Motion`` objects in prompt order (fps, prompt, seed set; ``source`` = model name;
+            ``meta`` holds the token count and whether the model ended the motion itself).
+        """
+        prompts = [str(p) for p in prompts]
+        if not prompts:
+            return []
+        blank = [i for i, p in enumerate(prompts) if not p.strip()]
+        if blank:
+            raise ValueError(f"empty prompt(s) at position(s) {blank}")
+        seeds = [random_seed() for _ in prompts] if seeds is None else [int(s) for s in seeds]
+        if len(seeds) != len(prompts):
+            raise ValueError(f"need one seed per prompt: {len(prompts)} prompts, {len(seeds)} seeds")
+        max_tokens = self.tokens_for(seconds)
+        if max_tokens < 1:
+            raise ValueError(f"seconds must cover at least one token ({self.vqvae.config.frames_per_token} frames), got {seconds}")
+        min_tokens = min(max(1, self.tokens_for(min_seconds)), max_tokens)
+        cfg = SamplingConfig(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p,
+                             max_tokens=max_tokens, min_tokens=min_tokens)
+        bs = batch_size or (len(prompts) if self.device.type == "cuda" else 16)
+        chunks = [range(i, min(i + bs, len(prompts))) for i in range(0, len(prompts), bs)]
+        total = len(chunks) * max_tokens
+        motions: list[Motion] = []
+        t_text = t_lm = t_dec = 0.0
+        for ci, rows in enumerate(chunks):
+            t0 = time.perf_counter()
+            feats, mask = self.text_encoder.encode([prompts[i] for i in rows])
+            t1 = time.perf_counter()
+            report = None if progress is None else (lambda s, _t, base=ci * max_tokens: progress(base + s, total))
+            codes = self.sampler.sample(feats.to(self.device, self.dtype), mask.to(self.device),
+                                        seeds=[seeds[i] for i in rows], cfg=cfg, progress=report, cancel=cancel)
+            t2 = time.perf_counter()
+            for i, c in zip(rows, codes):
+                x = self.decode(c)
+                m = Motion.from_272(x, fps=self.spec.fps, prompt=prompts[i], seed=seeds[i], source=self.spec.name)
+                m.meta.update(tokens=int(len(c)), ended=bool(len(c) < max_tokens))
+                motions.append(m)
+            t_text, t_lm, t_dec = t_text + t1 - t0, t_lm + t2 - t1, t_dec + time.perf_counter() - t2
+        self.timings = dict(text_s=t_text, sample_s=t_lm, decode_s=t_dec)
+        return motions
