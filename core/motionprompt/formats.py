@@ -125,6 +125,16 @@ def write_bvh(motion: Motion, path, **_) -> None:
         Path(tmp).write_text(text, encoding="ascii")
 
 
+def _preview_writer(name: str) -> Callable:
+    """A writer from ``motionprompt.preview``, imported on first use (keeps Pillow/ffmpeg lazy)."""
+    def write(motion: Motion, path, **opts) -> None:
+        from . import preview
+
+        getattr(preview, name)(motion, path, **opts)
+    write.__name__ = name
+    return write
+
+
 EXPORTERS: dict[str, Callable] = {
     "npy": write_npy,
     "joints": write_joints,
@@ -132,6 +142,9 @@ EXPORTERS: dict[str, Callable] = {
     "smplx322": write_smplx322,
     "npz": write_npz,
     "bvh": write_bvh,
+    "gif": _preview_writer("write_gif"),
+    "mp4": _preview_writer("write_mp4"),
+    "png": _preview_writer("write_png"),
 }
 #: File suffix of each format (``joints`` etc. are .npy files).
 SUFFIXES: dict[str, str] = {"npy": ".npy", "joints": ".npy", "smplx85": ".npy", "smplx322": ".npy",

@@ -1,0 +1,162 @@
+"""Benchmark: skeleton preview GIF + MP4, the seed's way (matplotlib 3D) vs motionprompt.preview.
+
+    .venv/bin/python bench/preview.py [--frames 300] [--size 960] [--seed-frames N]
+
+The seed-style renderer draws each frame with a fresh matplotlib 3D figure (floor plane,
+root trajectory, five chains, root recentred), keeps all frames, saves the GIF with imageio,
+then re-encodes the GIF to MP4 (what moviepy's VideoFileClip(gif).write_videofile does: ffmpeg
+decodes the GIF, libx264 preset medium encodes it). Ours renders once and streams to both.
+``--seed-frames N`` times the seed renderer on N frames only and scales its frame loop to the
+full length (the encode steps are still timed on real frames). Needs matplotlib (the ``bench``
+extra); without it only our timings are printed. Prints figures, never fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+from motionprompt import preview
+from motionprompt.skeleton import KINEMATIC_CHAINS
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "reference" / "clip000000_joints55.npy"
+
+
+def sample_joints(T: int) -> tuple[np.ndarray, str]:
+    """(T, 22, 3) joints: the real clip when present, else a synthetic walk."""
+    if REAL.is_file():
+        return np.load(REAL)[:T, :22].astype(np.float64), f"real clip {REAL.name}[:{T}, :22]"
+    from motionprompt.skeleton import DEFAULT_REST_OFFSETS, rest_positions
+
+    rest = rest_positions(DEFAULT_REST_OFFSETS)
+    t = np.arange(T) / 30.0
+    j = np.repeat(rest[None], T, axis=0)
+    j[:, :, 2] += 1.2 * t[:, None]                                      # walk along +Z
+    j[:, [4, 7, 10], 2] += 0.15 * np.sin(2 * np.pi * t)[:, None]        # swing the legs
+    j[:, [5, 8, 11], 2] -= 0.15 * np.sin(2 * np.pi * t)[:, None]
+    j[..., 1] -= j[..., 1].min()
+    return j, "synthetic walk"
+
+
+def seed_style_frames(joints: np.ndarray, title: str, size: int):
+    """Yield RGB frames drawn like the seed: a new matplotlib 3D figure per frame."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+
+    data = joints.copy()
+    mins, maxs = data.min(axis=(0, 1)), data.max(axis=(0, 1))
+    data[..., 1] -= mins[1]
+    traj = data[:, 0, [0, 2]].copy()
+    data[..., 0] -= data[:, 0:1, 0]
+    data[..., 2] -= data[:, 0:1, 2]
+    colours = ["red", "blue", "black", "red", "blue"]
+    dpi = 96
+    for i in range(len(data)):
+        fig = plt.figure(figsize=(size / dpi, size / dpi), dpi=dpi)
+        fig.suptitle("\n".join(textwrap.wrap(title, 40)), fontsize=16)
+        ax = fig.add_subplot(projection="3d")
+        ax.set_xlim(-2, 2)
+        ax.set_ylim(-2, 2)
+        ax.set_zlim(0, 2)
+        ax.view_init(elev=110, azim=-90)
+        x0, x1 = mins[0] - traj[i, 0], maxs[0] - traj[i, 0]
+        z0, z1 = mins[2] - traj[i, 1], maxs[2] - traj[i, 1]
+        plane = Poly3DCollection([[[x0, 0, z0], [x0, 0, z1], [x1, 0, z1], [x1, 0, z0]]])
+        plane.set_facecolor((0.5, 0.5, 0.5, 0.5))
+        ax.add_collection3d(plane)
+        if i > 1:
+            ax.plot3D(traj[:i, 0] - traj[i, 0], np.zeros(i), traj[:i, 1] - traj[i, 1], linewidth=1.0, color="blue")
+        for chain, colour in zip(KINEMATIC_CHAINS, colours):
+            c = list(chain)
+            ax.plot3D(data[i, c, 0], data[i, c, 1], data[i, c, 2], linewidth=4.0, color=colour)
+        ax.set_axis_off()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="raw", dpi=dpi)
+        w, h = (int(v) for v in fig.bbox.bounds[2:])
+        plt.close(fig)
+        yield np.frombuffer(buf.getvalue(), np.uint8).reshape(h, w, -1)[..., :3]
+
+
+def seed_style(joints: np.ndarray, title: str, size: int, out: Path, seed_frames: int) -> dict:
+    import imageio
+    import imageio_ffmpeg
+
+    n = min(seed_frames, len(joints))
+    t0 = time.perf_counter()
+    frames = list(seed_style_frames(joints[:n], title, size))
+    t_draw = (time.perf_counter() - t0) * len(joints) / n
+    frames = [frames[k % n] for k in range(len(joints))]  # the full length for the encoders
+    t0 = time.perf_counter()
+    gif = out / "seed.gif"
+    imageio.mimsave(gif, frames, duration=1000 / 30, loop=0)
+    t_gif = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    reader = imageio_ffmpeg.read_frames(str(gif))
+    meta = reader.__next__()
+    writer = imageio_ffmpeg.write_frames(str(out / "seed.mp4"), meta["size"], fps=30, codec="libx264",
+                                         output_params=["-preset", "medium"], macro_block_size=2)
+    writer.send(None)
+    for fr in reader:
+        writer.send(fr)
+    writer.close()
+    t_mp4 = time.perf_counter() - t0
+    return {"draw": t_draw, "gif": t_gif, "mp4": t_mp4, "total": t_draw + t_gif + t_mp4,
+            "extrapolated": n < len(joints)}
+
+
+def ours(joints: np.ndarray, title: str, size: int, out: Path) -> dict:
+    t0 = time.perf_counter()
+    preview.render_gif_and_mp4(joints, out / "ours.gif", out / "ours.mp4", title=title, size=size)
+    both = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    preview.render_gif(joints, out / "ours_only.gif", title=title, size=size)
+    gif = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    preview.render_contact_sheet(joints, out / "ours.png", title=title)
+    png = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _ in preview.iter_frames(joints, size=size, title=title):
+        pass
+    draw = time.perf_counter() - t0
+    return {"total": both, "gif_only": gif, "png": png, "draw": draw}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--size", type=int, default=960)
+    ap.add_argument("--seed-frames", type=int, default=None, help="time the seed renderer on fewer frames")
+    args = ap.parse_args()
+    joints, what = sample_joints(args.frames)
+    title = "a person walks forward, turns around and waves with the right hand"
+    print(f"motion: {what}, {len(joints)} frames, {args.size}x{args.size}, GIF + MP4")
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d)
+        o = ours(joints, title, args.size, out)
+        sizes = {p.name: p.stat().st_size for p in out.iterdir()}
+        print(f"ours:  GIF+MP4 {o['total']:.2f} s ({len(joints) / o['total']:.0f} frames/s); GIF alone "
+              f"{o['gif_only']:.2f} s; frames alone {o['draw']:.2f} s; PNG contact sheet {o['png']:.2f} s; "
+              f"GIF {sizes['ours.gif'] / 1e6:.1f} MB, MP4 {sizes['ours.mp4'] / 1e6:.2f} MB")
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print("seed-style: matplotlib not installed (pip install -e .[bench]); ratio not measured")
+            return
+        s = seed_style(joints, title, args.size, out, args.seed_frames or len(joints))
+        note = " (frame loop extrapolated)" if s["extrapolated"] else ""
+        print(f"seed-style matplotlib: {s['total']:.2f} s{note} = draw {s['draw']:.2f} + GIF {s['gif']:.2f} "
+              f"+ GIF->MP4 {s['mp4']:.2f}; GIF {(out / 'seed.gif').stat().st_size / 1e6:.1f} MB")
+        print(f"speed-up GIF+MP4: {s['total'] / o['total']:.1f}x (target >= 20x)")
+
+
+if __name__ == "__main__":
+    main()

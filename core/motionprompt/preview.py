@@ -1,0 +1,636 @@
+"""Skeleton previews of a motion: GIF, MP4 and a PNG contact sheet.
+
+The picture speaks the seed's language (spec "The seed's skeleton preview"): a floor with a grid,
+the root trajectory on it, the five kinematic chains in their colours (``skeleton.KINEMATIC_CHAINS``,
+``skeleton.CHAIN_COLORS``), a camera that follows the root, the prompt as title, 30 fps, 960x960.
+
+How it is drawn:
+- Every 3D point of every frame (joints, their floor shadows, grid lines, floor corners,
+  trajectory) goes through one perspective pinhole camera with numpy, all frames at once
+  (``Camera``; the look-at point follows the root over the floor, the view direction is fixed).
+- Each frame is rasterised by Pillow at ``supersample`` times the size and box-downsampled,
+  which anti-aliases every line; the title is rendered once (FreeType, Unicode) and pasted.
+- Frames are streamed: to ffmpeg (libx264, yuv420p, plays in browsers and Blender's VSE) and to
+  a GIF written frame by frame with one global palette made of the picture's own colours and
+  their blends. No more than a couple of frames are alive at any time.
+
+Inputs are joint positions ``(T, 22, 3)`` metres, SMPL-X axes (+Y up); arrays with more joints
+(e.g. the 55 SMPL-X joints) use their first 22. Files are written atomically: on any error
+nothing is left at the destination.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+import numpy as np
+from PIL import GifImagePlugin, Image, ImageDraw, ImageFont
+
+from .formats import atomic_path
+from .skeleton import CHAIN_COLORS, KINEMATIC_CHAINS, NUM_BODY_JOINTS
+
+__all__ = [
+    "Camera",
+    "render_frame",
+    "iter_frames",
+    "render_gif",
+    "render_mp4",
+    "render_gif_and_mp4",
+    "render_contact_sheet",
+    "write_gif",
+    "write_mp4",
+    "write_png",
+    "write_gif_and_mp4",
+]
+
+BACKGROUND = (255, 255, 255)
+FLOOR = (232, 232, 232)
+GRID = (204, 204, 204)
+SHADOW = (186, 186, 186)
+PATH_DONE = (232, 128, 16)   # root trajectory already travelled
+PATH_AHEAD = (244, 204, 156)  # root trajectory still to come
+TEXT = (32, 32, 32)
+
+GRID_STEP = 0.5     # metres between grid lines
+FLOOR_HALF = 2.5    # metres: the floor patch is a square of side 2 * FLOOR_HALF around the root
+REFERENCE_SIZE = 960  # line widths below are in pixels at this image size
+BONE_WIDTH = 5.0
+GRID_WIDTH = 1.5
+PATH_WIDTH = 3.0
+
+
+@dataclass(frozen=True)
+class Camera:
+    """Perspective pinhole camera whose look-at point follows the root over the floor.
+
+    Attributes:
+        azimuth_deg: direction of the camera around +Y, seen from the look-at point:
+            0 puts it on +Z (in front of a body that faces +Z), 90 on +X.
+        elevation_deg: height angle of the camera above the horizontal (it looks down).
+        distance: metres from the look-at point to the camera.
+        fov_deg: field of view (the images are square: horizontal = vertical).
+        look_height: metres above the floor of the look-at point; its x, z are the root's.
+        near: metres; geometry closer to the camera plane than this is clipped away.
+    """
+
+    azimuth_deg: float = 30.0
+    elevation_deg: float = 22.0
+    distance: float = 4.0
+    fov_deg: float = 40.0
+    look_height: float = 0.9
+    near: float = 0.05
+
+    def rotation(self) -> np.ndarray:
+        """(3, 3) world -> camera rotation; rows: right, up, forward (viewing direction)."""
+        az, el = math.radians(self.azimuth_deg), math.radians(self.elevation_deg)
+        back = np.array([math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)])
+        forward = -back
+        right = np.cross(forward, [0.0, 1.0, 0.0])
+        right /= np.linalg.norm(right)
+        up = np.cross(right, forward)
+        return np.stack([right, up, forward])
+
+    def offset(self) -> np.ndarray:
+        """(3,) camera position minus look-at point, metres."""
+        return -self.distance * self.rotation()[2]
+
+    def focal(self, size: int) -> float:
+        """Focal length in pixels for a ``size`` x ``size`` image."""
+        return 0.5 * size / math.tan(math.radians(self.fov_deg) / 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# input checks
+
+def _check_joints(joints) -> np.ndarray:
+    """(T, >=22, 3) finite array -> (T, 22, 3) float64, else a ValueError saying what is wrong."""
+    try:
+        a = np.asarray(joints, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"joint positions must be a numeric (T, 22, 3) array: {e}") from e
+    if a.ndim != 3 or a.shape[2] != 3 or a.shape[1] < NUM_BODY_JOINTS:
+        raise ValueError(f"joint positions must have shape (T, 22, 3) (metres, Y up), got {a.shape}")
+    if a.shape[0] == 0:
+        raise ValueError("the motion is empty (0 frames): nothing to preview")
+    a = a[:, :NUM_BODY_JOINTS]
+    bad = ~np.isfinite(a).all(axis=(1, 2))
+    if bad.any():
+        raise ValueError(f"joint positions contain NaN or infinite values (first at frame {int(np.argmax(bad))} "
+                         f"of {len(a)}); fix the motion before previewing it")
+    return a
+
+
+def _check_trajectory(trajectory, joints: np.ndarray) -> np.ndarray:
+    """(T, 3) root path drawn on the floor: the pelvis by default; (T, 2) means x, z."""
+    if trajectory is None:
+        return joints[:, 0].copy()
+    t = np.asarray(trajectory, dtype=np.float64)
+    if t.ndim == 2 and t.shape == (len(joints), 2):
+        t = np.stack([t[:, 0], np.zeros(len(t)), t[:, 1]], axis=1)
+    if t.shape != (len(joints), 3):
+        raise ValueError(f"trajectory must be ({len(joints)}, 3) or ({len(joints)}, 2) (x, z), got {t.shape}")
+    if not np.isfinite(t).all():
+        raise ValueError("trajectory contains NaN or infinite values")
+    return t
+
+
+def _check_size(size) -> int:
+    size = int(size)
+    if size < 64 or size > 8192:
+        raise ValueError(f"preview size must be between 64 and 8192 pixels, got {size}")
+    return size + (size % 2)  # H.264 in yuv420p needs even sizes
+
+
+def _check_fps(fps) -> float:
+    fps = float(fps)
+    if not (fps > 0 and math.isfinite(fps)):
+        raise ValueError(f"fps must be a positive number, got {fps}")
+    return fps
+
+
+# ---------------------------------------------------------------------------------------------
+# fonts and text
+
+@lru_cache(maxsize=None)
+def _font_file() -> str | None:
+    """A TrueType font with wide Unicode coverage available offline (DejaVu Sans), or None."""
+    candidates = [Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+                  Path("/usr/share/fonts/TTF/DejaVuSans.ttf"),
+                  Path("/Library/Fonts/DejaVuSans.ttf"),
+                  Path("C:/Windows/Fonts/DejaVuSans.ttf")]
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is not None and spec.origin:
+        candidates.insert(0, Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf")
+    return next((str(p) for p in candidates if p.is_file()), None)
+
+
+@lru_cache(maxsize=32)
+def _font(size: int):
+    path = _font_file()
+    if path is not None:
+        return ImageFont.truetype(path, size)
+    return ImageFont.load_default(size=size)  # Pillow's bundled scalable font
+
+
+def _wrap(text: str, font, width: float, max_lines: int = 3) -> list[str]:
+    """Greedy word wrap of ``text`` to ``width`` pixels, at most ``max_lines`` (ellipsis after)."""
+    words = " ".join(text.split()).split(" ")
+    lines: list[str] = []
+    line = ""
+    for word in words:
+        trial = f"{line} {word}" if line else word
+        if font.getlength(trial) <= width or not line:
+            line = trial
+        else:
+            lines.append(line)
+            line = word
+    if line:
+        lines.append(line)
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] += " …"
+    for k, ln in enumerate(lines):  # a single word wider than the image: cut it
+        while font.getlength(ln) > width and len(ln) > 1:
+            ln = ln[:-2] + "…"
+        lines[k] = ln
+    return lines
+
+
+def _text_mask(text: str, size: int, font_px: int) -> Image.Image | None:
+    """An "L" mask ``size`` pixels wide holding ``text`` wrapped and centred, or None if empty."""
+    if not text.strip():
+        return None
+    font = _font(font_px)
+    lines = _wrap(text, font, size * 0.92)
+    step = round(font_px * 1.25)
+    mask = Image.new("L", (size, step * len(lines) + round(font_px * 0.5)), 0)
+    draw = ImageDraw.Draw(mask)
+    for k, ln in enumerate(lines):
+        draw.text((size / 2, round(font_px * 0.45) + k * step), ln, fill=255, font=font, anchor="mt")
+    return mask
+
+
+# ---------------------------------------------------------------------------------------------
+# geometry: everything projected for all frames at once
+
+def _clip_near(a: np.ndarray, b: np.ndarray, near: float):
+    """Clip segments a-b (camera coordinates, (..., 3)) to depth >= near.
+
+    Returns (a', b', visible) where visible (...) is False for segments wholly behind.
+    """
+    da, db = a[..., 2], b[..., 2]
+    visible = (da >= near) | (db >= near)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.clip((near - da) / (db - da), 0.0, 1.0)[..., None]
+    cut = a + t * (b - a)
+    return np.where((da < near)[..., None], cut, a), np.where((db < near)[..., None], cut, b), visible
+
+
+def _clip_polygon(poly: np.ndarray, near: float) -> np.ndarray:
+    """Sutherland-Hodgman clip of one polygon (N, 3) camera coordinates to depth >= near."""
+    out = []
+    for k in range(len(poly)):
+        p, q = poly[k], poly[(k + 1) % len(poly)]
+        pin, qin = p[2] >= near, q[2] >= near
+        if pin:
+            out.append(p)
+        if pin != qin:
+            out.append(p + (near - p[2]) / (q[2] - p[2]) * (q - p))
+    return np.array(out).reshape(-1, 3)
+
+
+class _Scene:
+    """Projected geometry of a whole motion, at ``scale`` pixels per output pixel.
+
+    All arrays are per frame; pixel coordinates are in the supersampled image.
+    """
+
+    def __init__(self, joints: np.ndarray, size: int, camera: Camera, trajectory: np.ndarray,
+                 supersample: int):
+        T = len(joints)
+        self.T = T
+        self.near = camera.near
+        self.R = camera.rotation()
+        self.f = camera.focal(size) * supersample
+        self.c = size * supersample / 2.0
+        self.floor_y = float(joints[..., 1].min())
+        root = joints[:, 0]
+        look = np.stack([root[:, 0], np.full(T, self.floor_y + camera.look_height), root[:, 2]], axis=1)
+        self.eye = look + camera.offset()                                # (T, 3)
+        self.eye_cam = self.eye @ self.R.T                               # (T, 3) eye in camera axes
+
+        # skeleton and its shadow on the floor
+        self.joints_cam = self._cam(joints)                              # (T, 22, 3)
+        shadow = joints.copy()
+        shadow[..., 1] = self.floor_y
+        self.shadow_cam = self._cam(shadow)
+        chain_depth = np.stack([self.joints_cam[:, list(c), 2].mean(axis=1) for c in KINEMATIC_CHAINS], axis=1)
+        self.chain_order = np.argsort(-chain_depth, axis=1)              # (T, 5) far chains first
+
+        # floor patch (a square around the root) and its grid lines at fixed world positions
+        h = FLOOR_HALF
+        cx, cz = root[:, 0], root[:, 2]
+        corners = np.stack([np.stack([cx + sx, np.full(T, self.floor_y), cz + sz], axis=1)
+                            for sx, sz in ((-h, -h), (h, -h), (h, h), (-h, h))], axis=1)
+        self.floor_cam = self._cam(corners)                              # (T, 4, 3)
+        n = int(round(2 * h / GRID_STEP)) + 2
+        segs = []
+        for along in (0, 2):  # lines of constant x (along=0), then of constant z (along=2)
+            other = 2 - along
+            first = np.ceil((root[:, along] - h) / GRID_STEP)            # (T,)
+            pos = (first[:, None] + np.arange(n)) * GRID_STEP            # (T, n)
+            a = np.empty((T, n, 3))
+            a[..., along] = pos
+            a[..., 1] = self.floor_y
+            b = a.copy()
+            a[..., other] = (root[:, other] - h)[:, None]
+            b[..., other] = (root[:, other] + h)[:, None]
+            inside = pos <= (root[:, along] + h)[:, None] + 1e-9
+            a[~inside] = np.nan
+            b[~inside] = np.nan
+            segs.append((a, b))
+        a = np.concatenate([s[0] for s in segs], axis=1)
+        b = np.concatenate([s[1] for s in segs], axis=1)
+        ga, gb, vis = _clip_near(self._cam(a), self._cam(b), self.near)
+        vis &= np.isfinite(ga).all(-1)
+        self.grid_px = np.concatenate([self._px(ga), self._px(gb)], axis=-1)  # (T, G, 4)
+        self.grid_vis = vis                                                     # (T, G)
+
+        # trajectory on the floor: camera axes without the eye (subtracted per frame)
+        traj = trajectory.copy()
+        traj[:, 1] = self.floor_y
+        self.traj = traj
+        self.traj_rot = traj @ self.R.T                                  # (T, 3)
+        self.root_xz = root[:, [0, 2]]
+
+    def _cam(self, points: np.ndarray) -> np.ndarray:
+        """World points (T, ..., 3) -> camera coordinates for each frame's eye."""
+        shape = (self.T,) + (1,) * (points.ndim - 2) + (3,)
+        return points @ self.R.T - self.eye_cam.reshape(shape)
+
+    def _px(self, cam: np.ndarray) -> np.ndarray:
+        """Camera coordinates (..., 3) with depth > 0 -> pixel coordinates (..., 2)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = self.c + self.f * cam[..., 0] / cam[..., 2]
+            v = self.c - self.f * cam[..., 1] / cam[..., 2]
+        return np.stack([u, v], axis=-1) - 0.5  # Pillow's integer coordinate x is pixel centre x + 0.5
+
+    def polylines(self, cam: np.ndarray) -> list[np.ndarray]:
+        """One polyline (N, 3) in camera coordinates -> pixel polylines (M, 2) to draw (clipped at near)."""
+        if (cam[:, 2] >= self.near).all():
+            return [self._px(cam)]
+        a, b, vis = _clip_near(cam[:-1], cam[1:], self.near)
+        return [np.stack([p, q]) for p, q, v in zip(self._px(a), self._px(b), vis) if v]
+
+    def trajectory_runs(self, i: int, lo: int, hi: int) -> list[np.ndarray]:
+        """Pixel polylines (M, 2) of trajectory points lo..hi-1 inside the floor patch of frame ``i``."""
+        if hi - lo < 2:
+            return []
+        cam = self.traj_rot[lo:hi] - self.eye_cam[i]
+        inside = (np.abs(self.traj[lo:hi][:, [0, 2]] - self.root_xz[i]) <= FLOOR_HALF).all(axis=1)
+        inside &= cam[:, 2] >= self.near
+        px = self._px(cam)
+        edges = np.flatnonzero(np.diff(inside.astype(np.int8))) + 1
+        return [seg for seg, seg_in in zip(np.split(px, edges), np.split(inside, edges))
+                if seg_in[0] and len(seg) >= 2]
+
+    def content_boxes(self, size: int, margin: int) -> np.ndarray:
+        """(T, 4) int boxes (x0, y0, x1, y1) in output pixels holding everything drawn in each
+        frame (floor, skeleton, shadow); the whole image where something crosses the near plane."""
+        cam = np.concatenate([self.floor_cam, self.joints_cam, self.shadow_cam], axis=1)  # (T, N, 3)
+        px = self._px(cam) / (self.c * 2 / size)                                         # output pixels
+        lo = np.floor(px.min(axis=1)) - margin
+        hi = np.ceil(px.max(axis=1)) + margin
+        boxes = np.concatenate([lo, hi], axis=1).clip(0, size)
+        full = (cam[..., 2] < self.near).any(axis=1) | ~np.isfinite(px).all(axis=(1, 2))
+        boxes[full] = (0, 0, size, size)
+        empty = (boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])
+        boxes[empty] = (0, 0, 1, 1)
+        return boxes.astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# rasterisation
+
+class _Painter:
+    """Draws frames of one motion: ``frame(i)`` -> RGB image ``size`` x ``size``."""
+
+    def __init__(self, joints, size: int = 960, title: str = "", fps: float = 30.0, trajectory=None,
+                 camera: Camera | None = None, supersample: int = 2, show_time: bool = True):
+        joints = _check_joints(joints)
+        self.size = _check_size(size)
+        self.fps = _check_fps(fps)
+        self.ss = max(1, int(supersample))
+        self.camera = camera or Camera()
+        self.scene = _Scene(joints, self.size, self.camera, _check_trajectory(trajectory, joints), self.ss)
+        k = self.size / REFERENCE_SIZE * self.ss
+        self.w_bone = max(1, round(BONE_WIDTH * k))
+        self.w_grid = max(1, round(GRID_WIDTH * k))
+        self.w_path = max(1, round(PATH_WIDTH * k))
+        self.title_mask = _text_mask(title, self.size, max(12, round(self.size * 0.032)))
+        self.show_time = show_time
+        self.time_font = _font(max(10, round(self.size * 0.022)))
+        self.boxes = self.scene.content_boxes(self.size, margin=2 + math.ceil(max(BONE_WIDTH, PATH_WIDTH) * k / self.ss))
+
+    def __len__(self) -> int:
+        return self.scene.T
+
+    def frame(self, i: int) -> Image.Image:
+        """Frame ``i`` as an RGB image: the part holding geometry is drawn at ``supersample``
+        times the size and box-filtered down (anti-aliasing); text is drawn at the final size."""
+        s, ss = self.scene, self.ss
+        x0, y0, x1, y1 = (int(v) for v in self.boxes[i])
+        origin = np.array([x0 * ss, y0 * ss], dtype=np.float64)
+        canvas = Image.new("RGB", ((x1 - x0) * ss, (y1 - y0) * ss), BACKGROUND)
+        draw = ImageDraw.Draw(canvas)
+
+        def xy(px: np.ndarray) -> list[float]:
+            return (px - origin).ravel().tolist()
+
+        floor = s.floor_cam[i]
+        if (floor[:, 2] < s.near).any():
+            floor = _clip_polygon(floor, s.near)
+        if len(floor) >= 3:
+            draw.polygon(xy(s._px(floor)), fill=FLOOR)
+        grid = s.grid_px[i][s.grid_vis[i]] - np.tile(origin, 2)
+        for seg in grid.tolist():
+            draw.line(seg, fill=GRID, width=self.w_grid)
+        for run in s.trajectory_runs(i, i, s.T):
+            draw.line(xy(run), fill=PATH_AHEAD, width=self.w_path)
+        for run in s.trajectory_runs(i, 0, i + 1):
+            draw.line(xy(run), fill=PATH_DONE, width=self.w_path)
+        for cam_pts, colours in ((s.shadow_cam[i], None), (s.joints_cam[i], CHAIN_COLORS)):
+            for c in s.chain_order[i]:
+                colour = SHADOW if colours is None else tuple(colours[c])
+                for line in s.polylines(cam_pts[list(KINEMATIC_CHAINS[c])]):
+                    draw.line(xy(line), fill=colour, width=self.w_bone, joint="curve")
+        im = Image.new("RGB", (self.size, self.size), BACKGROUND)
+        im.paste(canvas.reduce(ss) if ss > 1 else canvas, (x0, y0))
+        if self.title_mask is not None:
+            im.paste(TEXT, (0, 0, *self.title_mask.size), self.title_mask)
+        if self.show_time:
+            m = round(self.size * 0.02)
+            ImageDraw.Draw(im).text((m, self.size - m), f"{i / self.fps:.2f} s  ·  frame {i + 1}/{s.T}",
+                                    fill=TEXT, font=self.time_font, anchor="ls")
+        return im
+
+    def frames(self) -> Iterator[Image.Image]:
+        for i in range(len(self)):
+            yield self.frame(i)
+
+
+def render_frame(joints, index: int = 0, size: int = 960, title: str = "", fps: float = 30.0,
+                 trajectory=None, camera: Camera | None = None, supersample: int = 2,
+                 show_time: bool = True) -> np.ndarray:
+    """One preview frame as an (size, size, 3) uint8 RGB array (``index`` counts from 0)."""
+    p = _Painter(joints, size, title, fps, trajectory, camera, supersample, show_time)
+    if not -len(p) <= index < len(p):
+        raise IndexError(f"frame {index} out of range for a motion of {len(p)} frames")
+    return np.asarray(p.frame(index % len(p)))
+
+
+def iter_frames(joints, size: int = 960, title: str = "", fps: float = 30.0, trajectory=None,
+                camera: Camera | None = None, supersample: int = 2) -> Iterator[np.ndarray]:
+    """Yield every preview frame as an (size, size, 3) uint8 RGB array, one at a time."""
+    for im in _Painter(joints, size, title, fps, trajectory, camera, supersample).frames():
+        yield np.asarray(im)
+
+
+# ---------------------------------------------------------------------------------------------
+# encoders
+
+def _gif_palette() -> Image.Image:
+    """One global palette: the picture's colours and blends between every pair of them
+    (what anti-aliased edges produce), at most 256 entries."""
+    base = list(dict.fromkeys([BACKGROUND, FLOOR, GRID, SHADOW, PATH_DONE, PATH_AHEAD, TEXT]
+                              + [tuple(c) for c in CHAIN_COLORS]))
+    pairs = [(a, b) for k, a in enumerate(base) for b in base[k + 1:]]
+    steps = max(0, min(7, (256 - len(base)) // max(1, len(pairs))))
+    colours = [np.array(c, float) for c in base]
+    for a, b in pairs:
+        for t in np.arange(1, steps + 1) / (steps + 1):
+            colours.append((1 - t) * np.array(a, float) + t * np.array(b, float))
+    table = np.zeros((256, 3), np.uint8)
+    table[:len(colours)] = np.round(colours[:256])
+    table[len(colours):] = table[0]
+    pal = Image.new("P", (1, 1))
+    pal.putpalette(table.ravel().tolist())
+    return pal
+
+
+class _GifStream:
+    """Writes an animated GIF frame by frame: global palette, endless loop, 1/100 s delays whose
+    running sum follows the true frame times; each frame stores only the rectangle that changed."""
+
+    def __init__(self, fp: BinaryIO, size: tuple[int, int], fps: float):
+        self.fp, self.fps, self.n, self.prev = fp, fps, 0, None
+        self.palette = _gif_palette()
+        w, h = size
+        fp.write(b"GIF89a" + struct.pack("<HHBBB", w, h, 0xF7, 0, 0))  # global table of 256 colours
+        fp.write(bytes(self.palette.getpalette()[:768]))
+        fp.write(b"!\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", 0) + b"\x00")  # loop forever
+
+    def write(self, frame: Image.Image) -> None:
+        p = frame.quantize(palette=self.palette, dither=Image.Dither.NONE)
+        cur = np.asarray(p)
+        box = (0, 0, 1, 1)
+        if self.prev is None:
+            box = (0, 0, *p.size)
+        else:
+            diff = cur != self.prev
+            rows, cols = np.flatnonzero(diff.any(axis=1)), np.flatnonzero(diff.any(axis=0))
+            if len(rows):
+                box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+        self.prev = cur
+        self.n += 1
+        delay = round(self.n * 100 / self.fps) - round((self.n - 1) * 100 / self.fps)  # centiseconds
+        part = p if box == (0, 0, *p.size) else p.crop(box)
+        for chunk in GifImagePlugin.getdata(part, offset=box[:2], duration=delay * 10, disposal=1):
+            self.fp.write(chunk)
+
+    def close(self) -> None:
+        self.fp.write(b";")
+
+
+class _Mp4Stream:
+    """H.264 (libx264, yuv420p) through imageio-ffmpeg; frames are piped as raw RGB."""
+
+    def __init__(self, path: Path, size: tuple[int, int], fps: float, title: str = "", crf: int = 20,
+                 preset: str = "veryfast"):
+        import imageio_ffmpeg
+
+        params = ["-preset", preset, "-crf", str(int(crf)), "-movflags", "+faststart"]
+        if title:
+            params += ["-metadata", f"title={title}"]
+        self.gen = imageio_ffmpeg.write_frames(str(path), size, fps=fps, codec="libx264", pix_fmt_in="rgb24",
+                                               pix_fmt_out="yuv420p", quality=None, macro_block_size=2,
+                                               ffmpeg_log_level="error", output_params=params)
+        self.gen.send(None)
+
+    def write(self, frame: Image.Image) -> None:
+        self.gen.send(frame.tobytes())
+
+    def close(self) -> None:
+        self.gen.close()
+
+
+def _stream(painter: _Painter, gif_path=None, mp4_path=None, title: str = "", crf: int = 20,
+            preset: str = "veryfast") -> None:
+    """Render every frame once and feed it to the requested encoders (atomic files)."""
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        sinks = []
+        size = (painter.size, painter.size)
+        if gif_path is not None:
+            tmp = stack.enter_context(atomic_path(gif_path))
+            fp = stack.enter_context(open(tmp, "wb"))
+            sinks.append(_GifStream(fp, size, painter.fps))
+        if mp4_path is not None:
+            tmp = stack.enter_context(atomic_path(mp4_path))
+            mp4 = _Mp4Stream(tmp, size, painter.fps, title, crf, preset)
+            stack.callback(mp4.gen.close)  # stops ffmpeg on errors too (close() twice is harmless)
+            sinks.append(mp4)
+        for im in painter.frames():
+            for sink in sinks:
+                sink.write(im)
+        for sink in sinks:
+            sink.close()
+
+
+def render_gif(joints, path, title: str = "", fps: float = 30.0, size: int = 960, trajectory=None,
+               camera: Camera | None = None, supersample: int = 2) -> Path:
+    """Write an animated GIF preview of joint positions (T, 22, 3) metres Y up to ``path``.
+
+    Frame delays are in 1/100 s (the GIF unit); their running sum stays within 1/200 s of the
+    true times, so T frames last T / fps seconds. Returns ``path``.
+    """
+    painter = _Painter(joints, size, title, fps, trajectory, camera, supersample)
+    _stream(painter, gif_path=path, title=title)
+    return Path(path)
+
+
+def render_mp4(joints, path, title: str = "", fps: float = 30.0, size: int = 960, trajectory=None,
+               camera: Camera | None = None, supersample: int = 2, crf: int = 20,
+               preset: str = "veryfast") -> Path:
+    """Write an H.264 MP4 preview (yuv420p, even size) of joints (T, 22, 3) to ``path``."""
+    painter = _Painter(joints, size, title, fps, trajectory, camera, supersample)
+    _stream(painter, mp4_path=path, title=title, crf=crf, preset=preset)
+    return Path(path)
+
+
+def render_gif_and_mp4(joints, gif_path, mp4_path, title: str = "", fps: float = 30.0, size: int = 960,
+                       trajectory=None, camera: Camera | None = None, supersample: int = 2, crf: int = 20,
+                       preset: str = "veryfast") -> tuple[Path, Path]:
+    """Write the GIF and the MP4 from one pass over the frames (each frame is drawn once)."""
+    painter = _Painter(joints, size, title, fps, trajectory, camera, supersample)
+    _stream(painter, gif_path=gif_path, mp4_path=mp4_path, title=title, crf=crf, preset=preset)
+    return Path(gif_path), Path(mp4_path)
+
+
+def write_gif_and_mp4(motion, gif_path, mp4_path, size: int = 960, camera: Camera | None = None) -> None:
+    """Both previews of a ``Motion`` from one pass over the frames (use this rather than two exports)."""
+    render_gif_and_mp4(_motion_joints(motion), gif_path, mp4_path, title=motion.prompt, fps=motion.fps,
+                       size=size, camera=camera)
+
+
+def contact_sheet_frames(num_frames: int, count: int) -> np.ndarray:
+    """Indices of ``count`` key frames spread evenly from the first to the last frame."""
+    count = max(1, min(int(count), num_frames))
+    return np.unique(np.round(np.linspace(0, num_frames - 1, count)).astype(int))
+
+
+def render_contact_sheet(joints, path, title: str = "", fps: float = 30.0, tile: int = 320, count: int = 8,
+                         columns: int = 4, trajectory=None, camera: Camera | None = None,
+                         supersample: int = 2) -> Path:
+    """Write a PNG of ``count`` key frames side by side (``columns`` per row, ``tile`` pixels each),
+    every tile labelled with its time, the prompt as title above. Returns ``path``."""
+    painter = _Painter(joints, tile, "", fps, trajectory, camera, supersample)
+    keys = contact_sheet_frames(len(painter), count)
+    columns = max(1, min(int(columns), len(keys)))
+    rows = math.ceil(len(keys) / columns)
+    t = painter.size
+    width = columns * t
+    mask = _text_mask(title, width, max(12, round(t * 0.07)))
+    top = 0 if mask is None else mask.size[1]
+    sheet = Image.new("RGB", (width, top + rows * t), BACKGROUND)
+    if mask is not None:
+        sheet.paste(TEXT, (0, 0, *mask.size), mask)
+    for k, i in enumerate(keys):
+        sheet.paste(painter.frame(int(i)), ((k % columns) * t, top + (k // columns) * t))
+    draw = ImageDraw.Draw(sheet)
+    for k in range(1, columns):  # thin separators between tiles
+        draw.line([(k * t, top), (k * t, sheet.size[1])], fill=GRID, width=1)
+    for r in range(1, rows):
+        draw.line([(0, top + r * t), (width, top + r * t)], fill=GRID, width=1)
+    with atomic_path(path) as tmp:
+        sheet.save(tmp, format="PNG")
+    return Path(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# exporters for ``formats.EXPORTERS``: fn(motion, path, **opts)
+
+def _motion_joints(motion) -> np.ndarray:
+    """(T, 22, 3) joints of a ``Motion``: FK of its rotations (what gets keyed in Blender)."""
+    return motion.joint_positions()
+
+
+def write_gif(motion, path, size: int = 960, camera: Camera | None = None, **_) -> None:
+    render_gif(_motion_joints(motion), path, title=motion.prompt, fps=motion.fps, size=size, camera=camera)
+
+
+def write_mp4(motion, path, size: int = 960, camera: Camera | None = None, **_) -> None:
+    render_mp4(_motion_joints(motion), path, title=motion.prompt, fps=motion.fps, size=size, camera=camera)
+
+
+def write_png(motion, path, tile: int = 320, count: int = 8, columns: int = 4, camera: Camera | None = None,
+              **_) -> None:
+    render_contact_sheet(_motion_joints(motion), path, title=motion.prompt, fps=motion.fps, tile=tile,
+                         count=count, columns=columns, camera=camera)

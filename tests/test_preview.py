@@ -1,0 +1,318 @@
+"""Skeleton previews (GIF / MP4 / PNG) and the batch gallery, checked against independent facts:
+a hand-computed pinhole projection, files read back by Pillow / imageio-ffmpeg, html.parser."""
+
+from __future__ import annotations
+
+import html.parser
+import math
+import os
+import shutil
+import subprocess
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+from PIL import Image
+
+from motionprompt import formats, preview
+from motionprompt.gallery import gallery_html, write_gallery
+from motionprompt.motion import Motion
+from motionprompt.skeleton import CHAIN_COLORS, DEFAULT_REST_OFFSETS, rest_positions
+
+SPINE = (0, 3, 6, 9, 12, 15)
+
+
+def walking_joints(T: int = 24) -> np.ndarray:
+    """(T, 22, 3) rest skeleton sliding forward along +Z at 1 m/s, legs swinging."""
+    rest = rest_positions(DEFAULT_REST_OFFSETS)
+    t = np.arange(T) / 30.0
+    j = np.repeat(rest[None], T, axis=0)
+    j[:, :, 2] += t[:, None]
+    j[:, [4, 7, 10], 2] += 0.2 * np.sin(2 * np.pi * t)[:, None]
+    j[..., 1] -= j[..., 1].min()
+    return j
+
+
+def ls(folder) -> list[str]:
+    return sorted(os.listdir(folder))
+
+
+# --------------------------------------------------------------------------- the picture
+
+def test_a_point_is_drawn_where_a_hand_computed_pinhole_puts_it():
+    # Camera straight in front (azimuth 0, elevation 0): it sits at look + (0, 0, d) looking
+    # down -Z, so a point q lands at u = c + f (qx - lx) / depth, v = c - f (qy - ly) / depth,
+    # depth = (lz + d) - qz, f = (size / 2) / tan(fov / 2).
+    size, d, fov, lh = 480, 2.0, 60.0, 0.5
+    j = np.zeros((1, 22, 3))
+    spine_pts = np.array([[0.0, 0.0, 0.0], [0.05, 0.12, 0.02], [0.10, 0.24, 0.04],
+                          [0.15, 0.36, 0.06], [0.20, 0.48, 0.08], [0.25, 0.60, 0.10]]) + [0.3, 1.0, -0.2]
+    j[0, list(SPINE)] = spine_pts
+    j[0, [1, 2, 4, 5, 7, 8, 10, 11]] = spine_pts[0] + [0, -0.9, 0]   # legs: a dot far below
+    j[0, [13, 14, 16, 17, 18, 19, 20, 21]] = spine_pts[5]             # arms: a dot at the head
+    cam = preview.Camera(azimuth_deg=0.0, elevation_deg=0.0, distance=d, fov_deg=fov, look_height=lh)
+    frame = preview.render_frame(j, 0, size=size, camera=cam, show_time=False)
+
+    floor_y = j[0, :, 1].min()
+    look = np.array([j[0, 0, 0], floor_y + lh, j[0, 0, 2]])
+    f = (size / 2) / math.tan(math.radians(fov) / 2)
+    q = (spine_pts[1] + spine_pts[2]) / 2                               # on the spine, between joints 3 and 6
+    depth = (look[2] + d) - q[2]
+    u = size / 2 + f * (q[0] - look[0]) / depth
+    v = size / 2 - f * (q[1] - look[1]) / depth
+    black = np.array(CHAIN_COLORS[2], float)
+    assert np.abs(frame[int(v), int(u)].astype(float) - black).max() < 40
+    for du in (-12, 12):  # beside the line: not spine-coloured
+        assert np.abs(frame[int(v), int(u) + du].astype(float) - black).max() > 100
+
+
+def test_camera_centres_its_look_at_point_and_keeps_up_up():
+    for az, el in [(30, 22), (-70, 45), (180, 5)]:
+        cam = preview.Camera(azimuth_deg=az, elevation_deg=el)
+        R = cam.rotation()
+        np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-12)
+        assert abs(R[0, 1]) < 1e-12                    # image x axis is horizontal
+        assert R[1, 1] > 0                             # world up points up in the image
+        # the look-at point is straight ahead at the camera distance
+        np.testing.assert_allclose(R @ (-cam.offset()), [0, 0, cam.distance], atol=1e-12)
+        # the camera is el degrees above the look-at point
+        assert math.isclose(cam.offset()[1], cam.distance * math.sin(math.radians(el)), rel_tol=1e-12)
+
+
+def test_supersampling_antialiases_the_bones():
+    j = walking_joints(2)
+    sharp = preview.render_frame(j, 0, size=240, supersample=1, show_time=False)
+    smooth = preview.render_frame(j, 0, size=240, supersample=2, show_time=False)
+    # anti-aliased edges produce many more distinct colours than the few the picture uses
+    def colours(a):
+        return len(np.unique(a.reshape(-1, 3), axis=0))
+    assert colours(smooth) > 2 * colours(sharp)
+
+
+def test_unicode_title_is_drawn():
+    j = walking_joints(2)
+    plain = preview.render_frame(j, 0, size=320, show_time=False)
+    titled = preview.render_frame(j, 0, size=320, title="Привет — «вальс» ✓", show_time=False)
+    band = slice(0, 30)
+    assert (titled[band] < 100).all(axis=2).sum() > 50 and not (plain[band] < 100).all(axis=2).any()
+
+
+# --------------------------------------------------------------------------- files read back
+
+def test_gif_reads_back_with_every_frame_at_30_fps(tmp_path):
+    T, size = 45, 96
+    j = walking_joints(T)
+    path = preview.render_gif(j, tmp_path / "walk.gif", title="walk", size=size)
+    assert ls(tmp_path) == ["walk.gif"]
+    with Image.open(path) as im:
+        assert im.format == "GIF" and im.size == (size, size) and im.n_frames == T
+        assert im.info.get("loop") == 0
+        durations, decoded = [], []
+        for k in range(T):
+            im.seek(k)
+            durations.append(im.info["duration"])
+            decoded.append(np.asarray(im.convert("RGB"), dtype=float))
+    assert sum(durations) == pytest.approx(1000 * T / 30, abs=10)          # 1.5 s
+    assert set(durations) <= {30, 40}
+    # every decoded frame (the GIF stores only changed rectangles) matches the rendered one
+    for k, ref in enumerate(preview.iter_frames(j, size=size, title="walk")):
+        assert np.abs(decoded[k] - ref).mean() < 3.0, k
+
+
+def test_mp4_reads_back_as_h264_yuv420p_30_fps(tmp_path):
+    T = 30
+    j = walking_joints(T)
+    path = preview.render_mp4(j, tmp_path / "walk.mp4", title="walk", size=127)  # odd -> 128
+    assert ls(tmp_path) == ["walk.mp4"]
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    frames = [np.frombuffer(b, np.uint8).reshape(128, 128, 3).astype(float) for b in reader]
+    assert meta["size"] == (128, 128) and meta["fps"] == pytest.approx(30.0)
+    assert meta["codec"].startswith("h264") and meta["pix_fmt"].startswith("yuv420p")
+    assert len(frames) == T
+    ref = list(preview.iter_frames(j, size=128, title="walk"))
+    assert np.abs(frames[T // 2] - ref[T // 2]).mean() < 6.0
+
+
+def test_one_pass_gives_the_same_gif_as_the_gif_alone(tmp_path):
+    j = walking_joints(12)
+    preview.render_gif_and_mp4(j, tmp_path / "a.gif", tmp_path / "a.mp4", title="x", size=96)
+    preview.render_gif(j, tmp_path / "b.gif", title="x", size=96)
+    assert (tmp_path / "a.gif").read_bytes() == (tmp_path / "b.gif").read_bytes()
+    assert (tmp_path / "a.mp4").stat().st_size > 0
+
+
+def test_contact_sheet_tiles_are_the_key_frames(tmp_path):
+    T, tile = 40, 96
+    j = walking_joints(T)
+    path = preview.render_contact_sheet(j, tmp_path / "sheet.png", tile=tile, count=6, columns=3)
+    keys = preview.contact_sheet_frames(T, 6)
+    assert keys.tolist() == [0, 8, 16, 23, 31, 39]
+    with Image.open(path) as im:
+        sheet = np.asarray(im.convert("RGB"))
+    assert sheet.shape == (2 * tile, 3 * tile, 3)
+    for k, i in enumerate(keys):
+        r, c = divmod(k, 3)
+        ref = preview.render_frame(j, int(i), size=tile)
+        got = sheet[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile]
+        inner = (slice(1, -1), slice(1, -1))  # tile separators are drawn on the borders
+        assert np.array_equal(got[inner], ref[inner]), k
+
+
+# --------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("bad, word", [
+    (np.full((5, 22, 3), np.nan), "NaN"),
+    (np.zeros((0, 22, 3)), "empty"),
+    (np.zeros((5, 10, 3)), "shape"),
+])
+def test_bad_motion_is_a_clear_error_and_leaves_no_file(tmp_path, bad, word):
+    for fn, name in ((preview.render_gif, "x.gif"), (preview.render_mp4, "x.mp4"),
+                     (preview.render_contact_sheet, "x.png")):
+        with pytest.raises(ValueError, match=word):
+            fn(bad, tmp_path / name)
+    assert ls(tmp_path) == []
+
+
+def test_nan_in_one_frame_names_the_frame(tmp_path):
+    j = walking_joints(10)
+    j[7, 3, 1] = np.nan
+    with pytest.raises(ValueError, match="frame 7"):
+        preview.render_gif(j, tmp_path / "x.gif")
+    assert ls(tmp_path) == []
+
+
+def test_missing_or_unwritable_folder_is_a_clear_error(tmp_path):
+    j = walking_joints(3)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        preview.render_gif(j, tmp_path / "nope" / "x.gif", size=64)
+    if os.geteuid() == 0:
+        return  # root writes anywhere; the permission check cannot be exercised
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(PermissionError, match="not writable"):
+            preview.render_mp4(j, locked / "x.mp4", size=64)
+    finally:
+        locked.chmod(0o700)
+
+
+def test_failure_while_encoding_leaves_nothing_behind(tmp_path, monkeypatch):
+    j = walking_joints(10)
+    real = preview._Painter.frame
+
+    def flaky(self, i):
+        if i == 4:
+            raise RuntimeError("boom")
+        return real(self, i)
+
+    monkeypatch.setattr(preview._Painter, "frame", flaky)
+    with pytest.raises(RuntimeError, match="boom"):
+        preview.render_gif_and_mp4(j, tmp_path / "x.gif", tmp_path / "x.mp4", size=64)
+    assert ls(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- exporters
+
+def test_preview_formats_are_registered_exporters(tmp_path):
+    T = 8
+    rots = np.repeat(np.eye(3)[None, None], T, axis=0).repeat(22, axis=1)
+    root = np.stack([np.zeros(T), np.full(T, 0.95), np.linspace(0, 0.3, T)], axis=1)
+    motion = Motion(rots, root, prompt="a person stands still")
+    for fmt in ("gif", "mp4", "png"):
+        assert fmt in formats.EXPORTERS
+    formats.export(motion, "gif", tmp_path / "m.gif", size=64)
+    formats.export(motion, "mp4", tmp_path / "m.mp4", size=64)
+    formats.export(motion, "png", tmp_path / "m.png", tile=64, count=4)
+    with Image.open(tmp_path / "m.gif") as im:
+        assert im.n_frames == T and im.size == (64, 64)
+    with Image.open(tmp_path / "m.png") as im:
+        assert im.size[0] == 4 * 64 and im.size[1] > 64  # a title band above the tiles
+    assert ls(tmp_path) == ["m.gif", "m.mp4", "m.png"]
+
+
+def test_real_clip_renders(real_clip, tmp_path):
+    j = real_clip["joints55"][:20]
+    preview.render_gif(j, tmp_path / "real.gif", size=96)
+    with Image.open(tmp_path / "real.gif") as im:
+        assert im.n_frames == 20
+
+
+# --------------------------------------------------------------------------- gallery
+
+class _Checker(html.parser.HTMLParser):
+    """Collects text, images and links; checks that every element is closed in order."""
+
+    VOID = {"meta", "img", "br", "hr", "link", "input"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack, self.text, self.imgs, self.links, self.errors = [], [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "img":
+            self.imgs.append(a)
+        if tag == "a":
+            self.links.append(a.get("href"))
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(f"unexpected </{tag}>")
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_gallery_lists_every_prompt_escaped_with_relative_links(tmp_path):
+    (tmp_path / "000").mkdir()
+    entries = [
+        {"prompt": 'a <script>alert("x")</script> & jump', "gif": tmp_path / "000" / "0_a.gif",
+         "mp4": "000/0_a.mp4", "seed": 7, "frames": 150, "timings": {"generate": 1.25, "preview": 0.5},
+         "folder": "000", "variant": "original"},
+        {"prompt": "walk in a circle — «fast»", "gif": "001/1_walk in a circle.gif", "seed": 8, "length": 60,
+         "fps": 30, "error": None},
+        {"prompt": "fails", "error": "CUDA out of <memory>"},
+    ]
+    path = write_gallery(tmp_path, entries)
+    assert path == tmp_path / "index.html" and ls(tmp_path) == ["000", "index.html"]
+    page = path.read_text(encoding="utf-8")
+    assert "<script>" not in page
+    chk = _Checker()
+    chk.feed(page)
+    chk.close()
+    assert chk.errors == [] and chk.stack == []
+    text = "".join(chk.text)
+    for e in entries:
+        assert e["prompt"] in text
+    assert "seed 7" in text and "150 frames (5.0 s at 30 fps)" in text and "generate 1.25 s" in text
+    assert "error: CUDA out of <memory>" in text and "variant: original" in text
+    assert [i["src"] for i in chk.imgs] == ["000/0_a.gif", "001/1_walk%20in%20a%20circle.gif"]
+    assert chk.imgs[0]["alt"] == entries[0]["prompt"]
+    assert "000/0_a.mp4" in chk.links and "000" in chk.links
+
+
+def test_gallery_rejects_entries_without_prompt(tmp_path):
+    with pytest.raises(ValueError, match="prompt"):
+        gallery_html(tmp_path, [{"gif": "x.gif"}])
+
+
+def test_gallery_screenshot_in_headless_chromium(tmp_path):
+    browser = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)),
+                   None)
+    if browser is None:
+        pytest.skip("no chromium / google-chrome on PATH")
+    (tmp_path / "000").mkdir()
+    preview.render_gif(walking_joints(6), tmp_path / "000" / "a.gif", size=128)
+    page = write_gallery(tmp_path, [{"prompt": "a person walks", "gif": "000/a.gif", "seed": 1, "frames": 6}])
+    shot = tmp_path / "shot.png"
+    subprocess.run([browser, "--headless", "--disable-gpu", "--no-sandbox", f"--screenshot={shot}",
+                    "--window-size=800,600", page.as_uri()], check=True, timeout=120, capture_output=True)
+    with Image.open(shot) as im:
+        a = np.asarray(im.convert("RGB")).astype(int)
+    # the skeleton's red and blue chains show up in the screenshot
+    assert ((a[..., 0] > 180) & (a[..., 1] < 80) & (a[..., 2] < 80)).sum() > 10
+    assert ((a[..., 2] > 180) & (a[..., 0] < 80)).sum() > 10
