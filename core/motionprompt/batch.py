@@ -68,9 +68,9 @@ def short_name(prompt: str, n: int = 50) -> str:
     """The seed's preview file stem: the first ``n`` characters (``...`` when cut), made safe
     for file names on every OS."""
     s = prompt.strip()
-    s = s[:n].strip() + "..." if len(s) > n else s
-    s = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", s)
-    return s.rstrip(". ") or "motion"
+    cut = len(s) > n
+    s = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", s[:n]).rstrip(". ") or "motion"
+    return s + "..." if cut else s
 
 
 # ---------------------------------------------------------------------- run folder
@@ -146,12 +146,15 @@ class RunDir:
     def finish(self, folder: Path | None, record: dict) -> None:
         """Append the job's manifest line (one write, flushed), then drop the folder's marker."""
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-        fd = os.open(self.manifest, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-        try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with open(self.manifest, "ab+") as f:  # appends go to the end whatever the read position
+            size = f.seek(0, os.SEEK_END)
+            if size:
+                f.seek(size - 1)
+                if f.read(1) != b"\n":
+                    line = b"\n" + line  # a killed run left a torn last line: start a fresh one
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
         if folder is not None and record.get("status") == "done":
             (folder / MARKER).unlink(missing_ok=True)
 

@@ -1,0 +1,170 @@
+"""Generator and the generate / batch commands on a tiny random model written to disk
+(MiniLM text encoder, tiny prefix-LM and VQ-VAE in safetensors, a TOML description)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from motionprompt import rep272
+from motionprompt.batch import Job, PromptFileError, RunDir, read_prompts, run_jobs, short_name
+from motionprompt.checkpoints import save_state_dict
+from motionprompt.cli import main
+from motionprompt.generator import Generator
+from motionprompt.model_spec import ModelSpec
+from motionprompt.motion import Motion
+from motionprompt.prefix_lm import LMConfig, PrefixLM
+from motionprompt.sampler import Cancelled, SamplingConfig
+from motionprompt.vqvae import VQVAE_PRESETS, HumanVQVAE, VQVAEConfig
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def model_toml(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiny_model")
+    torch.manual_seed(0)
+    vqc = VQVAEConfig(**VQVAE_PRESETS["tiny"])
+    lmc = LMConfig.from_preset("tiny", vocab_size=vqc.nb_code + 2, clip_dim=384)
+    lm = PrefixLM(lmc).init_weights()
+    lm.lm_head.weight.data[lmc.end_id] *= 4  # rows end at different lengths
+    save_state_dict(lm, d / "lm.safetensors")
+    save_state_dict(HumanVQVAE(vqc), d / "vq.safetensors")
+    spec = ModelSpec(name="tiny-test", text_encoder=dict(kind="minilm", path=None, max_tokens=150, pooling="none"),
+                     lm=lmc, lm_checkpoint=d / "lm.safetensors", vqvae=vqc, vqvae_checkpoint=d / "vq.safetensors")
+    return spec.write(d / "model.toml")
+
+
+@pytest.fixture(scope="module")
+def gen(model_toml):
+    return Generator.from_spec(str(model_toml))
+
+
+def test_generate_returns_denormalised_motions_reproducibly(gen):
+    prompts = ["a man walks forward", "a woman jumps twice and then sits down on a chair"]
+    steps = []
+    ms = gen.generate(prompts, seconds=3, seeds=[4, 5], progress=lambda s, t: steps.append((s, t)))
+    assert [m.prompt for m in ms] == prompts and [m.seed for m in ms] == [4, 5]
+    assert steps[-1] == (45, 45)
+    for m in ms:
+        assert isinstance(m, Motion) and m.fps == 30 and m.source == "tiny-test"
+        assert 2 <= m.num_frames <= 90 and m.num_frames == 2 * m.meta["tokens"]
+    again = gen.generate(prompts[1:], seconds=3, seeds=[5])  # alone, same seed: same motion
+    np.testing.assert_allclose(again[0].features, ms[1].features, atol=1e-5)
+    # the frames are the decoder's output de-normalised with the model's statistics
+    feats, mask = gen.text_encoder.encode(prompts[:1])
+    codes = gen.sampler.sample(feats, mask, seeds=[4], cfg=SamplingConfig(max_tokens=45))[0]
+    with torch.no_grad():
+        x = gen.vqvae.decode(codes[None])[0].numpy()
+    np.testing.assert_allclose(ms[0].features, rep272.denormalize(x.astype(np.float64), gen.mean, gen.std), atol=1e-5)
+
+
+def test_generate_limits_and_cancel(gen):
+    ms = gen.generate(["a person waves"] * 3, seconds=2, min_seconds=1.5, seeds=[1, 2, 3])
+    assert all(46 <= m.num_frames <= 60 for m in ms)
+    with pytest.raises(Cancelled):
+        gen.generate(["a person waves"], seconds=2, cancel=lambda: True)
+    with pytest.raises(ValueError, match="empty prompt"):
+        gen.generate(["ok", "  "])
+
+
+def test_generate_command_writes_the_seed_layout(model_toml, tmp_path, capsys):
+    rc = main(["generate", "a person waves with the right hand", "--model", str(model_toml), "--seconds", "2",
+               "--seed", "9", "--num", "2", "--out-dir", str(tmp_path), "--exp-name", "run", "--no-preview"])
+    assert rc == 0
+    root = tmp_path / "run"
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == ["0", "1"]
+    x = np.load(root / "0" / "0_predict.npy")
+    assert x.ndim == 2 and x.shape[1] == 272 and x.shape[0] <= 60
+    assert (root / "0" / "0_text.txt").read_text().strip() == "a person waves with the right hand"
+    z = np.load(root / "0" / "0_smplx.npz")
+    assert z["poses"].shape[0] == x.shape[0]
+    recs = [json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines()]
+    assert [r["seed"] for r in recs] == [9, 10] and all(r["status"] == "done" for r in recs)
+    assert not any((root / k / ".incomplete").exists() for k in ("0", "1"))
+    assert str(root / "0") in capsys.readouterr().out
+
+
+def test_batch_command_skips_comments_and_resumes(model_toml, tmp_path):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("# my prompts\na man walks\n\n  \na woman jumps\n", encoding="utf-8")
+    args = ["batch", str(prompts), "--model", str(model_toml), "--seconds", "1", "--seed", "1",
+            "--out-dir", str(tmp_path / "out"), "--no-preview"]
+    assert main(args) == 0
+    root = tmp_path / "out" / "prompts"
+    recs = [json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["prompt"]) for r in recs] == [(2, "a man walks"), (5, "a woman jumps")]
+    # simulate a run killed after claiming the second job's folder but before its manifest line
+    lines = (root / "manifest.jsonl").read_text().splitlines()
+    (root / "manifest.jsonl").write_text(lines[0] + "\n" + lines[1][: len(lines[1]) // 2])  # torn last line
+    (root / recs[1]["folder"] / ".incomplete").write_text(json.dumps({"key": recs[1]["key"]}))
+    assert main(args + ["--resume", "--infer_batch_prompt", str(prompts)]) == 0
+    folders = sorted(p.name for p in root.iterdir() if p.is_dir())
+    assert folders == ["0", "1"]  # nothing duplicated
+    done = [r for r in RunDir(tmp_path / "out", "prompts").records() if r["status"] == "done"]
+    assert sorted(r["key"] for r in done) == sorted(r["key"] for r in recs)
+
+
+def test_non_utf8_prompt_file_names_the_line(tmp_path, capsys):
+    p = tmp_path / "bad.txt"
+    p.write_bytes(b"a man walks\nun caf\xe9 dansant\n")
+    with pytest.raises(PromptFileError, match="line 2"):
+        read_prompts(p)
+    assert main(["batch", str(p), "--out-dir", str(tmp_path)]) == 2
+    assert "line 2" in capsys.readouterr().err
+
+
+def _fake_motion(text, seed):
+    T = 4
+    return Motion(rotations=np.tile(np.eye(3), (T, 22, 1, 1)), root_translation=np.zeros((T, 3)), prompt=text, seed=seed)
+
+
+def test_one_failing_prompt_is_recorded_and_the_batch_goes_on(tmp_path):
+    def generate(texts, seeds):
+        if "boom" in texts:
+            raise RuntimeError("model exploded")
+        return [_fake_motion(t, s) for t, s in zip(texts, seeds)]
+
+    jobs = [Job(line=i + 1, prompt=t, seed=i, variants={0: t}) for i, t in enumerate(["walk", "boom", "run", "sit"])]
+    run = RunDir(tmp_path, "exp")
+    recs = run_jobs(jobs, run, generate, settings={}, batch_size=2, previews=False, log=lambda s: None)
+    status = {r["prompt"]: r["status"] for r in recs}
+    assert status == {"walk": "done", "boom": "failed", "run": "done", "sit": "done"}
+    failed = next(r for r in run.records() if r["status"] == "failed")
+    assert "model exploded" in failed["error"]
+    assert len([p for p in (tmp_path / "exp").iterdir() if p.is_dir()]) == 3
+
+
+def test_rewrite_variants_get_flags_0_and_1(tmp_path):
+    job = Job(line=1, prompt="walk", seed=3, variants={0: "walk", 1: "a person walks forward"})
+    run = RunDir(tmp_path, "exp")
+    recs = run_jobs([job], run, lambda ts, ss: [_fake_motion(t, s) for t, s in zip(ts, ss)], {}, previews=False)
+    folder = tmp_path / "exp" / recs[0]["folder"]
+    assert (folder / "0_text.txt").read_text().strip() == "walk"
+    assert (folder / "1_text.txt").read_text().strip() == "a person walks forward"
+
+
+def test_numbered_folders_are_claimed_race_free(tmp_path):
+    run = RunDir(tmp_path, "exp")
+    got, lock = [], threading.Lock()
+
+    def worker(i):
+        f = run.claim(Job(line=i, prompt="p"))
+        with lock:
+            got.append(f.name)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(map(int, got)) == list(range(16))
+
+
+def test_short_name_is_safe():
+    assert short_name("a/b: c?" + "x" * 60).startswith("a_b_ c_") and short_name("a/b: c?" + "x" * 60).endswith("...")
+    assert short_name("walk.") == "walk"
