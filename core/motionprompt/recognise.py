@@ -8,7 +8,7 @@ leans forward. A softmax classifier over those named features (and their squares
 on ground-truth procedural clips (``motionprompt.synth``), never on a model's output, and
 stored as a small .npz; it then labels generated motions.
 
-Also here: ``foot_skating`` (stance-foot slide, m/frame) used by the evaluation.
+Also here: ``foot_skating`` (stance-toe slide, m/frame) used by the evaluation.
 """
 
 from __future__ import annotations
@@ -112,24 +112,23 @@ def features(joints: np.ndarray, floor: float | None = None, fps: float = FPS) -
     return np.array([float(f[k]) for k in FEATURE_NAMES])
 
 
-def foot_skating(joints: np.ndarray, height: float = 0.03) -> tuple[float, int]:
+def foot_skating(joints: np.ndarray, height: float = 0.025) -> tuple[float, int]:
     """Mean horizontal slide of the feet on stance frames.
 
-    A foot point (ankle or toe) is in stance on a frame pair when it is within ``height`` m
-    of the floor (the lowest joint of the clip) on both frames.
+    A foot is in stance on a pair of frames when its toe joint is within ``height`` m of the
+    floor (the lowest joint of the clip) on both frames; its slide is the toe's horizontal
+    displacement between them.
 
     Args:
-        joints: (T, 22, 3) metres.
+        joints: (T, 22, 3) metres, Y up.
     Returns:
         (mean slide in metres per frame over stance frame pairs, number of such pairs).
     """
     j = np.asarray(joints, dtype=np.float64)
-    pts = j[:, [L_ANKLE, R_ANKLE, L_FOOT, R_FOOT]]
-    y = pts[..., 1] - j[..., 1].min()
-    # The ankle rests higher than the toe: measure each point above its own lowest height.
-    y = y - y.min(axis=0)
+    toes = j[:, [L_FOOT, R_FOOT]]  # (T, 2, 3)
+    y = toes[..., 1] - j[..., 1].min()
     st = (y[1:] < height) & (y[:-1] < height)
-    slide = np.linalg.norm(np.diff(pts[..., [0, 2]], axis=0), axis=-1)
+    slide = np.linalg.norm(np.diff(toes[..., [0, 2]], axis=0), axis=-1)
     n = int(st.sum())
     return (float(slide[st].mean()) if n else 0.0), n
 

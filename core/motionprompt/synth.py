@@ -221,7 +221,7 @@ def _gait_phase(t, cadence, reverse=False):
     return np.stack([phi, (phi + 0.5) % 1.0], axis=1)
 
 
-def _leg_cycle(phi, stance, front, back, knee_swing, knee_stance, lift=0.0):
+def _leg_cycle(phi, stance, front, back, knee_swing, knee_stance, lift=0.0, heel=0.0):
     """Sagittal hip and knee angles (T,) of one leg over its phase (T,) in [0, 1).
 
     Stance (phi < stance): hip sweeps from -front (flexed ahead) to +back (behind);
@@ -233,11 +233,16 @@ def _leg_cycle(phi, stance, front, back, knee_swing, knee_stance, lift=0.0):
     hip_st = -front + (front + back) * u_st
     hip_sw = back - (front + back) * _smoothstep(u_sw) - lift * np.sin(np.pi * u_sw)
     knee_st = knee_stance * np.sin(np.pi * u_st)
-    knee_sw = knee_swing * np.sin(np.pi * u_sw ** 0.7)
-    return (np.where(in_stance, hip_st, hip_sw), np.where(in_stance, knee_st, knee_sw), in_stance)
+    knee_sw = knee_swing * np.sin(np.pi * u_sw) * (1.8 - 0.8 * u_sw) / 1.42  # peaks early, smooth ends
+    # Heel rise late in stance (the toe stays planted), back to a flat foot early in swing: it
+    # lengthens the trailing leg so the swing foot clears the floor.
+    heel_st = heel * _smoothstep((u_st - 0.5) / 0.5)
+    heel_sw = heel * (1.0 - _smoothstep(u_sw / 0.35))
+    return (np.where(in_stance, hip_st, hip_sw), np.where(in_stance, knee_st, knee_sw),
+            np.where(in_stance, heel_st, heel_sw), in_stance)
 
 
-def _locomotion(duration, cadence, stance, front, back, knee_swing, knee_stance=0.15, lift=0.0,
+def _locomotion(duration, cadence, stance, front, back, knee_swing, knee_stance=0.15, lift=0.0, heel=0.0,
                 reverse=False, lean=0.0, arm_swing=0.3, elbow=0.2, lateral=0.0, yaw_total=0.0,
                 flight_height=0.0, label=""):
     """Walk / run / step-in-place / side-step / turn: a gait cycle with an amplitude envelope.
@@ -254,16 +259,17 @@ def _locomotion(duration, cadence, stance, front, back, knee_swing, knee_stance=
     sag = {}
     for side in (1, -1):
         k = SIDE_INDEX[side]
-        hip, knee, st = _leg_cycle(phi[:, k], stance, front, back, knee_swing, knee_stance, lift)
+        hip, knee, rise, st = _leg_cycle(phi[:, k], stance, front, back, knee_swing, knee_stance, lift, heel)
         if lateral:
             # Side step: the foot passes from one side to the other in stance, returns in swing.
             u = np.where(st, phi[:, k] / stance, 1.0 - (phi[:, k] - stance) / (1.0 - stance))
             abduct = side * lateral * (1.0 - 2.0 * _smoothstep(u)) * env
         else:
             abduct = 0.0
-        hip, knee = hip * env, knee * env
+        hip, knee, rise = hip * env, knee * env, rise * env
         sag[side] = hip
-        pose.leg(side, hip=hip, knee=knee, abduct=abduct, tilt=tilt)
+        pose.leg(side, hip=hip - tilt, knee=knee, abduct=abduct, tilt=tilt,  # hip: thigh pitch in the world
+                 ankle_extra=rise)
         contact[:, k] = st | (env < 0.05)
     # Arms swing opposite to the legs.
     for side in (1, -1):
@@ -285,14 +291,15 @@ def _locomotion(duration, cadence, stance, front, back, knee_swing, knee_stance=
 
 def walk(duration=4.0, speed=1.0, backward=False):
     """Walk forward (or backwards); speed ~0.6 slow .. 1.4 brisk scales cadence and stride."""
-    return _locomotion(duration, cadence=1.8 * speed ** 0.5, stance=0.6, front=0.32 * speed ** 0.5,
-                       back=0.28 * speed ** 0.5, knee_swing=1.0, reverse=backward,
+    return _locomotion(duration, cadence=1.8 * speed ** 0.5, stance=0.52, front=0.32 * speed ** 0.5,
+                       back=0.28 * speed ** 0.5, knee_swing=1.0, reverse=backward, heel=0.25,
                        arm_swing=0.25 * speed, label="walk_backward" if backward else "walk_forward")
 
 
 def run(duration=4.0, speed=1.0):
-    return _locomotion(duration, cadence=2.7 * speed ** 0.3, stance=0.38, front=0.45 * speed ** 0.5,
-                       back=0.45 * speed ** 0.5, knee_swing=1.7, knee_stance=0.35, lean=0.15,
+    # Stance 0.5: one foot always planted (a flight phase would need the landing solved).
+    return _locomotion(duration, cadence=2.7 * speed ** 0.3, stance=0.5, front=0.45 * speed ** 0.5,
+                       back=0.45 * speed ** 0.5, knee_swing=1.7, knee_stance=0.35, lean=0.15, heel=0.5,
                        arm_swing=0.5, elbow=1.4, flight_height=0.04, label="run")
 
 
@@ -308,7 +315,7 @@ def march(duration=4.0, speed=1.0):
 
 
 def side_step(duration=4.0, speed=1.0, side=1):
-    return _locomotion(duration, cadence=1.6 * speed ** 0.5, stance=0.6, front=0.0, back=0.0,
+    return _locomotion(duration, cadence=1.6 * speed ** 0.5, stance=0.52, front=0.0, back=0.0,
                        knee_swing=0.6, lateral=0.16 * speed ** 0.3 * side, arm_swing=0.0,
                        label="sidestep_left" if side > 0 else "sidestep_right")
 
@@ -574,9 +581,10 @@ def sequence(segments: list[Segment], blend: int = 10) -> Segment:
 
 
 def _foot_points(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lock point (T, 2, 3) of each foot (mid ankle-toe) and its lowest height (T, 2)."""
+    """Lock point (T, 2, 3) of each foot (the toe joint, which stays down when the heel rises)
+    and the foot's lowest height (T, 2)."""
     ankles, toes = P[:, [L_ANKLE, R_ANKLE]], P[:, [L_FOOT, R_FOOT]]
-    return 0.5 * (ankles + toes), np.minimum(ankles[..., 1], toes[..., 1])
+    return toes, np.minimum(ankles[..., 1], toes[..., 1])
 
 
 def _fill_gaps(h: np.ndarray) -> np.ndarray:
@@ -608,14 +616,23 @@ def render(seg: Segment, heading: float = 0.0, offsets: np.ndarray = DEFAULT_RES
     lock, low = _foot_points(P)  # (T, 2, 3), (T, 2)
     seat_h = P[:, PELVIS, 1] - 0.1
 
-    # Height: the lowest supporting point on the floor; flight frames interpolate + arc.
-    support = np.where(seg.contact, low, np.inf).min(axis=1)
+    # Height: the lowest foot (or the seat) on the floor while any foot is planted (a swing
+    # foot may reach lower than the stance foot at heel strike); flight frames interpolate + arc.
+    support = np.where(seg.contact.any(axis=1), low.min(axis=1), np.inf)
     support = np.where(seg.seat, np.minimum(support, seat_h), support)
     ground = np.where(np.isfinite(support), -support, np.nan)
     height = _fill_gaps(ground) + seg.air
+    height = np.maximum(height, -low.min(axis=1))  # feet stretched down in flight stay above the floor
 
     # Horizontal: keep the planted feet where they are.
-    both = seg.contact[1:] & seg.contact[:-1]  # (T-1, 2)
+    planted = seg.contact
+    both = planted[1:] & planted[:-1]  # (T-1, 2)
+    # In double support lock only the foot planted last (the other one is about to push off).
+    idx = np.arange(T)[:, None]
+    onset = np.maximum.accumulate(np.where(planted & ~np.r_[[[False, False]], planted[:-1]], idx, 0),
+                                  axis=0)  # (T, 2) frame each foot was last planted
+    newest = onset[1:] == np.where(both, onset[1:], -1).max(axis=1, keepdims=True)
+    both &= newest
     disp = lock[1:, :, [0, 2]] - lock[:-1, :, [0, 2]]  # (T-1, 2, 2)
     n = both.sum(axis=1)
     foot_v = -(disp * both[..., None]).sum(axis=1) / np.maximum(n, 1)[:, None]

@@ -1,0 +1,343 @@
+"""Train the shipped demo model: procedural corpus -> FSQ VQ-VAE -> prefix-LM on MiniLM text.
+
+    python tools/train_demo.py                  # everything, into core/motionprompt/data/demo/
+    python tools/train_demo.py --work-dir build/demo_train --clips 4000 --vq-steps 1500 --lm-steps 1500
+
+Phases (each checkpointed in ``--work-dir``; a rerun resumes where it stopped):
+  1. corpus: ``--clips`` procedural clips (``motionprompt.synth``), several prompts each
+     (``motionprompt.prompts_demo``), 272-dim frames, mean / std, and the action recogniser
+     fitted on the ground-truth clips (``motionprompt.recognise``);
+  2. vqvae: the FSQ VQ-VAE (``VQVAE_PRESETS[--vq-preset]``) on random crops;
+  3. tokens: every clip encoded to token ids;
+  4. text: MiniLM token features of every distinct prompt, computed once and cached;
+  5. lm: the prefix-LM (teacher forcing, codes then END);
+  6. export: safetensors, mean.npy / std.npy, model.toml into ``--out``.
+
+Deterministic for a given seed and thread count; 2 CPU cores take about 25 minutes with the
+defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pickle
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "core"))
+
+from motionprompt import prompts_demo, recognise, synth  # noqa: E402
+from motionprompt.prefix_lm import LMConfig, PrefixLM  # noqa: E402
+from motionprompt.vqvae import VQVAE_PRESETS, HumanVQVAE, VQVAEConfig  # noqa: E402
+
+DEFAULT_OUT = ROOT / "core" / "motionprompt" / "data" / "demo"
+# Groups of the 272 layout whose std is averaged (as the published statistics are).
+STD_GROUPS = [(0, 2), (2, 8), (8, 74), (74, 140), (140, 272)]
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _save(obj, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".part.tmp")
+    with open(tmp, "wb") as fh:
+        pickle.dump(obj, fh, protocol=4)
+    tmp.replace(path)
+
+
+def _load(path: Path):
+    with open(path, "rb") as fh:
+        return pickle.load(fh)
+
+
+def _resume(model, opt, ckpt: Path) -> int:
+    """Load a phase checkpoint if there is one; returns the step to continue from."""
+    if not ckpt.exists():
+        return 0
+    st = torch.load(ckpt, weights_only=False)  # our own file, written by this script
+    model.load_state_dict(st["model"])
+    opt.load_state_dict(st["opt"])
+    return int(st["step"])
+
+
+def _cosine_lr(step: int, total: int, base: float, warmup: int = 100) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    u = (step - warmup) / max(1, total - warmup)
+    return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(u, 1.0))))
+
+
+def block_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (272,) and group-averaged std (272,) of stacked frames (N, 272)."""
+    mean = x.mean(0)
+    sd = x.std(0)
+    std = np.empty_like(sd)
+    for a, b in STD_GROUPS:
+        std[a:b] = max(sd[a:b].mean(), 1e-4)
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+# --------------------------------------------------------------------------- phases
+
+def build_corpus(n_clips: int, seed: int, texts_per_clip: int) -> dict:
+    rng = np.random.default_rng(seed)
+    motions, texts, labels, rec_X, rec_y = [], [], [], [], []
+    names = tuple(synth.ACTIONS)
+    for _ in tqdm(range(n_clips), desc="corpus", unit="clip"):
+        clip = synth.sample_clip(rng)
+        motions.append(clip.to_272().astype(np.float32))
+        labels.append(clip.labels)
+        # Several prompts per clip; clip text must not depend on the held-out wordings.
+        if len(clip.items) == 1:
+            a, p = clip.items[0]
+            texts.append([prompts_demo.describe(a, p, rng) for _ in range(texts_per_clip)])
+        else:
+            texts.append([prompts_demo.describe_sequence(clip.items, rng) for _ in range(texts_per_clip)])
+        floor = clip.joints[..., 1].min()
+        for a, (s, e) in zip(clip.labels, clip.spans):
+            rec_X.append(recognise.features(clip.joints[s:e], floor))
+            rec_y.append(names.index(a))
+    mean, std = block_std(np.concatenate(motions))
+    rec = recognise.fit_recogniser(np.array(rec_X), np.array(rec_y), names)
+    return dict(motions=motions, texts=texts, labels=labels, mean=mean, std=std, recogniser=rec)
+
+
+def train_vqvae(corpus: dict, cfg: VQVAEConfig, steps: int, batch: int, crop: int, lr: float, seed: int,
+                ckpt: Path) -> HumanVQVAE:
+    torch.manual_seed(seed)
+    model = HumanVQVAE(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    start = _resume(model, opt, ckpt)
+    mean, std = corpus["mean"], corpus["std"]
+    data = [(m - mean) / std for m in corpus["motions"]]
+    lengths = np.array([len(m) for m in data])
+    ok = np.flatnonzero(lengths >= crop)
+    w = torch.ones(272)
+    w[:8] = 3.0  # root motion matters most for the look of a clip
+    rng = np.random.default_rng(seed + 1 + start)
+    bar = tqdm(range(start, steps), desc="vqvae", initial=start, total=steps)
+    for step in bar:
+        idx = rng.choice(ok, size=batch)
+        offs = [int(rng.integers(0, lengths[i] - crop + 1)) for i in idx]
+        x = torch.from_numpy(np.stack([data[i][o:o + crop] for i, o in zip(idx, offs)]))
+        for g in opt.param_groups:
+            g["lr"] = _cosine_lr(step, steps, lr)
+        rec, _ = model(x)
+        err = torch.nn.functional.smooth_l1_loss(rec, x, reduction="none", beta=0.05)
+        vel = torch.nn.functional.smooth_l1_loss(rec[:, 1:] - rec[:, :-1], x[:, 1:] - x[:, :-1],
+                                                 reduction="none", beta=0.05)
+        loss = (err * w).mean() + 0.5 * (vel * w).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+        if (step + 1) % 250 == 0 or step + 1 == steps:
+            torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), step=step + 1), ckpt)
+    return model.eval()
+
+
+@torch.no_grad()
+def tokenize(corpus: dict, model: HumanVQVAE) -> tuple[list, float]:
+    """Token ids of every clip and the mean reconstruction error (normalised units)."""
+    fpt = model.config.frames_per_token
+    out, errs = [], []
+    for m in tqdm(corpus["motions"], desc="tokens", unit="clip"):
+        T = (len(m) // fpt) * fpt
+        x = torch.from_numpy((m[:T] - corpus["mean"]) / corpus["std"])[None]
+        ids = model.encode(x)
+        rec = model.decode(ids)
+        errs.append((rec - x).abs().mean().item())
+        out.append(ids[0].numpy().astype(np.int16))
+    return out, float(np.mean(errs))
+
+
+@torch.no_grad()
+def encode_texts(texts: list[str], batch: int = 128) -> dict:
+    """MiniLM token features of distinct prompts: text -> float16 (L, 384)."""
+    from motionprompt.text_encoders import MiniLMTextEncoder
+
+    enc = MiniLMTextEncoder()
+    out = {}
+    uniq = sorted(set(texts))
+    for i in tqdm(range(0, len(uniq), batch), desc="text", unit="batch"):
+        chunk = uniq[i:i + batch]
+        f, m = enc.encode(chunk)
+        for t, fi, mi in zip(chunk, f, m):
+            out[t] = fi[mi].numpy().astype(np.float16)
+    return out
+
+
+def _lm_batch(idx, corpus, tokens, feats, rng, end_id, pad_id):
+    texts = [corpus["texts"][i][int(rng.integers(len(corpus["texts"][i])))] for i in idx]
+    fs = [feats[t] for t in texts]
+    L = max(len(f) for f in fs)
+    tf = torch.zeros(len(idx), L, fs[0].shape[1])
+    tm = torch.zeros(len(idx), L, dtype=torch.bool)
+    for r, f in enumerate(fs):
+        tf[r, :len(f)] = torch.from_numpy(f.astype(np.float32))
+        tm[r, :len(f)] = True
+    M = max(len(tokens[i]) for i in idx) + 1
+    tok = torch.full((len(idx), M), pad_id, dtype=torch.long)
+    for r, i in enumerate(idx):
+        n = len(tokens[i])
+        tok[r, :n] = torch.from_numpy(tokens[i].astype(np.int64))
+        tok[r, n] = end_id
+    return tf, tm, tok
+
+
+def train_lm(corpus: dict, tokens: list, feats: dict, cfg: LMConfig, steps: int, batch: int, lr: float,
+             seed: int, ckpt: Path) -> PrefixLM:
+    torch.manual_seed(seed)
+    model = PrefixLM(cfg).init_weights()
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    opt = torch.optim.AdamW([dict(params=decay, weight_decay=0.05), dict(params=no_decay, weight_decay=0.0)],
+                            lr=lr, betas=(0.9, 0.95))
+    start = _resume(model, opt, ckpt)
+    rng = np.random.default_rng(seed + 7 + start)
+    n = len(tokens)
+    # Bucket by length so that a batch pads little: sort a random pool, then cut batches.
+    bar = tqdm(range(start, steps), desc="lm", initial=start, total=steps)
+    avg = None
+    for step in bar:
+        pool = rng.choice(n, size=batch * 8, replace=False)
+        pool = pool[np.argsort([len(tokens[i]) for i in pool])]
+        k = int(rng.integers(8))
+        idx = pool[k * batch:(k + 1) * batch]
+        tf, tm, tok = _lm_batch(idx, corpus, tokens, feats, rng, cfg.end_id, cfg.pad_id)
+        for g in opt.param_groups:
+            g["lr"] = _cosine_lr(step, steps, lr)
+        loss = model.loss(tf, tm, tok)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
+        if step % 10 == 0:
+            bar.set_postfix(loss=f"{avg:.3f}")
+        if (step + 1) % 200 == 0 or step + 1 == steps:
+            torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), step=step + 1), ckpt)
+    return model.eval()
+
+
+def export(out: Path, vq: HumanVQVAE, lm: PrefixLM, corpus: dict, info: dict) -> None:
+    """Weights (float32 safetensors), statistics, recogniser, training record and model.toml."""
+    from motionprompt.checkpoints import save_state_dict
+    from motionprompt.model_spec import ModelSpec
+
+    out.mkdir(parents=True, exist_ok=True)
+    save_state_dict(vq, out / "vqvae.safetensors", metadata=dict(model="demo", part="vqvae"))
+    save_state_dict(lm, out / "lm.safetensors", metadata=dict(model="demo", part="lm"))
+    np.save(out / "mean.npy", corpus["mean"])
+    np.save(out / "std.npy", corpus["std"])
+    corpus["recogniser"].save(out / "recogniser.npz")
+    (out / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+    spec = ModelSpec(name="demo", text_encoder=dict(kind="minilm", path=None, max_tokens=150, pooling="none"),
+                     lm=lm.config, lm_checkpoint=out / "lm.safetensors", vqvae=vq.config,
+                     vqvae_checkpoint=out / "vqvae.safetensors", mean=out / "mean.npy", std=out / "std.npy",
+                     extra=dict(description="motionprompt demo model: procedural corpus, see MODEL_CARD.md"))
+    spec.write(out / "model.toml")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work-dir", type=Path, default=ROOT / "build" / "demo_train")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--clips", type=int, default=4000)
+    ap.add_argument("--texts-per-clip", type=int, default=3)
+    ap.add_argument("--vq-preset", default="small")
+    ap.add_argument("--vq-steps", type=int, default=1500)
+    ap.add_argument("--vq-batch", type=int, default=64)
+    ap.add_argument("--vq-crop", type=int, default=64)
+    ap.add_argument("--vq-lr", type=float, default=2e-3)
+    ap.add_argument("--lm-layers", type=int, default=4)
+    ap.add_argument("--lm-heads", type=int, default=4)
+    ap.add_argument("--lm-embd", type=int, default=256)
+    ap.add_argument("--lm-steps", type=int, default=1500)
+    ap.add_argument("--lm-batch", type=int, default=32)
+    ap.add_argument("--lm-lr", type=float, default=1e-3)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1 is fastest on a busy shared machine)")
+    ap.add_argument("--stop-after", choices=["corpus", "vqvae", "tokens", "text", "lm"], default=None)
+    args = ap.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # denormal floats slow CPU training down ~20x
+    wd = args.work_dir
+    wd.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    times = {}
+
+    path = wd / f"corpus_{args.clips}_{args.seed}.pkl"
+    if path.exists():
+        corpus = _load(path)
+    else:
+        corpus = build_corpus(args.clips, args.seed, args.texts_per_clip)
+        _save(corpus, path)
+    times["corpus"] = time.time() - t0
+    if args.stop_after == "corpus":
+        return 0
+
+    vq_cfg = VQVAEConfig(**VQVAE_PRESETS[args.vq_preset])
+    vq = train_vqvae(corpus, vq_cfg, args.vq_steps, args.vq_batch, args.vq_crop, args.vq_lr, args.seed,
+                     wd / "vqvae.pt")
+    times["vqvae"] = time.time() - t0
+    if args.stop_after == "vqvae":
+        return 0
+
+    tok_path = wd / f"tokens_{args.vq_steps}.pkl"
+    if tok_path.exists():
+        tokens, vq_err = _load(tok_path)
+    else:
+        tokens, vq_err = tokenize(corpus, vq)
+        _save((tokens, vq_err), tok_path)
+    print(f"VQ-VAE reconstruction error (normalised L1): {vq_err:.4f}")
+    times["tokens"] = time.time() - t0
+    if args.stop_after == "tokens":
+        return 0
+
+    feat_path = wd / f"text_{args.clips}_{args.seed}.pkl"
+    if feat_path.exists():
+        feats = _load(feat_path)
+    else:
+        feats = encode_texts([t for ts in corpus["texts"] for t in ts])
+        _save(feats, feat_path)
+    times["text"] = time.time() - t0
+    if args.stop_after == "text":
+        return 0
+
+    max_tokens = max(len(t) for t in tokens) + 1
+    max_text = max(len(f) for f in feats.values())
+    lm_cfg = LMConfig(n_layer=args.lm_layers, n_head=args.lm_heads, n_embd=args.lm_embd,
+                      vocab_size=vq_cfg.nb_code + 2, clip_dim=384, block_size=max_text + max_tokens,
+                      mlp_multiple_of=32)
+    lm = train_lm(corpus, tokens, feats, lm_cfg, args.lm_steps, args.lm_batch, args.lm_lr, args.seed,
+                  wd / "lm.pt")
+    times["lm"] = time.time() - t0
+    if args.stop_after == "lm":
+        return 0
+
+    info = dict(seed=args.seed, clips=args.clips, texts_per_clip=args.texts_per_clip,
+                vq_preset=args.vq_preset, vq_steps=args.vq_steps, vq_recon_l1=vq_err,
+                lm=dict(n_layer=args.lm_layers, n_head=args.lm_heads, n_embd=args.lm_embd,
+                        steps=args.lm_steps, batch=args.lm_batch),
+                threads=args.threads, seconds_cumulative={k: round(v, 1) for k, v in times.items()},
+                actions=list(synth.ACTIONS))
+    export(args.out, vq, lm, corpus, info)
+    print(f"demo model written to {args.out} in {time.time() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
