@@ -336,14 +336,15 @@ class PrefixLM(nn.Module):
     @torch.no_grad()
     def next_logits_full(self, text_feats: torch.Tensor, text_mask: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Logits (B, vocab-1) for the token after ``tokens`` (B, M), recomputing the whole
-        sequence (no cache): the release's algorithm, used as the reference."""
+        sequence (no cache) and, as released, the logits of every position: the release's
+        algorithm and cost, used as the reference."""
         M = tokens.shape[1]
         x = self._inputs(text_feats, tokens)
-        h = self._run(x, prefix_positions(text_mask, M), prefix_mask(text_mask, M))
+        logits = self.lm_head(self._run(x, prefix_positions(text_mask, M), prefix_mask(text_mask, M)))
         if M == 0:
             last = text_mask.sum(1) - 1
-            h = h.gather(1, last[:, None, None].expand(-1, 1, h.shape[-1]))
-        return self.lm_head(h[:, -1])
+            return logits.gather(1, last[:, None, None].expand(-1, 1, logits.shape[-1]))[:, 0]
+        return logits[:, -1]
 
     # ------------------------------------------------------------------ cached decoding
     def new_cache(self, batch: int, max_len: int) -> KVCache:

@@ -17,6 +17,7 @@ no cache), kept as the ground truth for tests and benchmarks.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass
 from typing import Callable
@@ -194,12 +195,28 @@ class Sampler:
         cuda_graphs: capture the decoding step on CUDA (None = whenever the model is on CUDA).
     """
 
+    SMALL_CPU_MODEL = 60_000_000  # parameters: below this, one CPU thread decodes faster
+
     def __init__(self, model: PrefixLM, cuda_graphs: bool | None = None):
         self.model = model.eval()
         dev = model.lm_head.weight.device
         self.cuda_graphs = (dev.type == "cuda") if cuda_graphs is None else (cuda_graphs and dev.type == "cuda")
+        small = sum(p.numel() for p in model.parameters()) < self.SMALL_CPU_MODEL
+        self._one_thread = dev.type == "cpu" and small
 
-    @torch.no_grad()
+    @contextlib.contextmanager
+    def _threads(self):
+        """Small models on the CPU: one thread (per-step work is too small to share; thread
+        hand-offs cost more than they save, badly so on a busy machine). Restored afterwards."""
+        before = torch.get_num_threads()
+        if self._one_thread and before > 1:
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            if torch.get_num_threads() != before:
+                torch.set_num_threads(before)
+
     def sample(self, text_feats: torch.Tensor, text_mask: torch.Tensor, seeds=None,
                cfg: SamplingConfig = SamplingConfig(),
                progress: Callable[[int, int], None] | None = None,
@@ -209,11 +226,21 @@ class Sampler:
         Args:
             text_feats: (B, L, D) text features, right-padded; text_mask: (B, L) bool.
             seeds: B ints (or a (B,) tensor); None = 0 for every row.
+            cfg: token choice and length limits.
             progress: called as ``progress(step, total)`` after each token step.
             cancel: polled before each step; returning True raises ``Cancelled``.
         Returns:
             B int64 tensors (N_b,) of codes (END excluded), on the CPU.
         """
+        with self._threads():
+            return self._sample(text_feats, text_mask, seeds, cfg, progress, cancel)
+
+    @torch.no_grad()
+    def _sample(self, text_feats: torch.Tensor, text_mask: torch.Tensor, seeds=None,
+                cfg: SamplingConfig = SamplingConfig(),
+                progress: Callable[[int, int], None] | None = None,
+                cancel: Callable[[], bool] | None = None) -> list[torch.Tensor]:
+        """The body of ``sample``."""
         model, c = self.model, self.model.config
         dev = model.lm_head.weight.device
         text_feats = text_feats.to(dev)
