@@ -168,3 +168,29 @@ def test_numbered_folders_are_claimed_race_free(tmp_path):
 def test_short_name_is_safe():
     assert short_name("a/b: c?" + "x" * 60).startswith("a_b_ c_") and short_name("a/b: c?" + "x" * 60).endswith("...")
     assert short_name("walk.") == "walk"
+
+
+def test_rewrite_reply_parsing_and_fallback(monkeypatch):
+    from argparse import Namespace
+
+    from motionprompt import batch, generate_cli
+    from motionprompt.batch import rewrite_prompt
+
+    def pipe(messages, **kw):
+        assert "walk" in messages[0]["content"]
+        return [{"generated_text": messages + [{"role": "assistant", "content": "Sure! {A person walks forward.}"}]}]
+
+    assert rewrite_prompt(pipe, "walk") == "A person walks forward."
+
+    def flaky(messages, **kw):
+        if "boom" in messages[0]["content"]:
+            raise RuntimeError("rewrite model crashed")
+        return pipe(messages)
+
+    monkeypatch.setattr(batch, "build_rewriter", lambda path, device="cpu": flaky)
+    jobs = [Job(line=1, prompt="walk", variants={0: "walk"}), Job(line=2, prompt="boom walk", variants={0: "boom walk"})]
+    logs = []
+    args = Namespace(rewrite_model_path="somewhere", device="cpu")
+    generate_cli._add_rewrites(jobs, args, logs.append)
+    assert jobs[0].variants == {0: "walk", 1: "A person walks forward."}
+    assert jobs[1].variants == {0: "boom walk"} and "rewrite failed" in logs[0]
