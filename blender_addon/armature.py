@@ -2,7 +2,7 @@
 
 Our armature (``build_armature``): the 55 SMPL-X joints named as the official SMPL-X Blender
 add-on names them (``skeleton.JOINT_NAMES``), plus a ``root`` bone on the floor parenting
-``pelvis``. Every rest bone is aligned with its SMPL-X joint frame: head = (x, -z, y) of the
+``pelvis``, pointing forward (-Y). Every rest bone is aligned with its SMPL-X joint frame: head = (x, -z, y) of the
 SMPL-X rest position (Blender is +Z up, characters face -Y), tail straight up (+Z), roll 0.
 Its rest matrix is then the same +90 degree X rotation ``SMPLX_TO_BLENDER`` for every bone, so a
 SMPL-X local rotation is directly the bone's pose rotation.
@@ -124,7 +124,7 @@ def _edit_bones(obj, heads: np.ndarray, lengths: np.ndarray, parents) -> None:
         ebs = obj.data.edit_bones
         root = ebs.new(ROOT_BONE)
         root.head = (0.0, 0.0, 0.0)
-        root.tail = (0.0, 0.0, 0.1)
+        root.tail = (0.0, -0.1, 0.0)  # points forward; off the pelvis' line, or FBX importers connect them
         root.roll = 0.0
         bones = []
         for j, name in enumerate(skeleton.JOINT_NAMES[: len(heads)]):

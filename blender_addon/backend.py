@@ -1,0 +1,243 @@
+"""Where generation runs: inside Blender's Python, or in a persistent worker process.
+
+Both backends speak the worker's reply protocol (``motionprompt.worker``: progress / result /
+cancelled / error dicts), so the operators handle one message shape:
+
+- ``InProcessBackend``: Blender's Python imports torch and the model stack (e.g. the ``bpy``
+  module inside the project's .venv). The model is loaded once and kept; a job runs on a
+  plain thread that never touches ``bpy``; the modal operator polls its replies.
+- ``WorkerBackend``: ``python -m motionprompt.worker`` started with the interpreter from the
+  preferences; a dead worker is reported with its stderr tail and restarted on the next request.
+
+``run_sync`` is the headless path (``blender -b``, the ``bpy`` module): no timers fire there,
+so it blocks until the result arrives.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+
+from .worker_client import WorkerClient, WorkerError
+
+__all__ = ["Backend", "InProcessBackend", "WorkerBackend", "BusyError", "GenerationError", "get_backend",
+           "shutdown_backend"]
+
+_ids = itertools.count(1)
+
+
+class BusyError(RuntimeError):
+    """A generation is already running."""
+
+
+class GenerationError(RuntimeError):
+    """A generation failed (the message says why)."""
+
+
+class Backend:
+    """Common bookkeeping: one job at a time, request ids, reply routing."""
+
+    kind = "base"
+
+    def __init__(self, model: str, device: str):
+        self.model, self.device = model, device
+        self.job: str | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.job is not None
+
+    def new_request(self, **fields) -> dict:
+        if self.busy:
+            raise BusyError("a generation is already running; wait for it or press Esc to cancel it")
+        req = {"cmd": "generate", "id": f"g{next(_ids)}"}
+        req.update(fields)
+        return req
+
+    def _track(self, msgs: list[dict]) -> list[dict]:
+        for m in msgs:
+            if m.get("type") in ("result", "cancelled", "error", "exit") and (m.get("id") in (None, self.job)):
+                if m.get("type") != "error" or m.get("id") == self.job or m.get("fatal"):
+                    self.job = None
+        return msgs
+
+    def run_sync(self, timeout: float = 3600.0, progress=None, **fields) -> dict:
+        """Generate and wait (headless). Returns the ``result`` reply; raises GenerationError."""
+        req = self.submit(**fields)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for m in self.wait_messages(0.2):
+                if m.get("id") not in (None, req["id"]):
+                    continue
+                kind = m.get("type")
+                if kind == "progress" and progress is not None:
+                    progress(m["step"], m["total"])
+                elif kind == "result":
+                    return m
+                elif kind == "cancelled":
+                    raise GenerationError("generation cancelled")
+                elif kind in ("error", "exit"):
+                    raise GenerationError(m.get("message", "generation failed"))
+        self.cancel()
+        raise GenerationError(f"no result within {timeout:.0f} s")
+
+    # subclasses: submit(**fields) -> request, poll() -> [replies], wait_messages(t), cancel(), status(), shutdown()
+
+
+class InProcessBackend(Backend):
+    kind = "in-process"
+
+    def __init__(self, model: str, device: str):
+        super().__init__(model, device)
+        self.replies: queue.Queue = queue.Queue()
+        self.worker = None  # motionprompt.worker.Worker, built with the model on first use
+        self.loaded = False
+
+    def status(self) -> str:
+        state = "busy" if self.busy else ("model loaded" if self.loaded else "model loads on first Generate")
+        return f"in Blender's Python ({self.device}): {state}"
+
+    def submit(self, **fields) -> dict:
+        req = self.new_request(**fields)
+        self.job = req["id"]
+        threading.Thread(target=self._run, args=(req,), daemon=True).start()
+        return req
+
+    def _run(self, req: dict) -> None:
+        try:
+            if self.worker is None:
+                from .core import motionprompt as mp
+                import importlib
+
+                wmod = importlib.import_module(f"{mp.__name__}.worker")
+                generator = wmod.load_generator(self.model, self.device)
+                self.worker = wmod.Worker(generator, self.replies.put, model_name=self.model, device=self.device)
+                self.loaded = True
+            self.worker.run_job(req)
+        except Exception as e:  # noqa: BLE001 - reported to the operator
+            self.replies.put({"type": "error", "id": req["id"], "message": f"{type(e).__name__}: {e}"})
+
+    def poll(self) -> list[dict]:
+        out = []
+        while True:
+            try:
+                out.append(self.replies.get_nowait())
+            except queue.Empty:
+                return self._track(out)
+
+    def wait_messages(self, timeout: float) -> list[dict]:
+        try:
+            first = self.replies.get(timeout=timeout)
+        except queue.Empty:
+            return []
+        return self._track([first]) + self.poll()
+
+    def cancel(self) -> None:
+        if self.worker is not None and self.job is not None:
+            with self.worker._lock:
+                self.worker.cancel_ids.add(self.job)
+
+    def shutdown(self) -> None:
+        self.cancel()
+
+
+class WorkerBackend(Backend):
+    kind = "worker"
+
+    def __init__(self, model: str, device: str, python: str, env: dict | None = None):
+        super().__init__(model, device)
+        self.client = WorkerClient(python, model, device, env)
+        self.last_error = ""
+
+    def status(self) -> str:
+        if not self.client.alive():
+            return "worker: not running (starts on Generate)" + (f"; last error: {self.last_error}"
+                                                                 if self.last_error else "")
+        state = "busy" if self.busy else ("ready" if self.client.ready else "loading the model")
+        return f"worker pid {self.client.proc.pid} ({self.device}): {state}"
+
+    def submit(self, **fields) -> dict:
+        req = self.new_request(**fields)
+        if not self.client.alive():
+            self.client.start()  # (re)start after a crash
+        self.client.send(req)
+        self.job = req["id"]
+        return req
+
+    def _convert(self, msgs: list[dict]) -> list[dict]:
+        for m in msgs:
+            if m.get("type") == "exit":
+                time.sleep(0.05)
+                m.update(type="error", id=self.job, message=self.client.died_message())
+                self.last_error = m["message"].splitlines()[0]
+            elif m.get("type") == "error" and m.get("fatal"):
+                m["message"] += f"\n{self.client.stderr_tail()}"
+                self.last_error = m["message"].splitlines()[0]
+        return self._track(msgs)
+
+    def poll(self) -> list[dict]:
+        msgs = self.client.poll()
+        if not msgs and self.busy and not self.client.alive() and self.client.messages.empty():
+            msgs = [{"type": "exit"}]
+        return self._convert(msgs)
+
+    def wait_messages(self, timeout: float) -> list[dict]:
+        try:
+            first = self.client.messages.get(timeout=timeout)
+        except queue.Empty:
+            return self.poll()
+        if first.get("type") == "ready":
+            self.client.ready, self.client.info = True, first
+        return self._convert([first] + self.client.poll())
+
+    def cancel(self) -> None:
+        if self.job is not None and self.client.alive():
+            try:
+                self.client.send({"cmd": "cancel", "id": self.job})
+            except WorkerError:
+                pass
+
+    def shutdown(self) -> None:
+        self.client.stop()
+
+
+_current: Backend | None = None
+
+
+def get_backend(mode: str, model: str, device: str, python: str = "", env: dict | None = None) -> Backend:
+    """The backend for these settings, reused while they do not change (the model stays warm).
+
+    Args:
+        mode: "AUTO" (in-process when torch and the model stack import here, else worker),
+            "IN_PROCESS" or "WORKER".
+    """
+    global _current
+    from .core import has_generator
+    from .worker_client import find_python
+
+    kind = ("in-process" if has_generator() else "worker") if mode == "AUTO" else \
+        ("in-process" if mode == "IN_PROCESS" else "worker")
+    python = find_python(python) if kind == "worker" else ""
+    key = (kind, model, device, python, tuple(sorted((env or {}).items())))
+    if _current is not None and getattr(_current, "_key", None) == key:
+        return _current
+    if _current is not None:
+        if _current.busy:
+            raise BusyError("a generation is running with the previous settings; wait or cancel it first")
+        _current.shutdown()
+    _current = InProcessBackend(model, device) if kind == "in-process" else WorkerBackend(model, device, python, env)
+    _current._key = key
+    return _current
+
+
+def current_backend() -> Backend | None:
+    return _current
+
+
+def shutdown_backend() -> None:
+    global _current
+    if _current is not None:
+        _current.shutdown()
+    _current = None

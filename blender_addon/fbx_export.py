@@ -1,0 +1,133 @@
+"""FBX export of one armature action, with presets for game engines.
+
+Presets (``PRESETS``):
+- ``unity``: metres (FBX unit scale carries them, so Unity shows scale 1); Y-up data with the
+  +-90 degree X convention: the exported copy's bones are rotated -90 about X and its object
+  +90, so the root imports upright with ZERO rotation.
+- ``unreal``: centimetres IN the data (armature rest and location keys x100, unit scale 1),
+  same upright convention; key with ``root_motion="root"`` for Unreal root motion.
+- ``blender``: as is (Blender's default axis conversion, metres).
+Every preset: armature only, no leaf bones, baked animation over the action's full frame
+range (every frame, no simplification), the active action only (one action per file).
+The scene and the armature are left as they were (a temporary copy is exported).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import bpy
+from mathutils import Matrix
+
+from .keys import set_frame_range
+
+__all__ = ["PRESETS", "export_fbx"]
+
+#: scale: factor baked into the exported data; upright: the +-90 degree X convention;
+#: global_scale with FBX_SCALE_ALL: the FBX UnitScaleFactor is 100 x global_scale (cm per unit).
+PRESETS: dict[str, dict] = {
+    "unity": {"scale": 1.0, "upright": True, "apply_scale_options": "FBX_SCALE_ALL", "global_scale": 1.0},
+    "unreal": {"scale": 100.0, "upright": True, "apply_scale_options": "FBX_SCALE_ALL", "global_scale": 0.01},
+    "blender": {"scale": 1.0, "upright": False, "apply_scale_options": "FBX_SCALE_NONE", "global_scale": 1.0},
+}
+
+
+def _scaled_action(action, factor: float):
+    """A copy of ``action`` with every location curve multiplied by ``factor``."""
+    copy = action.copy()
+    if hasattr(copy, "fcurves") and not hasattr(copy, "layers"):
+        curves = copy.fcurves
+    else:  # layered actions (4.4+): every channelbag of every strip
+        curves = [fc for layer in copy.layers for strip in layer.strips for bag in strip.channelbags
+                  for fc in bag.fcurves]
+    for fc in curves:
+        if fc.data_path.endswith(".location") or fc.data_path == "location":
+            for kp in fc.keyframe_points:
+                kp.co[1] *= factor
+                kp.handle_left[1] *= factor
+                kp.handle_right[1] *= factor
+            fc.update()
+    return copy
+
+
+def _assign(obj, action) -> None:
+    if obj.animation_data is None:
+        obj.animation_data_create()
+    obj.animation_data.action = action
+    if hasattr(obj.animation_data, "action_slot") and len(getattr(action, "slots", ())):
+        obj.animation_data.action_slot = action.slots[0]
+
+
+def export_fbx(obj, path, preset: str = "unity", action=None, scene=None) -> Path:
+    """Write ``obj`` (an armature) and one action to ``path`` (.fbx), atomically.
+
+    Args:
+        obj: armature object.
+        path: output .fbx path.
+        preset: "unity", "unreal" or "blender".
+        action: the action to bake (default: the object's active action).
+    Returns:
+        ``path``.
+    """
+    from .core import formats
+
+    if preset not in PRESETS:
+        raise ValueError(f"unknown FBX preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    opts = PRESETS[preset]
+    action = action or (obj.animation_data.action if obj.animation_data else None)
+    if action is None:
+        raise ValueError(f"armature {obj.name!r} has no action to export; generate or load a motion first")
+    scene = scene or bpy.context.scene
+    view_layer = bpy.context.view_layer
+    saved_range = (scene.frame_start, scene.frame_end, scene.frame_current)
+    saved_select = [o for o in view_layer.objects if o.select_get()]
+    saved_active = view_layer.objects.active
+    original_name = obj.name
+
+    data = obj.data.copy()
+    copy = obj.copy()
+    copy.data = data
+    copy.animation_data_clear()
+    scene.collection.objects.link(copy)
+    baked = _scaled_action(action, opts["scale"]) if opts["scale"] != 1.0 else action
+    _assign(copy, baked)
+    if opts["upright"]:
+        data.transform(Matrix.Rotation(-math.pi / 2, 4, "X"))
+    if opts["scale"] != 1.0:
+        data.transform(Matrix.Scale(opts["scale"], 4))
+    if opts["upright"]:
+        copy.matrix_world = obj.matrix_world @ Matrix.Rotation(math.pi / 2, 4, "X")
+    try:
+        obj.name = original_name + ".mp_export_source"
+        copy.name = original_name  # the FBX armature node keeps the user's name
+        set_frame_range(scene, action)
+        view_layer.update()  # evaluate the new copy once, or the exporter bakes stale locations
+        scene.frame_set(scene.frame_start)
+        for o in saved_select:
+            o.select_set(False)
+        copy.select_set(True)
+        view_layer.objects.active = copy
+        path = Path(path)
+        with formats.atomic_path(path) as tmp:
+            bpy.ops.export_scene.fbx(
+                filepath=str(tmp), use_selection=True, object_types={"ARMATURE"},
+                add_leaf_bones=False, bake_anim=True, bake_anim_use_all_bones=True,
+                bake_anim_use_nla_strips=False, bake_anim_use_all_actions=False,
+                bake_anim_force_startend_keying=True, bake_anim_step=1.0, bake_anim_simplify_factor=0.0,
+                axis_forward="-Z", axis_up="Y", global_scale=opts["global_scale"],
+                apply_unit_scale=True, apply_scale_options=opts["apply_scale_options"],
+                use_armature_deform_only=False, armature_nodetype="NULL",
+            )
+    finally:
+        bpy.data.objects.remove(copy)
+        bpy.data.armatures.remove(data)
+        if baked is not action:
+            bpy.data.actions.remove(baked)
+        obj.name = original_name
+        for o in saved_select:
+            o.select_set(True)
+        view_layer.objects.active = saved_active
+        scene.frame_start, scene.frame_end = saved_range[:2]
+        scene.frame_set(saved_range[2])
+    return path

@@ -1,0 +1,277 @@
+"""Operators of the Motion panel: generate (modal with a timer, or synchronous headless),
+cancel, random seed, load a motion file, history, exports."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import bpy
+from bpy_extras.io_utils import ExportHelper, ImportHelper
+
+from . import backend, fbx_export, history, results
+from .core import formats
+from .preferences import get_prefs, results_dir
+from .properties import FBX_PRESETS
+
+__all__ = ["CLASSES", "generation_request", "handle_replies"]
+
+
+def _settings(context):
+    return context.scene.motionprompt
+
+
+def get_backend(context) -> backend.Backend:
+    prefs = get_prefs(context)
+    s = _settings(context)
+    return backend.get_backend(prefs.backend, s.model_name(), prefs.device, prefs.python_path)
+
+
+def generation_request(context) -> dict:
+    """The request fields for the panel's settings (one prompt per variant, consecutive seeds)."""
+    s = _settings(context)
+    prompt = s.prompt.strip()
+    if not prompt:
+        raise ValueError("type a prompt first")
+    n = s.variants
+    return {"prompts": [prompt] * n, "seeds": [s.seed + i for i in range(n)], "seconds": float(s.seconds),
+            "temperature": float(s.temperature), "top_k": int(s.top_k) or None,
+            "out_dir": str(results_dir(context))}
+
+
+def handle_replies(context, replies: list[dict], model: str) -> tuple[str, str | None]:
+    """Apply replies on the main thread; returns (state, message): state "running", "done",
+    "cancelled" or "error"."""
+    s = _settings(context)
+    state, message = "running", None
+    for r in replies:
+        kind = r.get("type")
+        if kind == "progress":
+            s.progress = r["step"] / max(r["total"], 1)
+            s.status = f"step {r['step']}/{r['total']}"
+        elif kind == "result":
+            actions = results.apply_motion_files(context, r["motions"], s, model=model)
+            state, message = "done", f"{len(actions)} motion(s) keyed in {r.get('seconds', 0):.1f} s"
+        elif kind == "cancelled":
+            state, message = "cancelled", "generation cancelled"
+        elif kind in ("error", "exit") and (r.get("id") is not None or r.get("fatal") or kind == "exit"):
+            state, message = "error", r.get("message", "generation failed")
+    if state != "running":
+        s.running = False
+        s.progress = 1.0 if state == "done" else 0.0
+        s.status = message or state
+    return state, message
+
+
+class MOTIONPROMPT_OT_generate(bpy.types.Operator):
+    """Generate motion from the prompt and key it (Esc cancels)"""
+
+    bl_idname = "motionprompt.generate"
+    bl_label = "Generate"
+    bl_options = {"REGISTER", "UNDO"}
+
+    _timer = None
+    _backend = None
+    _model = ""
+
+    def execute(self, context):
+        """Synchronous path (headless runs, scripts): blocks until the motion is keyed."""
+        s = _settings(context)
+        try:
+            be = get_backend(context)
+            if be.busy:
+                self.report({"ERROR"}, "a generation is already running; wait for it or press Esc to cancel it")
+                return {"CANCELLED"}
+            model = s.model_name()
+
+            def progress(step, total):
+                s.progress, s.status = step / max(total, 1), f"step {step}/{total}"
+
+            reply = be.run_sync(progress=progress, **generation_request(context))
+            state, message = handle_replies(context, [reply], model)
+        except (backend.GenerationError, backend.BusyError, backend.WorkerError, ValueError, OSError) as e:
+            s.running = False
+            s.status = str(e).splitlines()[0]
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        self.report({"INFO"}, message)
+        return {"FINISHED"}
+
+    def invoke(self, context, event):
+        if bpy.app.background or context.window is None:
+            return self.execute(context)  # timers never fire headless
+        s = _settings(context)
+        try:
+            be = get_backend(context)
+            if be.busy:
+                self.report({"ERROR"}, "a generation is already running; wait for it or press Esc to cancel it")
+                return {"CANCELLED"}
+            self._model = s.model_name()
+            be.submit(**generation_request(context))
+        except (backend.BusyError, backend.WorkerError, ValueError, OSError) as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        self._backend = be
+        s.running, s.progress, s.started, s.status = True, 0.0, time.time(), "starting"
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        if event.type == "ESC" and event.value == "PRESS":
+            self._backend.cancel()
+            _settings(context).status = "cancelling"
+            return {"RUNNING_MODAL"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        try:
+            state, message = handle_replies(context, self._backend.poll(), self._model)
+        except Exception as e:  # noqa: BLE001 - applying failed: report, stop the modal
+            state, message = "error", f"{type(e).__name__}: {e}"
+            _settings(context).running = False
+        for area in context.screen.areas if context.screen else ():
+            if area.type == "VIEW_3D":
+                area.tag_redraw()
+        if state == "running":
+            return {"RUNNING_MODAL"}
+        context.window_manager.event_timer_remove(self._timer)
+        self.report({"INFO"} if state in ("done", "cancelled") else {"ERROR"}, message or state)
+        return {"FINISHED"} if state == "done" else {"CANCELLED"}
+
+
+class MOTIONPROMPT_OT_cancel(bpy.types.Operator):
+    """Cancel the running generation (the worker stays alive)"""
+
+    bl_idname = "motionprompt.cancel"
+    bl_label = "Cancel"
+
+    def execute(self, context):
+        be = backend.current_backend()
+        if be is None or not be.busy:
+            self.report({"INFO"}, "nothing is running")
+            return {"CANCELLED"}
+        be.cancel()
+        return {"FINISHED"}
+
+
+class MOTIONPROMPT_OT_random_seed(bpy.types.Operator):
+    """Pick a random seed"""
+
+    bl_idname = "motionprompt.random_seed"
+    bl_label = "Random Seed"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        _settings(context).seed = random.randrange(2**31 - 1)
+        return {"FINISHED"}
+
+
+class MOTIONPROMPT_OT_restart_backend(bpy.types.Operator):
+    """Stop the generation backend (the worker starts again, with the current settings, on Generate)"""
+
+    bl_idname = "motionprompt.restart_backend"
+    bl_label = "Restart Backend"
+
+    def execute(self, context):
+        backend.shutdown_backend()
+        _settings(context).status = "backend stopped"
+        return {"FINISHED"}
+
+
+class MOTIONPROMPT_OT_load_motion(bpy.types.Operator, ImportHelper):
+    """Key a motion file (.npy 272-dim / smplx85, .npz) like a generated one"""
+
+    bl_idname = "motionprompt.load_motion"
+    bl_label = "Load Motion File"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filter_glob: bpy.props.StringProperty(default="*.npy;*.npz", options={"HIDDEN"})
+
+    def execute(self, context):
+        try:
+            motion = formats.load_motion(self.filepath)
+            actions = results.apply_motion_files(
+                context, [{"path": self.filepath, "prompt": motion.prompt or Path(self.filepath).stem,
+                           "fps": motion.fps, "source": "file"}], _settings(context), model="file")
+        except (ValueError, OSError) as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"keyed {actions[0].name!r}")
+        return {"FINISHED"}
+
+
+class MOTIONPROMPT_OT_history_use(bpy.types.Operator):
+    """Make this history motion the active action"""
+
+    bl_idname = "motionprompt.history_use"
+    bl_label = "Use"
+    bl_options = {"REGISTER", "UNDO"}
+
+    action: bpy.props.StringProperty()
+
+    def execute(self, context):
+        obj = context.active_object
+        act = bpy.data.actions.get(self.action)
+        if obj is None or act is None or act not in history.history(obj):
+            self.report({"ERROR"}, f"{self.action!r} is not in the active armature's history")
+            return {"CANCELLED"}
+        history.activate(obj, act)
+        from .keys import set_frame_range
+
+        set_frame_range(context.scene, act)
+        return {"FINISHED"}
+
+
+EXPORT_FORMATS = [("FBX", "FBX", "Armature and the active action"), ("NPY", "NPY", "272-dim frames"),
+                  ("NPZ", "NPZ", "SMPL-X poses / trans"), ("GIF", "GIF", "Skeleton preview"),
+                  ("MP4", "MP4", "Skeleton preview")]
+
+
+class MOTIONPROMPT_OT_export(bpy.types.Operator, ExportHelper):
+    """Export the active armature's motion"""
+
+    bl_idname = "motionprompt.export"
+    bl_label = "Export Motion"
+
+    filename_ext = ""
+    format: bpy.props.EnumProperty(name="Format", items=EXPORT_FORMATS, default="FBX")
+    fbx_preset: bpy.props.EnumProperty(name="FBX preset", items=FBX_PRESETS, default="unity")
+
+    @classmethod
+    def poll(cls, context):
+        obj = context.active_object
+        return obj is not None and obj.type == "ARMATURE" and obj.animation_data is not None \
+            and obj.animation_data.action is not None
+
+    def invoke(self, context, event):
+        action = context.active_object.animation_data.action
+        self.filepath = bpy.path.clean_name(action.name) + "." + self.format.lower()
+        return ExportHelper.invoke(self, context, event)
+
+    def execute(self, context):
+        obj = context.active_object
+        action = obj.animation_data.action
+        path = Path(bpy.path.abspath(self.filepath)).with_suffix("." + self.format.lower())
+        try:
+            if self.format == "FBX":
+                fbx_export.export_fbx(obj, path, self.fbx_preset, action=action, scene=context.scene)
+            else:
+                src = history.motion_file(action)
+                if not src or not Path(src).is_file():
+                    raise ValueError(f"action {action.name!r} has no motion file to export from "
+                                     f"({src or 'none recorded'}); only FBX can export it")
+                fps = float(action.get(history.PROPS["fps"], 30.0))
+                motion = formats.load_motion(src, fps=fps, prompt=action.get(history.PROPS["prompt"], ""))
+                formats.export(motion, self.format.lower(), path)
+        except (ValueError, OSError, ImportError, RuntimeError) as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"wrote {path}")
+        return {"FINISHED"}
+
+
+CLASSES = (MOTIONPROMPT_OT_generate, MOTIONPROMPT_OT_cancel, MOTIONPROMPT_OT_random_seed,
+           MOTIONPROMPT_OT_restart_backend, MOTIONPROMPT_OT_load_motion, MOTIONPROMPT_OT_history_use,
+           MOTIONPROMPT_OT_export)

@@ -1,0 +1,108 @@
+"""3D Viewport > Sidebar > Motion."""
+
+from __future__ import annotations
+
+import time
+
+import bpy
+
+from . import backend, history
+
+__all__ = ["CLASSES"]
+
+
+class _MotionPanel:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Motion"
+
+
+class MOTIONPROMPT_PT_generate(_MotionPanel, bpy.types.Panel):
+    bl_label = "Text to Motion"
+    bl_idname = "MOTIONPROMPT_PT_generate"
+
+    def draw(self, context):
+        s = context.scene.motionprompt
+        layout = self.layout
+        layout.prop(s, "prompt", text="")
+        col = layout.column(align=True)
+        col.prop(s, "seconds")
+        row = col.row(align=True)
+        row.prop(s, "seed")
+        row.operator("motionprompt.random_seed", text="", icon="FILE_REFRESH")
+        col.prop(s, "temperature")
+        col.prop(s, "top_k")
+        col.prop(s, "variants")
+        layout.prop(s, "model")
+        if s.model == "FILE":
+            layout.prop(s, "model_file", text="")
+        be = backend.current_backend()
+        layout.label(text=be.status() if be is not None else "backend: starts on Generate", icon="INFO")
+        if s.running:
+            elapsed = time.time() - s.started
+            text = f"{s.status}  {elapsed:.0f} s  (Esc cancels)"
+            if hasattr(layout, "progress"):
+                layout.progress(factor=s.progress, type="BAR", text=text)
+            else:
+                layout.label(text=f"{s.progress * 100:.0f}%  {text}")
+            layout.operator("motionprompt.cancel", icon="CANCEL")
+        else:
+            layout.operator("motionprompt.generate", icon="PLAY")
+            if s.status:
+                layout.label(text=s.status)
+
+
+class MOTIONPROMPT_PT_keys(_MotionPanel, bpy.types.Panel):
+    bl_label = "Armature and Keys"
+    bl_parent_id = "MOTIONPROMPT_PT_generate"
+
+    def draw(self, context):
+        s = context.scene.motionprompt
+        col = self.layout.column()
+        col.prop(s, "target")
+        col.prop(s, "root_motion")
+        col.prop(s, "rest")
+        if s.rest == "SMPLX":
+            col.prop(s, "smplx_dir")
+        col.prop(s, "body_only")
+        col.prop(s, "frame_start")
+        col.prop(s, "fps_mode")
+        col.operator("motionprompt.load_motion", icon="IMPORT")
+
+
+class MOTIONPROMPT_PT_history(_MotionPanel, bpy.types.Panel):
+    bl_label = "History"
+    bl_parent_id = "MOTIONPROMPT_PT_generate"
+
+    def draw(self, context):
+        obj = context.active_object
+        items = history.history(obj)
+        if not items:
+            self.layout.label(text="No generations on the active armature")
+            return
+        active = obj.animation_data.action
+        for act in reversed(items):
+            row = self.layout.row(align=True)
+            seed = act.get(history.PROPS["seed"])
+            label = f"{act.name}" + (f"  #{seed}" if seed is not None else "")
+            row.label(text=label, icon="PLAY" if act == active else "ACTION")
+            op = row.operator("motionprompt.history_use", text="", icon="CHECKMARK")
+            op.action = act.name
+
+
+class MOTIONPROMPT_PT_export(_MotionPanel, bpy.types.Panel):
+    bl_label = "Export"
+    bl_parent_id = "MOTIONPROMPT_PT_generate"
+
+    def draw(self, context):
+        s = context.scene.motionprompt
+        layout = self.layout
+        layout.prop(s, "fbx_preset")
+        op = layout.operator("motionprompt.export", text="FBX", icon="EXPORT")
+        op.format, op.fbx_preset = "FBX", s.fbx_preset
+        row = layout.row(align=True)
+        for fmt in ("NPY", "NPZ", "GIF", "MP4"):
+            row.operator("motionprompt.export", text=fmt).format = fmt
+
+
+CLASSES = (MOTIONPROMPT_PT_generate, MOTIONPROMPT_PT_keys, MOTIONPROMPT_PT_history, MOTIONPROMPT_PT_export)

@@ -1,0 +1,87 @@
+"""Turning generated (or loaded) motion files into keys: the one place that applies the panel's
+choices (target armature, rest skeleton, root motion, frame rate, frame start, history)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from . import armature, history, keys
+from .core import formats, skeleton
+
+__all__ = ["rest_offsets_for", "prepare_motion", "apply_motion_files"]
+
+
+def rest_offsets_for(motion, rest: str, smplx_dir: str = "") -> np.ndarray:
+    """(22, 3) or (55, 3) rest offsets: "MOTION" (estimated), "DEFAULT", or "SMPLX" (model files)."""
+    if rest == "MOTION":
+        return motion.rest_offsets()
+    if rest == "DEFAULT":
+        return np.array(skeleton.DEFAULT_REST_OFFSETS)
+    if rest == "SMPLX":
+        if not smplx_dir:
+            raise ValueError("choose your SMPL-X model folder for the 'SMPL-X model files' rest skeleton")
+        from .core import motionprompt as mp
+        import importlib
+
+        joints = importlib.import_module(f"{mp.__name__}.smplx_body").rest_joints(bpy.path.abspath(smplx_dir))
+        parents = np.array(skeleton.PARENTS)
+        off = joints - joints[np.maximum(parents, 0)]
+        off[0] = 0.0
+        return off
+    raise ValueError(f"unknown rest skeleton choice {rest!r}")
+
+
+def prepare_motion(motion, fps_mode: str, scene):
+    """The motion at the frame rate it will be keyed at (scene fps when resampling)."""
+    if fps_mode == "RESAMPLE":
+        scene_fps = scene.render.fps / scene.render.fps_base
+        if abs(scene_fps - motion.fps) > 1e-6:
+            return motion.resampled(scene_fps)
+    return motion
+
+
+def apply_motion_files(context, items: list[dict], settings, model: str = "") -> list:
+    """Key the motions described by ``items`` (worker result entries: path, prompt, seed, fps).
+
+    The first motion goes on the target (a new SMPL-X armature, or the active one); every
+    motion becomes a history action on it; the first stays active. Returns the actions.
+    """
+    scene = context.scene
+    motions = []
+    for it in items:
+        m = formats.load_motion(it["path"], fps=float(it.get("fps", 30.0)), prompt=it.get("prompt", ""))
+        m.seed = it.get("seed")
+        m.source = it.get("source", model)
+        motions.append(m)
+    if not motions:
+        raise ValueError("no motions to apply")
+    if settings.target == "SELECTED":
+        obj = context.active_object
+        if obj is None or obj.type != "ARMATURE":
+            raise ValueError("select an SMPL-X armature first, or choose 'New SMPL-X armature' as the target")
+    else:
+        offsets = rest_offsets_for(motions[0], settings.rest, settings.smplx_dir)
+        obj = armature.build_armature("SMPLX", offsets, body_only=settings.body_only,
+                                      collection=context.collection)
+        for o in context.view_layer.objects:
+            o.select_set(False)
+        obj.select_set(True)
+        context.view_layer.objects.active = obj
+    actions = []
+    for m, it in zip(motions, items):
+        keyed = prepare_motion(m, settings.fps_mode, scene)
+        name = (m.prompt or Path(it["path"]).stem or "motion")[:55]
+        action = keys.apply_motion(obj, keyed, name=name, frame_start=settings.frame_start,
+                                   root_motion=settings.root_motion, scene=scene,
+                                   set_scene_fps=settings.fps_mode == "SET_SCENE")
+        history.record(obj, action, {
+            "prompt": m.prompt, "seed": m.seed, "model": str(m.source or model), "file": str(it["path"]),
+            "fps": float(m.fps), "temperature": float(settings.temperature), "top_k": int(settings.top_k),
+            "seconds": float(m.duration), "frame_start": int(settings.frame_start)})
+        actions.append(action)
+    history.activate(obj, actions[0])
+    keys.set_frame_range(scene, actions[0])
+    return actions

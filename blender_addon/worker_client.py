@@ -1,0 +1,157 @@
+"""The add-on's side of ``python -m motionprompt.worker``: a child process, JSON lines.
+
+No ``bpy`` here: reader threads only move lines into queues; the modal operator (main thread)
+drains them with ``poll``. A crashed worker is reported with the tail of its stderr and
+started again on the next request.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+__all__ = ["WorkerClient", "WorkerError", "find_python"]
+
+
+class WorkerError(RuntimeError):
+    """The worker could not start, died, or refused a request (message includes its stderr tail)."""
+
+
+def find_python(configured: str = "") -> str:
+    """The interpreter to run the worker: the configured one, ``$MOTIONPROMPT_PYTHON``, the
+    project's ``.venv`` beside this add-on's checkout, or this Python."""
+    candidates = [configured, os.environ.get("MOTIONPROMPT_PYTHON", "")]
+    here = Path(__file__).resolve().parent
+    for root in (here.parent, here.parent.parent):
+        candidates += [str(root / ".venv" / "bin" / "python"), str(root / ".venv" / "Scripts" / "python.exe")]
+    for c in candidates:
+        if c and Path(c).is_file():
+            return c
+    return sys.executable
+
+
+class WorkerClient:
+    """One persistent worker process.
+
+    Args:
+        python: interpreter that can ``import motionprompt`` (with torch).
+        model: model name or TOML path; device: "cpu" / "cuda"...
+        env: extra environment variables (tests inject a fake generator this way).
+    """
+
+    def __init__(self, python: str, model: str = "demo", device: str = "cpu", env: dict | None = None):
+        self.python, self.model, self.device = python, model, device
+        self.env = dict(env or {})
+        self.proc: subprocess.Popen | None = None
+        self.messages: queue.Queue = queue.Queue()
+        self.stderr_lines: collections.deque = collections.deque(maxlen=40)
+        self.ready = False
+        self.info: dict = {}
+
+    # -- process
+    def start(self) -> None:
+        if self.alive():
+            return
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
+        cmd = [self.python, "-m", "motionprompt.worker", "--model", self.model, "--device", self.device]
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         text=True, encoding="utf-8", bufsize=1, env=env)
+        except OSError as e:
+            raise WorkerError(f"cannot start the worker with {self.python!r}: {e}; set the Python interpreter "
+                              "in the add-on preferences to one that has motionprompt and torch") from e
+        self.ready = False
+        self.messages = queue.Queue()
+        self.stderr_lines.clear()
+        threading.Thread(target=self._read_stdout, args=(self.proc, self.messages), daemon=True).start()
+        threading.Thread(target=self._read_stderr, args=(self.proc,), daemon=True).start()
+
+    def _read_stdout(self, proc, messages) -> None:
+        for line in proc.stdout:
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                self.stderr_lines.append(f"[stdout] {line.rstrip()}")
+                continue
+            messages.put(msg)
+        messages.put({"type": "exit"})
+
+    def _read_stderr(self, proc) -> None:
+        for line in proc.stderr:
+            self.stderr_lines.append(line.rstrip())
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stderr_tail(self, n: int = 12) -> str:
+        return "\n".join(list(self.stderr_lines)[-n:])
+
+    def died_message(self) -> str:
+        code = self.proc.poll() if self.proc is not None else None
+        tail = self.stderr_tail()
+        return f"the generation worker exited (code {code})" + (f":\n{tail}" if tail else "")
+
+    def stop(self, timeout: float = 3.0) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+                self.proc.stdin.flush()
+                self.proc.stdin.close()
+                self.proc.wait(timeout)
+            except (OSError, subprocess.TimeoutExpired, ValueError):
+                self.proc.kill()
+                self.proc.wait(timeout)
+        self.proc = None
+        self.ready = False
+
+    # -- messages
+    def send(self, msg: dict) -> None:
+        if not self.alive():
+            raise WorkerError(self.died_message())
+        try:
+            self.proc.stdin.write(json.dumps(msg) + "\n")
+            self.proc.stdin.flush()
+        except (OSError, ValueError) as e:
+            raise WorkerError(self.died_message()) from e
+
+    def poll(self) -> list[dict]:
+        """Every reply received so far (non-blocking); ``ready`` is recorded, ``exit`` means it died."""
+        out = []
+        while True:
+            try:
+                msg = self.messages.get_nowait()
+            except queue.Empty:
+                return out
+            if msg.get("type") == "ready":
+                self.ready, self.info = True, msg
+            out.append(msg)
+
+    def wait_for(self, predicate, timeout: float, on_message=None) -> dict:
+        """Block until a reply satisfies ``predicate`` (headless path); raises WorkerError on exit/timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = self.messages.get(timeout=min(0.2, max(deadline - time.monotonic(), 0.01)))
+            except queue.Empty:
+                continue
+            if msg.get("type") == "ready":
+                self.ready, self.info = True, msg
+            if on_message is not None:
+                on_message(msg)
+            if msg.get("type") == "exit":
+                time.sleep(0.05)  # let the stderr reader catch up
+                raise WorkerError(self.died_message())
+            if msg.get("type") == "error" and msg.get("fatal"):
+                raise WorkerError(msg["message"] + (f"\n{self.stderr_tail()}" if self.stderr_tail() else ""))
+            if predicate(msg):
+                return msg
+        raise WorkerError(f"no reply from the worker within {timeout:.0f} s")

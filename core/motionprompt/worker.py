@@ -1,0 +1,219 @@
+"""A persistent generation worker speaking JSON lines over stdin / stdout.
+
+``python -m motionprompt.worker --model demo --device cpu`` loads the model ONCE, says
+``ready`` and then serves requests until stdin closes or ``quit`` arrives. It is what the
+Blender add-on runs when Blender's own Python has no torch.
+
+Requests (one JSON object per line on stdin)::
+
+    {"cmd": "generate", "id": "r1", "prompts": ["a person walks"], "seconds": 4.0,
+     "seeds": [1] | null, "temperature": 1.0, "top_k": null, "out_dir": "/tmp/x"}
+    {"cmd": "cancel", "id": "r1"}      stop that job (the worker stays alive)
+    {"cmd": "ping"} / {"cmd": "quit"}
+
+Replies (stdout; one JSON object per line, nothing else is ever written there)::
+
+    {"type": "ready", "model": "demo", "device": "cpu", "pid": 123}
+    {"type": "progress", "id": "r1", "step": 3, "total": 60}
+    {"type": "result", "id": "r1", "motions": [{"path": ".../r1_0.npy", "prompt": ..., "seed": 1,
+     "fps": 30.0, "frames": 120, "source": "demo"}], "seconds": 1.9}
+    {"type": "cancelled", "id": "r1"}
+    {"type": "error", "id": "r1" | null, "message": "..."}
+    {"type": "pong"}
+
+A result is a list of file paths (272-dim ``.npy`` frames, written atomically), never arrays.
+A second ``generate`` while one runs is refused with an error (one job at a time).
+``MOTIONPROMPT_GENERATOR_FACTORY=module:callable`` replaces the model loader (tests use a tiny
+fake generator): ``callable(model, device, dtype) -> object with .generate(...)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import queue
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+
+__all__ = ["main", "load_generator", "Worker", "FACTORY_ENV"]
+
+FACTORY_ENV = "MOTIONPROMPT_GENERATOR_FACTORY"
+
+
+def load_generator(model: str = "demo", device: str = "cpu", dtype: str | None = None):
+    """The generator for ``model`` on ``device``: ``Generator.from_spec`` unless the
+    ``MOTIONPROMPT_GENERATOR_FACTORY`` environment variable names another factory."""
+    factory = os.environ.get(FACTORY_ENV)
+    if factory:
+        module, _, attr = factory.partition(":")
+        return getattr(importlib.import_module(module), attr or "make_generator")(model, device, dtype)
+    import torch
+
+    from .generator import Generator
+
+    torch_dtype = getattr(torch, dtype) if dtype else None
+    return Generator.from_spec(model, device=device, dtype=torch_dtype)
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class Worker:
+    """Serves requests from a line iterator, writing replies with ``send``.
+
+    Args:
+        generator: object with ``generate(prompts, seconds=, seeds=, temperature=, top_k=,
+            progress=, cancel=) -> list[Motion]``.
+        send: callable taking one reply dict (thread-safe).
+        model_name: reported in ``ready`` and stored as each motion's source when it has none.
+    """
+
+    def __init__(self, generator, send, model_name: str = "", device: str = "cpu"):
+        self.generator = generator
+        self.send = send
+        self.model_name = model_name
+        self.device = device
+        self.jobs: queue.Queue = queue.Queue()
+        self.cancel_ids: set = set()
+        self.current: str | None = None
+        self._lock = threading.Lock()
+
+    # -- reader side (a thread): cancels act at once, generation requests queue for the main loop
+    def feed(self, lines) -> None:
+        for line in lines:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                req = json.loads(line)
+                cmd = req["cmd"]
+            except (ValueError, KeyError, TypeError) as e:
+                self.send({"type": "error", "id": None, "message": f"bad request line {line[:200]!r}: {e}"})
+                continue
+            if cmd == "cancel":
+                with self._lock:
+                    self.cancel_ids.add(req.get("id"))
+            elif cmd == "ping":
+                self.send({"type": "pong", "busy": self.current is not None})
+            elif cmd == "quit":
+                break
+            elif cmd == "generate":
+                with self._lock:
+                    busy = self.current is not None or not self.jobs.empty()
+                    if not busy:
+                        self.current = str(req.get("id"))
+                if busy:
+                    self.send({"type": "error", "id": req.get("id"),
+                               "message": "busy: a generation is already running; wait for it or cancel it"})
+                else:
+                    self.jobs.put(req)
+            else:
+                self.send({"type": "error", "id": req.get("id"), "message": f"unknown command {cmd!r}"})
+        self.jobs.put(None)
+
+    # -- main loop: one job at a time
+    def serve(self) -> None:
+        while True:
+            req = self.jobs.get()
+            if req is None:
+                return
+            try:
+                self.run_job(req)
+            finally:
+                with self._lock:
+                    self.current = None
+                    self.cancel_ids.discard(req.get("id"))
+
+    def run_job(self, req: dict) -> None:
+        from .formats import export
+
+        job = str(req.get("id"))
+
+        def cancelled() -> bool:
+            with self._lock:
+                return job in self.cancel_ids or req.get("id") in self.cancel_ids
+
+        def progress(step: int, total: int) -> None:
+            self.send({"type": "progress", "id": req.get("id"), "step": int(step), "total": int(total)})
+            if cancelled():
+                raise _Cancelled()
+
+        t0 = time.perf_counter()
+        try:
+            prompts = req.get("prompts")
+            if not isinstance(prompts, list) or not prompts:
+                raise ValueError("generate needs 'prompts': a non-empty list of strings")
+            motions = self.generator.generate(
+                prompts, seconds=float(req.get("seconds", 4.0)), seeds=req.get("seeds"),
+                temperature=float(req.get("temperature", 1.0)), top_k=req.get("top_k") or None,
+                progress=progress, cancel=cancelled)
+            if cancelled():
+                raise _Cancelled()
+            out_dir = Path(req.get("out_dir") or tempfile.mkdtemp(prefix="motionprompt_"))
+            out_dir.mkdir(parents=True, exist_ok=True)
+            safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in job)[:40] or "job"
+            items = []
+            for i, m in enumerate(motions):
+                path = out_dir / f"{safe}_{i}.npy"
+                export(m, "npy", path)
+                items.append({"path": str(path), "prompt": m.prompt, "seed": m.seed, "fps": float(m.fps),
+                              "frames": int(m.num_frames), "source": m.source or self.model_name})
+            self.send({"type": "result", "id": req.get("id"), "motions": items,
+                       "seconds": round(time.perf_counter() - t0, 3)})
+        except _Cancelled:
+            self.send({"type": "cancelled", "id": req.get("id")})
+        except Exception as e:  # noqa: BLE001 - any failure is reported; the worker stays alive
+            if type(e).__name__ == "Cancelled":  # motionprompt.sampler.Cancelled
+                self.send({"type": "cancelled", "id": req.get("id")})
+                return
+            traceback.print_exc(file=sys.stderr)
+            self.send({"type": "error", "id": req.get("id"), "message": f"{type(e).__name__}: {e}"})
+
+
+def _protocol_stream():
+    """A private copy of stdout for replies; fd 1 then points at stderr, so stray prints from
+    libraries can never corrupt the protocol."""
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m motionprompt.worker", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="demo", help="built-in model name or a model TOML file (default demo)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
+    p.add_argument("--dtype", default=None, help="torch dtype name (default: bfloat16 on CUDA, float32 on CPU)")
+    args = p.parse_args(argv)
+    out = _protocol_stream()
+    lock = threading.Lock()
+
+    def send(msg: dict) -> None:
+        with lock:
+            out.write(json.dumps(msg) + "\n")
+            out.flush()
+
+    try:
+        generator = load_generator(args.model, args.device, args.dtype)
+    except Exception as e:  # noqa: BLE001
+        traceback.print_exc(file=sys.stderr)
+        send({"type": "error", "id": None, "fatal": True, "message": f"cannot load model {args.model!r}: "
+              f"{type(e).__name__}: {e}"})
+        return 1
+    worker = Worker(generator, send, model_name=args.model, device=args.device)
+    reader = threading.Thread(target=worker.feed, args=(sys.stdin,), daemon=True)
+    reader.start()
+    send({"type": "ready", "model": args.model, "device": args.device, "pid": os.getpid()})
+    worker.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""A tiny stand-in for ``motionprompt.generator.Generator`` (tests of the worker and the add-on).
+
+Selected with ``MOTIONPROMPT_GENERATOR_FACTORY=fake_generator:make_generator`` (tests/ on the
+path). Each motion is a smooth arm swing plus a walk forward, one step per token (2 frames);
+``FAKE_STEP_SECONDS`` slows the steps down. Prompts "fail" raise, "crash" kills the process.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from motionprompt.motion import Motion
+from motionprompt.rotations import axis_angle_to_matrix
+
+
+class FakeCancelled(RuntimeError):
+    pass
+
+
+FakeCancelled.__name__ = "Cancelled"  # the worker recognises the sampler's Cancelled by name
+
+
+class FakeGenerator:
+    def __init__(self, model: str, device: str):
+        self.model, self.device = model, device
+        self.step_seconds = float(os.environ.get("FAKE_STEP_SECONDS", "0.002"))
+
+    def generate(self, prompts, seconds=4.0, seeds=None, temperature=1.0, top_k=None, progress=None,
+                 cancel=None, **_):
+        tokens = max(1, int(round(seconds * 15)))
+        seeds = list(seeds) if seeds else list(range(len(prompts)))
+        for p in prompts:
+            if p == "fail":
+                raise ValueError("fake failure for prompt 'fail'")
+            if p == "crash":
+                os._exit(3)
+        for step in range(tokens):
+            if cancel is not None and cancel():
+                raise FakeCancelled("cancelled")
+            time.sleep(self.step_seconds)
+            if progress is not None:
+                progress(step + 1, tokens)
+        out = []
+        for prompt, seed in zip(prompts, seeds):
+            T = 2 * tokens
+            t = np.arange(T)[:, None] / 30.0
+            aa = np.zeros((T, 22, 3))
+            aa[:, 16, 2] = -1.2 + 0.3 * np.sin(2 * np.pi * t[:, 0] + seed)
+            aa[:, 1, 0] = 0.4 * np.sin(4 * np.pi * t[:, 0])
+            aa[:, 2, 0] = -0.4 * np.sin(4 * np.pi * t[:, 0])
+            root = np.concatenate([0 * t, 0.95 + 0 * t, 1.2 * t], axis=1)
+            m = Motion(axis_angle_to_matrix(aa), root, prompt=prompt, seed=int(seed), source=f"fake-{self.model}")
+            out.append(m.with_(features=m.to_272()))
+        return out
+
+
+def make_generator(model, device, dtype=None):
+    return FakeGenerator(model, device)

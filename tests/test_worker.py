@@ -1,0 +1,141 @@
+"""The JSON-lines generation worker as a real child process (fake generator injected by env var)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from motionprompt.formats import load_motion
+
+TESTS = Path(__file__).resolve().parent
+
+
+def _env(step_seconds: float = 0.002) -> dict:
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+                MOTIONPROMPT_GENERATOR_FACTORY="fake_generator:make_generator",
+                FAKE_STEP_SECONDS=str(step_seconds))
+
+
+class Proc:
+    def __init__(self, step_seconds=0.002):
+        self.p = subprocess.Popen([sys.executable, "-m", "motionprompt.worker", "--model", "demo"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, bufsize=1, env=_env(step_seconds))
+
+    def send(self, **msg):
+        self.p.stdin.write(json.dumps(msg) + "\n")
+        self.p.stdin.flush()
+
+    def read(self, until, limit=400):
+        got = []
+        for _ in range(limit):
+            line = self.p.stdout.readline()
+            assert line, f"worker closed stdout; stderr: {self.p.stderr.read()[-800:]}"
+            msg = json.loads(line)  # every stdout line is JSON
+            got.append(msg)
+            if until(msg):
+                return got
+        raise AssertionError(f"no matching reply in {limit} lines: {got[-3:]}")
+
+    def close(self):
+        if self.p.poll() is None:
+            self.send(cmd="quit")
+            self.p.stdin.close()
+            self.p.wait(10)
+
+
+@pytest.fixture
+def worker():
+    w = Proc()
+    yield w
+    w.close()
+
+
+def test_ready_progress_result_files(worker, tmp_path):
+    ready = worker.read(lambda m: m["type"] == "ready")[-1]
+    assert ready["model"] == "demo" and ready["pid"] == worker.p.pid
+    worker.send(cmd="generate", id="j1", prompts=["walk", "wave"], seconds=0.4, seeds=[5, 6], out_dir=str(tmp_path))
+    msgs = worker.read(lambda m: m["type"] in ("result", "error"))
+    steps = [(m["step"], m["total"]) for m in msgs if m["type"] == "progress"]
+    assert steps == [(i, 6) for i in range(1, 7)]
+    result = msgs[-1]
+    assert result["type"] == "result" and result["id"] == "j1"
+    assert [m["seed"] for m in result["motions"]] == [5, 6]
+    for item in result["motions"]:
+        m = load_motion(item["path"])
+        assert m.num_frames == item["frames"] == 12 and Path(item["path"]).parent == tmp_path
+    assert not list(tmp_path.glob(".*"))  # atomic writes leave no temporary files
+
+
+def test_busy_refused_cancel_keeps_worker_alive(tmp_path):
+    w = Proc(step_seconds=0.05)
+    try:
+        w.read(lambda m: m["type"] == "ready")
+        w.send(cmd="generate", id="long", prompts=["walk"], seconds=4.0, out_dir=str(tmp_path))
+        w.read(lambda m: m["type"] == "progress")
+        w.send(cmd="generate", id="second", prompts=["run"], seconds=0.2)
+        busy = w.read(lambda m: m.get("id") == "second")[-1]
+        assert busy["type"] == "error" and "busy" in busy["message"]
+        t0 = time.monotonic()
+        w.send(cmd="cancel", id="long")
+        end = w.read(lambda m: m.get("id") == "long" and m["type"] != "progress")[-1]
+        assert end["type"] == "cancelled" and time.monotonic() - t0 < 2.0
+        w.send(cmd="generate", id="after", prompts=["run"], seconds=0.2, out_dir=str(tmp_path))
+        assert w.read(lambda m: m.get("id") == "after" and m["type"] != "progress")[-1]["type"] == "result"
+    finally:
+        w.close()
+
+
+def test_failing_prompt_is_an_error_not_a_crash(worker, tmp_path):
+    worker.send(cmd="generate", id="bad", prompts=["fail"], seconds=0.2, out_dir=str(tmp_path))
+    err = worker.read(lambda m: m.get("id") == "bad")[-1]
+    assert err["type"] == "error" and "fake failure" in err["message"]
+    worker.send(cmd="ping")
+    assert worker.read(lambda m: m["type"] == "pong")[-1]["busy"] is False
+    worker.send(cmd="nonsense")
+    assert "unknown command" in worker.read(lambda m: m["type"] == "error")[-1]["message"]
+
+
+def test_model_that_cannot_load_reports_fatal_error():
+    env = dict(os.environ)
+    env.pop("MOTIONPROMPT_GENERATOR_FACTORY", None)
+    p = subprocess.run([sys.executable, "-m", "motionprompt.worker", "--model", "/nonexistent/model.toml"],
+                       input="", capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 1
+    msg = json.loads(p.stdout.strip().splitlines()[-1])
+    assert msg["type"] == "error" and msg["fatal"] and "model.toml" in msg["message"]
+
+
+def test_demo_model_end_to_end(tmp_path):
+    from motionprompt import model_spec
+
+    if not model_spec.DEMO_SPEC.is_file():
+        pytest.skip("demo model not installed")
+    env = dict(os.environ)
+    env.pop("MOTIONPROMPT_GENERATOR_FACTORY", None)
+    p = subprocess.Popen([sys.executable, "-m", "motionprompt.worker", "--model", "demo"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1, env=env)
+    try:
+        req = {"cmd": "generate", "id": "d", "prompts": ["a person walks forward"], "seconds": 2.0, "seeds": [1],
+               "out_dir": str(tmp_path)}
+        p.stdin.write(json.dumps(req) + "\n")
+        p.stdin.flush()
+        result = None
+        for line in p.stdout:
+            msg = json.loads(line)
+            if msg.get("id") == "d" and msg["type"] != "progress":
+                result = msg
+                break
+        assert result is not None and result["type"] == "result", result
+        m = load_motion(result["motions"][0]["path"])
+        assert 2 <= m.num_frames <= 60 and np.all(np.isfinite(m.root_translation))
+    finally:
+        p.stdin.close()
+        p.wait(30)
