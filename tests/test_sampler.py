@@ -32,11 +32,14 @@ def batch_inputs(seed=1):
     return feats.masked_fill(~mask[..., None], 7.0), mask
 
 
-def test_greedy_batched_cached_equals_release_loop_per_row():
+@pytest.mark.parametrize("static", [False, True], ids=["growing-cache", "static-cache"])
+def test_greedy_batched_cached_equals_release_loop_per_row(static):
+    """``static`` runs on the CPU what the CUDA graph captures: text padded to a bucket, every
+    step over the whole static cache under the key mask."""
     m = end_prone_model()
     feats, mask = batch_inputs()
     cfg = SamplingConfig(greedy=True, max_tokens=40, min_tokens=0)
-    got = Sampler(m).sample(feats, mask, cfg=cfg)
+    got = Sampler(m, static=static).sample(feats, mask, cfg=cfg)
     ref = [reference_sample(m, feats[b:b + 1, :n], cfg=cfg) for b, n in enumerate(LENGTHS)]
     assert [g.tolist() for g in got] == [r.tolist() for r in ref]
     n_out = sorted({len(r) for r in ref})
@@ -128,3 +131,17 @@ def test_sampled_frequencies_follow_softmax_and_filters():
     # END is forbidden before min_tokens
     tok = choose_tokens(batch[:100], SamplingConfig(min_tokens=3), seeds[:100], step=2, end_id=0)
     assert (tok != 0).all()
+
+
+def test_static_caches_are_reused_without_leaking_between_calls():
+    m = end_prone_model(seed=3)
+    feats, mask = batch_inputs(seed=4)
+    cfg = SamplingConfig(temperature=0.9, max_tokens=30)
+    s = Sampler(m, static=True)
+    first = s.sample(feats, mask, seeds=[1, 2, 3, 4, 5], cfg=cfg)
+    other = s.sample(feats.flip(0), mask.flip(0), seeds=[9, 8, 7, 6, 5], cfg=cfg)  # same shape: same cache
+    assert len(s._static_states) == 1
+    again = s.sample(feats, mask, seeds=[1, 2, 3, 4, 5], cfg=cfg)
+    assert [a.tolist() for a in again] == [f.tolist() for f in first]
+    fresh = Sampler(m).sample(feats.flip(0), mask.flip(0), seeds=[9, 8, 7, 6, 5], cfg=cfg)
+    assert [a.tolist() for a in other] == [f.tolist() for f in fresh]

@@ -48,7 +48,8 @@ class Generator:
         self.spec = spec
         self.device = torch.device(device)
         self.dtype = dtype or _default_dtype(self.device)
-        self.text_encoder = text_encoder.to(self.device, self.dtype if self.device.type == "cuda" else None)
+        # T5 overflows in float16: text encoders run in bfloat16 on CUDA, float32 elsewhere
+        self.text_encoder = text_encoder.to(self.device, torch.bfloat16 if self.device.type == "cuda" else None)
         self.lm = lm.to(device=self.device, dtype=self.dtype).eval()
         self.vqvae = vqvae.to(self.device).eval()  # small: kept in float32
         self.sampler = Sampler(self.lm)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
@@ -193,16 +194,25 @@ class Sampler:
     Args:
         model: the prefix-LM (its device and dtype are used as they are).
         cuda_graphs: capture the decoding step on CUDA (None = whenever the model is on CUDA).
+        static: static-shape decoding: the text width is rounded up to a multiple of
+            ``TEXT_BUCKET`` (extra pad columns are masked), every step attends the whole static
+            cache under a key mask, and caches (and CUDA graphs) are kept per (batch, text
+            width, max_tokens) for the next call. None = whenever CUDA graphs are used; the CPU
+            can run it too (that is how the graph's computation is tested without a GPU).
     """
 
     SMALL_CPU_MODEL = 60_000_000  # parameters: below this, one CPU thread decodes faster
+    TEXT_BUCKET = 16
+    KEEP_STATIC = 2  # static caches kept (least recently used dropped)
 
-    def __init__(self, model: PrefixLM, cuda_graphs: bool | None = None):
+    def __init__(self, model: PrefixLM, cuda_graphs: bool | None = None, static: bool | None = None):
         self.model = model.eval()
         dev = model.lm_head.weight.device
         self.cuda_graphs = (dev.type == "cuda") if cuda_graphs is None else (cuda_graphs and dev.type == "cuda")
+        self.static = self.cuda_graphs if static is None else (static or self.cuda_graphs)
         small = sum(p.numel() for p in model.parameters()) < self.SMALL_CPU_MODEL
         self._one_thread = dev.type == "cpu" and small
+        self._static_states: OrderedDict = OrderedDict()
 
     @contextlib.contextmanager
     def _threads(self):
@@ -256,20 +266,19 @@ class Sampler:
         if int(lengths.max()) + cfg.max_tokens > c.block_size:
             warnings.warn(f"text ({int(lengths.max())} tokens) + motion ({cfg.max_tokens}) exceeds the model's "
                           f"block size {c.block_size}: positions beyond it were never trained", stacklevel=2)
-        T_max = L + cfg.max_tokens
-        cache = model.new_cache(B, T_max)
-        key_mask = torch.zeros(B, T_max, dtype=torch.bool, device=dev)
-        key_mask[:, :L] = text_mask
-
         if cancel is not None and cancel():
             raise Cancelled("generation cancelled")
+        if self.static:
+            text_feats, text_mask = _pad_text(text_feats, text_mask, self.TEXT_BUCKET)
+            L = text_mask.shape[1]
+            cache, key_mask, step_fn = self._static_state(B, L, cfg.max_tokens)
+            key_mask.zero_()
+        else:
+            cache = model.new_cache(B, L + cfg.max_tokens)
+            key_mask = torch.zeros(B, L + cfg.max_tokens, dtype=torch.bool, device=dev)
+            step_fn = self._eager_step(cache, key_mask, static=False)
+        key_mask[:, :L] = text_mask
         logits = model.prefill(text_feats, text_mask, cache)
-        step_fn = self._eager_step(cache, key_mask)
-        if self.cuda_graphs and cfg.max_tokens > 1:
-            try:
-                step_fn = _GraphedStep(model, cache, key_mask)
-            except Exception as e:  # a driver / capture problem must not stop generation
-                warnings.warn(f"CUDA graph capture failed ({e}); decoding eagerly", stacklevel=2)
 
         end = c.end_id
         out = torch.full((B, cfg.max_tokens), end, dtype=torch.int64, device=dev)
@@ -296,12 +305,44 @@ class Sampler:
         out, n = out.cpu(), n.cpu()
         return [out[b, :int(n[b])].clone() for b in range(B)]
 
-    def _eager_step(self, cache, key_mask):
+    def _static_state(self, B: int, L: int, max_tokens: int):
+        """(cache, key_mask, step function) for this shape, reused from an earlier call when
+        possible; a new one captures its CUDA graph (falling back to eager on failure)."""
+        key = (B, L, max_tokens)
+        if key in self._static_states:
+            self._static_states.move_to_end(key)
+            return self._static_states[key]
+        while len(self._static_states) >= self.KEEP_STATIC:
+            self._static_states.popitem(last=False)
+        dev = self.model.lm_head.weight.device
+        cache = self.model.new_cache(B, L + max_tokens)
+        key_mask = torch.zeros(B, L + max_tokens, dtype=torch.bool, device=dev)
+        step_fn = self._eager_step(cache, key_mask, static=True)
+        if self.cuda_graphs and max_tokens > 1:
+            try:
+                step_fn = _GraphedStep(self.model, cache, key_mask)
+            except Exception as e:  # a driver / capture problem must not stop generation
+                warnings.warn(f"CUDA graph capture failed ({e}); decoding eagerly", stacklevel=3)
+        self._static_states[key] = (cache, key_mask, step_fn)
+        return self._static_states[key]
+
+    def _eager_step(self, cache, key_mask, static: bool):
         model = self.model
         cols = torch.zeros(1, dtype=torch.int64, device=key_mask.device)
 
         def step(tokens, positions, col: int):
             cols.fill_(col)
-            return model.decode_step(tokens, positions, cols, key_mask, cache, upto=col + 1)
+            return model.decode_step(tokens, positions, cols, key_mask, cache, upto=None if static else col + 1)
 
         return step
+
+
+def _pad_text(feats: torch.Tensor, mask: torch.Tensor, bucket: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad (B, L, D) features and (B, L) mask to a multiple of ``bucket`` columns (masked)."""
+    B, L = mask.shape
+    extra = -L % bucket
+    if not extra:
+        return feats, mask
+    feats = torch.cat([feats, feats.new_zeros(B, extra, feats.shape[2])], 1)
+    mask = torch.cat([mask, mask.new_zeros(B, extra)], 1)
+    return feats, mask
