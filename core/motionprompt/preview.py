@@ -21,9 +21,12 @@ nothing is left at the destination.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
+import queue
 import struct
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -340,18 +343,14 @@ class _Scene:
         return [seg for seg, seg_in in zip(np.split(px, edges), np.split(inside, edges))
                 if seg_in[0] and len(seg) >= 2]
 
-    def content_boxes(self, size: int, margin: int) -> np.ndarray:
-        """(T, 4) int boxes (x0, y0, x1, y1) in output pixels holding everything drawn in each
-        frame (floor, skeleton, shadow); the whole image where something crosses the near plane."""
-        cam = np.concatenate([self.floor_cam, self.joints_cam, self.shadow_cam], axis=1)  # (T, N, 3)
+    def boxes(self, cam: np.ndarray, size: int, margin: int) -> np.ndarray:
+        """(T, 4) int boxes (x0, y0, x1, y1) in output pixels around camera points (T, N, 3),
+        ``margin`` pixels wider; the whole image where a point crosses the near plane."""
         px = self._px(cam) / (self.c * 2 / size)                                         # output pixels
-        lo = np.floor(px.min(axis=1)) - margin
-        hi = np.ceil(px.max(axis=1)) + margin
-        boxes = np.concatenate([lo, hi], axis=1).clip(0, size)
+        boxes = np.concatenate([np.floor(px.min(axis=1)) - margin, np.ceil(px.max(axis=1)) + margin], axis=1)
+        boxes = boxes.clip(0, size)
         full = (cam[..., 2] < self.near).any(axis=1) | ~np.isfinite(px).all(axis=(1, 2))
         boxes[full] = (0, 0, size, size)
-        empty = (boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])
-        boxes[empty] = (0, 0, 1, 1)
         return boxes.astype(np.int64)
 
 
@@ -374,46 +373,78 @@ class _Painter:
         self.w_grid = max(1, round(GRID_WIDTH * k))
         self.w_path = max(1, round(PATH_WIDTH * k))
         self.title_mask = _text_mask(title, self.size, max(12, round(self.size * 0.032)))
+        self.title_ink = None if self.title_mask is None else Image.new("RGB", self.title_mask.size, TEXT)
         self.show_time = show_time
         self.time_font = _font(max(10, round(self.size * 0.022)))
-        self.boxes = self.scene.content_boxes(self.size, margin=2 + math.ceil(max(BONE_WIDTH, PATH_WIDTH) * k / self.ss))
+        self.margin = 2 + math.ceil(max(BONE_WIDTH, PATH_WIDTH, GRID_WIDTH) * k / self.ss)
+        sc = self.scene
+        self.floor_boxes = sc.boxes(sc.floor_cam, self.size, self.margin)
+        self.figure_boxes = sc.boxes(np.concatenate([sc.joints_cam, sc.shadow_cam], axis=1), self.size, self.margin)
 
     def __len__(self) -> int:
         return self.scene.T
 
+    def _canvas(self, im: Image.Image, box) -> tuple[Image.Image, np.ndarray]:
+        """The part ``box`` (output pixels) of ``im`` enlarged ``supersample`` times, and its origin
+        in supersampled pixels."""
+        x0, y0, x1, y1 = box
+        part = im.crop(box)
+        if self.ss > 1:
+            part = part.resize(((x1 - x0) * self.ss, (y1 - y0) * self.ss), Image.Resampling.NEAREST)
+        return part, np.array([x0 * self.ss, y0 * self.ss], dtype=np.float64)
+
     def frame(self, i: int) -> Image.Image:
-        """Frame ``i`` as an RGB image: the part holding geometry is drawn at ``supersample``
-        times the size and box-filtered down (anti-aliasing); text is drawn at the final size."""
+        """Frame ``i`` as an RGB image.
+
+        Two supersampled layers, each only over the pixels it covers: the floor with its grid
+        (all greys, drawn in one channel), then the trajectory, shadow and skeleton in colour
+        over an enlarged copy of what lies below; each is box-filtered down (anti-aliasing).
+        Text is drawn at the final size.
+        """
         s, ss = self.scene, self.ss
-        x0, y0, x1, y1 = (int(v) for v in self.boxes[i])
-        origin = np.array([x0 * ss, y0 * ss], dtype=np.float64)
-        canvas = Image.new("RGB", ((x1 - x0) * ss, (y1 - y0) * ss), BACKGROUND)
-        draw = ImageDraw.Draw(canvas)
-
-        def xy(px: np.ndarray) -> list[float]:
-            return (px - origin).ravel().tolist()
-
-        floor = s.floor_cam[i]
-        if (floor[:, 2] < s.near).any():
-            floor = _clip_polygon(floor, s.near)
-        if len(floor) >= 3:
-            draw.polygon(xy(s._px(floor)), fill=FLOOR)
-        grid = s.grid_px[i][s.grid_vis[i]] - np.tile(origin, 2)
-        for seg in grid.tolist():
-            draw.line(seg, fill=GRID, width=self.w_grid)
-        for run in s.trajectory_runs(i, i, s.T):
-            draw.line(xy(run), fill=PATH_AHEAD, width=self.w_path)
-        for run in s.trajectory_runs(i, 0, i + 1):
-            draw.line(xy(run), fill=PATH_DONE, width=self.w_path)
-        for cam_pts, colours in ((s.shadow_cam[i], None), (s.joints_cam[i], CHAIN_COLORS)):
-            for c in s.chain_order[i]:
-                colour = SHADOW if colours is None else tuple(colours[c])
-                for line in s.polylines(cam_pts[list(KINEMATIC_CHAINS[c])]):
-                    draw.line(xy(line), fill=colour, width=self.w_bone, joint="curve")
         im = Image.new("RGB", (self.size, self.size), BACKGROUND)
-        im.paste(canvas.reduce(ss) if ss > 1 else canvas, (x0, y0))
+
+        # floor and grid: greys, one channel
+        fb = tuple(int(v) for v in self.floor_boxes[i])
+        if fb[2] > fb[0] and fb[3] > fb[1]:
+            grey = Image.new("L", ((fb[2] - fb[0]) * ss, (fb[3] - fb[1]) * ss), BACKGROUND[0])
+            origin = np.array([fb[0] * ss, fb[1] * ss], dtype=np.float64)
+            draw = ImageDraw.Draw(grey)
+            floor = s.floor_cam[i]
+            if (floor[:, 2] < s.near).any():
+                floor = _clip_polygon(floor, s.near)
+            if len(floor) >= 3:
+                draw.polygon((s._px(floor) - origin).ravel().tolist(), fill=FLOOR[0])
+            for seg in (s.grid_px[i][s.grid_vis[i]] - np.tile(origin, 2)).tolist():
+                draw.line(seg, fill=GRID[0], width=self.w_grid)
+            im.paste((grey.reduce(ss) if ss > 1 else grey).convert("RGB"), fb[:2])
+
+        # trajectory, shadow, skeleton: colour, over what the floor layer left
+        ahead = s.trajectory_runs(i, i, s.T)
+        done = s.trajectory_runs(i, 0, i + 1)
+        box = self.figure_boxes[i].copy()
+        if ahead or done:
+            pts = np.concatenate(ahead + done) / ss
+            m = self.margin
+            box[:2] = np.minimum(box[:2], np.floor(pts.min(axis=0)) - m).clip(0, self.size)
+            box[2:] = np.maximum(box[2:], np.ceil(pts.max(axis=0)) + m).clip(0, self.size)
+        box = tuple(int(v) for v in box)
+        if box[2] > box[0] and box[3] > box[1]:
+            canvas, origin = self._canvas(im, box)
+            draw = ImageDraw.Draw(canvas)
+            for run in ahead:
+                draw.line((run - origin).ravel().tolist(), fill=PATH_AHEAD, width=self.w_path)
+            for run in done:
+                draw.line((run - origin).ravel().tolist(), fill=PATH_DONE, width=self.w_path)
+            for cam_pts, colours in ((s.shadow_cam[i], None), (s.joints_cam[i], CHAIN_COLORS)):
+                for c in s.chain_order[i]:
+                    colour = SHADOW if colours is None else tuple(colours[c])
+                    for line in s.polylines(cam_pts[list(KINEMATIC_CHAINS[c])]):
+                        draw.line((line - origin).ravel().tolist(), fill=colour, width=self.w_bone, joint="curve")
+            im.paste(canvas.reduce(ss) if ss > 1 else canvas, box[:2])
+
         if self.title_mask is not None:
-            im.paste(TEXT, (0, 0, *self.title_mask.size), self.title_mask)
+            im.paste(self.title_ink, (0, 0), self.title_mask)
         if self.show_time:
             m = round(self.size * 0.02)
             ImageDraw.Draw(im).text((m, self.size - m), f"{i / self.fps:.2f} s  ·  frame {i + 1}/{s.T}",
@@ -445,28 +476,35 @@ def iter_frames(joints, size: int = 960, title: str = "", fps: float = 30.0, tra
 # ---------------------------------------------------------------------------------------------
 # encoders
 
+#: GIF palette index that means "unchanged since the previous frame" (transparent).
+GIF_KEEP = 255
+_UNUSED = (255, 0, 255)  # palette filler far from every colour drawn, so nothing quantizes to it
+
+
 def _gif_palette() -> Image.Image:
-    """One global palette: the picture's colours and blends between every pair of them
-    (what anti-aliased edges produce), at most 256 entries."""
+    """One global palette: the picture's colours and blends between every pair of them (what
+    anti-aliased edges produce); index ``GIF_KEEP`` and the unused entries are never drawn."""
     base = list(dict.fromkeys([BACKGROUND, FLOOR, GRID, SHADOW, PATH_DONE, PATH_AHEAD, TEXT]
                               + [tuple(c) for c in CHAIN_COLORS]))
     pairs = [(a, b) for k, a in enumerate(base) for b in base[k + 1:]]
-    steps = max(0, min(7, (256 - len(base)) // max(1, len(pairs))))
+    steps = max(0, min(7, (GIF_KEEP - len(base)) // max(1, len(pairs))))
     colours = [np.array(c, float) for c in base]
     for a, b in pairs:
         for t in np.arange(1, steps + 1) / (steps + 1):
             colours.append((1 - t) * np.array(a, float) + t * np.array(b, float))
-    table = np.zeros((256, 3), np.uint8)
-    table[:len(colours)] = np.round(colours[:256])
-    table[len(colours):] = table[0]
+    colours = colours[:GIF_KEEP]
+    table = np.empty((256, 3), np.uint8)
+    table[:] = _UNUSED
+    table[:len(colours)] = np.round(colours)
     pal = Image.new("P", (1, 1))
     pal.putpalette(table.ravel().tolist())
     return pal
 
 
 class _GifStream:
-    """Writes an animated GIF frame by frame: global palette, endless loop, 1/100 s delays whose
-    running sum follows the true frame times; each frame stores only the rectangle that changed."""
+    """Writes an animated GIF frame by frame: one global palette, endless loop, 1/100 s delays
+    whose running sum follows the true frame times. After the first frame each frame stores only
+    the rectangle that changed, its unchanged pixels transparent (they compress to almost nothing)."""
 
     def __init__(self, fp: BinaryIO, size: tuple[int, int], fps: float):
         self.fp, self.fps, self.n, self.prev = fp, fps, 0, None
@@ -479,19 +517,21 @@ class _GifStream:
     def write(self, frame: Image.Image) -> None:
         p = frame.quantize(palette=self.palette, dither=Image.Dither.NONE)
         cur = np.asarray(p)
-        box = (0, 0, 1, 1)
+        self.n += 1
+        delay = round(self.n * 100 / self.fps) - round((self.n - 1) * 100 / self.fps)  # centiseconds
+        opts = {"duration": delay * 10, "disposal": 1}  # 1: keep this frame under the next one
         if self.prev is None:
-            box = (0, 0, *p.size)
+            part, offset = p, (0, 0)
         else:
             diff = cur != self.prev
             rows, cols = np.flatnonzero(diff.any(axis=1)), np.flatnonzero(diff.any(axis=0))
-            if len(rows):
-                box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+            y0, y1, x0, x1 = (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1) if len(rows) else (0, 1, 0, 1)
+            sub = np.where(diff[y0:y1, x0:x1], cur[y0:y1, x0:x1], np.uint8(GIF_KEEP))
+            part = Image.frombytes("P", (int(x1 - x0), int(y1 - y0)), np.ascontiguousarray(sub).tobytes())
+            offset = (int(x0), int(y0))
+            opts["transparency"] = GIF_KEEP
         self.prev = cur
-        self.n += 1
-        delay = round(self.n * 100 / self.fps) - round((self.n - 1) * 100 / self.fps)  # centiseconds
-        part = p if box == (0, 0, *p.size) else p.crop(box)
-        for chunk in GifImagePlugin.getdata(part, offset=box[:2], duration=delay * 10, disposal=1):
+        for chunk in GifImagePlugin.getdata(part, offset=offset, **opts):
             self.fp.write(chunk)
 
     def close(self) -> None:
@@ -502,7 +542,7 @@ class _Mp4Stream:
     """H.264 (libx264, yuv420p) through imageio-ffmpeg; frames are piped as raw RGB."""
 
     def __init__(self, path: Path, size: tuple[int, int], fps: float, title: str = "", crf: int = 20,
-                 preset: str = "veryfast"):
+                 preset: str = "superfast"):
         import imageio_ffmpeg
 
         params = ["-preset", preset, "-crf", str(int(crf)), "-movflags", "+faststart"]
@@ -520,13 +560,42 @@ class _Mp4Stream:
         self.gen.close()
 
 
-def _stream(painter: _Painter, gif_path=None, mp4_path=None, title: str = "", crf: int = 20,
-            preset: str = "veryfast") -> None:
-    """Render every frame once and feed it to the requested encoders (atomic files)."""
-    import contextlib
+class _Worker:
+    """Runs ``sink.write`` in a thread fed by a small queue, so drawing, GIF encoding and piping to
+    ffmpeg overlap on several cores; at most ``depth`` frames wait. Errors surface in the caller."""
 
+    def __init__(self, sink, depth: int = 2):
+        self.sink, self.queue, self.error = sink, queue.Queue(depth), None
+        self.thread = threading.Thread(target=self._run, name=f"preview-{type(sink).__name__}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (frame := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.sink.write(frame)
+                except BaseException as e:  # noqa: BLE001 - handed to the caller
+                    self.error = e
+
+    def write(self, frame: Image.Image) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(frame)
+
+    def stop(self) -> None:
+        """Wait until every queued frame is written (idempotent); raise the worker's error."""
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def _stream(painter: _Painter, gif_path=None, mp4_path=None, title: str = "", crf: int = 20,
+            preset: str = "superfast") -> None:
+    """Render every frame once and feed it to the requested encoders (atomic files)."""
     with contextlib.ExitStack() as stack:
-        sinks = []
+        sinks, workers = [], []
         size = (painter.size, painter.size)
         if gif_path is not None:
             tmp = stack.enter_context(atomic_path(gif_path))
@@ -537,11 +606,21 @@ def _stream(painter: _Painter, gif_path=None, mp4_path=None, title: str = "", cr
             mp4 = _Mp4Stream(tmp, size, painter.fps, title, crf, preset)
             stack.callback(mp4.gen.close)  # stops ffmpeg on errors too (close() twice is harmless)
             sinks.append(mp4)
+        for sink in sinks:
+            workers.append(_Worker(sink))
+            stack.callback(_quiet_stop, workers[-1])  # on errors: the thread ends before files go
         for im in painter.frames():
-            for sink in sinks:
-                sink.write(im)
+            for w in workers:
+                w.write(im)
+        for w in workers:
+            w.stop()
         for sink in sinks:
             sink.close()
+
+
+def _quiet_stop(worker: _Worker) -> None:
+    with contextlib.suppress(BaseException):
+        worker.stop()
 
 
 def render_gif(joints, path, title: str = "", fps: float = 30.0, size: int = 960, trajectory=None,
@@ -558,7 +637,7 @@ def render_gif(joints, path, title: str = "", fps: float = 30.0, size: int = 960
 
 def render_mp4(joints, path, title: str = "", fps: float = 30.0, size: int = 960, trajectory=None,
                camera: Camera | None = None, supersample: int = 2, crf: int = 20,
-               preset: str = "veryfast") -> Path:
+               preset: str = "superfast") -> Path:
     """Write an H.264 MP4 preview (yuv420p, even size) of joints (T, 22, 3) to ``path``."""
     painter = _Painter(joints, size, title, fps, trajectory, camera, supersample)
     _stream(painter, mp4_path=path, title=title, crf=crf, preset=preset)
@@ -567,7 +646,7 @@ def render_mp4(joints, path, title: str = "", fps: float = 30.0, size: int = 960
 
 def render_gif_and_mp4(joints, gif_path, mp4_path, title: str = "", fps: float = 30.0, size: int = 960,
                        trajectory=None, camera: Camera | None = None, supersample: int = 2, crf: int = 20,
-                       preset: str = "veryfast") -> tuple[Path, Path]:
+                       preset: str = "superfast") -> tuple[Path, Path]:
     """Write the GIF and the MP4 from one pass over the frames (each frame is drawn once)."""
     painter = _Painter(joints, size, title, fps, trajectory, camera, supersample)
     _stream(painter, gif_path=gif_path, mp4_path=mp4_path, title=title, crf=crf, preset=preset)
