@@ -115,7 +115,7 @@ class InProcessBackend(Backend):
                 generator = wmod.load_generator(self.model, self.device)
                 self.worker = wmod.Worker(generator, self.replies.put, model_name=self.model, device=self.device)
                 self.loaded = True
-            self.worker.run_job(req)
+            self.replies.put(self.worker.run_job(req))
         except Exception as e:  # noqa: BLE001 - reported to the operator
             self.replies.put({"type": "error", "id": req["id"], "message": f"{type(e).__name__}: {e}"})
 

@@ -125,13 +125,16 @@ class Worker:
             if req is None:
                 return
             try:
-                self.run_job(req)
+                reply = self.run_job(req)
             finally:
-                with self._lock:
+                with self._lock:  # free before the final reply, so the next request is welcome
                     self.current = None
                     self.cancel_ids.discard(req.get("id"))
+            self.send(reply)
 
-    def run_job(self, req: dict) -> None:
+    def run_job(self, req: dict) -> dict:
+        """Run one generate request; progress replies are sent as it goes, the final reply
+        (result / cancelled / error) is returned."""
         from .formats import export
 
         job = str(req.get("id"))
@@ -165,16 +168,15 @@ class Worker:
                 export(m, "npy", path)
                 items.append({"path": str(path), "prompt": m.prompt, "seed": m.seed, "fps": float(m.fps),
                               "frames": int(m.num_frames), "source": m.source or self.model_name})
-            self.send({"type": "result", "id": req.get("id"), "motions": items,
-                       "seconds": round(time.perf_counter() - t0, 3)})
+            return {"type": "result", "id": req.get("id"), "motions": items,
+                    "seconds": round(time.perf_counter() - t0, 3)}
         except _Cancelled:
-            self.send({"type": "cancelled", "id": req.get("id")})
+            return {"type": "cancelled", "id": req.get("id")}
         except Exception as e:  # noqa: BLE001 - any failure is reported; the worker stays alive
             if type(e).__name__ == "Cancelled":  # motionprompt.sampler.Cancelled
-                self.send({"type": "cancelled", "id": req.get("id")})
-                return
+                return {"type": "cancelled", "id": req.get("id")}
             traceback.print_exc(file=sys.stderr)
-            self.send({"type": "error", "id": req.get("id"), "message": f"{type(e).__name__}: {e}"})
+            return {"type": "error", "id": req.get("id"), "message": f"{type(e).__name__}: {e}"}
 
 
 def _protocol_stream():

@@ -1,0 +1,147 @@
+"""The add-on in real Blender: registration, Generate (in-process and worker, synchronous
+headless path), cancel, a killed worker, history in the NLA, export buttons."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+from blender_helpers import SMPLX_TO_BLENDER, bpy, reset, world_heads
+
+from motionprompt.formats import load_motion
+from motionprompt.skeleton import BODY_JOINT_NAMES
+
+import blender_addon  # noqa: E402
+from blender_addon import backend, history, preferences  # noqa: E402
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+OPERATORS = ("generate", "cancel", "random_seed", "restart_backend", "load_motion", "history_use", "export")
+
+
+@pytest.fixture
+def addon(monkeypatch, tmp_path):
+    monkeypatch.setenv("MOTIONPROMPT_GENERATOR_FACTORY", "fake_generator:make_generator")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setattr(preferences._Defaults, "results_dir", str(tmp_path / "results"))
+    reset()
+    blender_addon.register()
+    s = bpy.context.scene.motionprompt
+    s.prompt, s.seconds, s.seed = "a person waves", 0.6, 10
+    yield s
+    backend.shutdown_backend()
+    blender_addon.unregister()
+
+
+def test_register_unregister_and_operators_exist():
+    reset()
+    for _ in range(2):
+        blender_addon.register()
+        for name in OPERATORS:
+            assert getattr(bpy.ops.motionprompt, name).get_rna_type() is not None
+        for panel in ("MOTIONPROMPT_PT_generate", "MOTIONPROMPT_PT_keys", "MOTIONPROMPT_PT_history",
+                      "MOTIONPROMPT_PT_export"):
+            assert hasattr(bpy.types, panel)
+        assert hasattr(bpy.types.Scene, "motionprompt")
+        blender_addon.unregister()
+        assert not hasattr(bpy.types.Scene, "motionprompt")
+        assert not hasattr(bpy.types, "MOTIONPROMPT_PT_generate")
+
+
+def _check_keys_match_file(obj, action):
+    motion = load_motion(action[history.PROPS["file"]])
+    fk = motion.joint_positions() @ SMPLX_TO_BLENDER.T
+    for f in (0, motion.num_frames - 1):
+        assert np.abs(world_heads(obj, BODY_JOINT_NAMES, 1 + f) - fk[f]).max() < 1e-4
+
+
+@pytest.mark.parametrize("mode", ["IN_PROCESS", "WORKER"])
+def test_generate_sync_keys_variants_into_history(addon, monkeypatch, mode):
+    monkeypatch.setattr(preferences._Defaults, "backend", mode)
+    addon.variants = 2
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    assert backend.current_backend().kind == ("in-process" if mode == "IN_PROCESS" else "worker")
+    obj = bpy.context.active_object
+    assert obj.type == "ARMATURE" and "pelvis" in obj.pose.bones
+    acts = history.history(obj)
+    assert len(acts) == 2 and len(obj.animation_data.nla_tracks) == 2
+    assert [a[history.PROPS["seed"]] for a in acts] == [10, 11]
+    assert all(a[history.PROPS["prompt"]] == "a person waves" for a in acts)
+    assert acts[0].name.startswith("a person waves") and obj.animation_data.action == acts[0]
+    scene = bpy.context.scene
+    assert (scene.frame_start, scene.frame_end) == (1, 18)
+    _check_keys_match_file(obj, acts[0])
+    assert addon.progress == 1.0 and not addon.running
+    # the second variant can be made active from the history
+    assert bpy.ops.motionprompt.history_use(action=acts[1].name) == {"FINISHED"}
+    assert obj.animation_data.action == acts[1]
+    _check_keys_match_file(obj, acts[1])
+
+
+def test_worker_killed_is_reported_then_restarted(addon, monkeypatch):
+    monkeypatch.setattr(preferences._Defaults, "backend", "WORKER")
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    be = backend.current_backend()
+    first_pid = be.client.proc.pid
+    addon.prompt = "crash"  # the fake generator exits the process with code 3
+    with pytest.raises(RuntimeError, match="exited"):
+        bpy.ops.motionprompt.generate()
+    assert not be.busy and not be.client.alive()
+    be.client.start()
+    be.client.proc.kill()  # killed from outside while idle
+    be.client.proc.wait(10)
+    addon.prompt = "a person jumps"
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    assert be.client.alive() and be.client.proc.pid != first_pid
+
+
+@pytest.mark.parametrize("mode", ["IN_PROCESS", "WORKER"])
+def test_cancel_and_busy_refusal(addon, monkeypatch, mode):
+    monkeypatch.setattr(preferences._Defaults, "backend", mode)
+    monkeypatch.setenv("FAKE_STEP_SECONDS", "0.05")
+    be = backend.get_backend(mode, "demo", "cpu")
+    req = be.submit(prompts=["walk"], seconds=4.0)
+    with pytest.raises(backend.BusyError):
+        be.submit(prompts=["again"], seconds=1.0)
+    with pytest.raises(RuntimeError, match="already running"):
+        bpy.ops.motionprompt.generate()
+    deadline = time.monotonic() + 30
+    seen = []
+    while time.monotonic() < deadline and not any(m.get("type") == "progress" for m in seen):
+        seen += be.wait_messages(0.1)
+    be.cancel()
+    while time.monotonic() < deadline and be.busy:
+        seen += be.wait_messages(0.1)
+    assert [m["type"] for m in seen if m.get("id") == req["id"]][-1] == "cancelled"
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}  # alive and free again
+
+
+def test_resample_to_scene_fps_and_selected_target(addon):
+    bpy.context.scene.render.fps = 24
+    addon.fps_mode = "RESAMPLE"
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    obj = bpy.context.active_object
+    assert tuple(obj.animation_data.action.frame_range) == (1.0, 15.0)  # 18 frames at 30 fps -> round(17 * 24 / 30) + 1 at 24
+    assert bpy.context.scene.render.fps == 24
+    addon.target, addon.fps_mode, addon.root_motion = "SELECTED", "SET_SCENE", "none"
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    assert len([o for o in bpy.data.objects if o.type == "ARMATURE"]) == 1
+    assert len(history.history(obj)) == 2 and bpy.context.scene.render.fps == 30
+
+
+def test_load_motion_file_and_export_buttons(addon, tmp_path):
+    from motionprompt.formats import export
+    from blender_helpers import synthetic_motion
+
+    src = tmp_path / "clip.npy"
+    export(synthetic_motion(T=20, seed=9), "npy", src)
+    assert bpy.ops.motionprompt.load_motion(filepath=str(src)) == {"FINISHED"}
+    obj = bpy.context.active_object
+    assert obj.animation_data.action.name == "clip"
+    for fmt in ("NPY", "NPZ", "FBX", "GIF"):
+        out = tmp_path / f"out.{fmt.lower()}"
+        assert bpy.ops.motionprompt.export(filepath=str(out), format=fmt, fbx_preset="unreal") == {"FINISHED"}
+        assert out.is_file() and out.stat().st_size > 0
+    back = load_motion(tmp_path / "out.npy")
+    assert np.allclose(back.root_translation, load_motion(src).root_translation, atol=1e-5)
