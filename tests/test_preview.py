@@ -316,3 +316,29 @@ def test_gallery_screenshot_in_headless_chromium(tmp_path):
     # the skeleton's red and blue chains show up in the screenshot
     assert ((a[..., 0] > 180) & (a[..., 1] < 80) & (a[..., 2] < 80)).sum() > 10
     assert ((a[..., 2] > 180) & (a[..., 0] < 80)).sum() > 10
+
+
+def test_run_gallery_from_a_batch_manifest(tmp_path):
+    import json
+
+    from motionprompt.gallery import write_run_gallery
+
+    recs = [
+        {"key": "b", "line": 3, "sample": 0, "prompt": "jump", "seed": 2, "status": "failed",
+         "error": "ValueError: bad", "folder": None, "files": []},
+        {"key": "a", "line": 1, "sample": 0, "prompt": "walk & wave", "seed": 1, "status": "done", "error": None,
+         "folder": "0", "files": ["0_predict.npy", "0_walk & wave.gif", "0_walk & wave.mp4", "1_x.gif"],
+         "texts": {"0": "walk & wave", "1": "A person walks and waves."}, "frames": 90,
+         "settings": {"fps": 30}, "timings": {"generate_s": 1.5, "write_s": 0.25}},
+        {"key": "b", "line": 3, "sample": 0, "prompt": "jump", "seed": 2, "status": "done", "error": None,
+         "folder": "1", "files": ["0_jump.gif"], "frames": 60, "settings": {"fps": 30}, "timings": {}},
+    ]
+    (tmp_path / "manifest.jsonl").write_text("\n".join(json.dumps(r) for r in recs) + "\n{torn", encoding="utf-8")
+    page = write_run_gallery(tmp_path).read_text(encoding="utf-8")
+    chk = _Checker()
+    chk.feed(page)
+    text = "".join(chk.text)
+    assert chk.errors == [] and text.index("walk & wave") < text.index("jump")     # by prompt line
+    assert [i["src"] for i in chk.imgs] == ["0/0_walk%20%26%20wave.gif", "1/0_jump.gif"]
+    assert "rewritten: A person walks and waves." in text and "generate 1.50 s" in text
+    assert "error" not in text.split("jump")[1]                                    # the retry succeeded

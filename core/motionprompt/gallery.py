@@ -16,13 +16,14 @@ Every text is HTML-escaped; the file is written atomically.
 from __future__ import annotations
 
 import html
+import json
 import os
 from pathlib import Path
 from urllib.parse import quote
 
 from .formats import atomic_path
 
-__all__ = ["write_gallery", "gallery_html"]
+__all__ = ["write_gallery", "gallery_html", "entries_from_records", "write_run_gallery"]
 
 _KNOWN = {"prompt", "prompt_rewritten", "gif", "mp4", "png", "folder", "seed", "frames", "length", "fps",
           "timings", "error"}
@@ -130,3 +131,46 @@ def write_gallery(run_dir, entries: list[dict], title: str | None = None, name: 
     with atomic_path(path) as tmp:
         Path(tmp).write_text(page, encoding="utf-8")
     return path
+
+
+def entries_from_records(records: list[dict]) -> list[dict]:
+    """Gallery entries from batch manifest records (``motionprompt.batch``): the last record of
+    each job, ordered by prompt line and sample; the GIF / MP4 of the prompt as written (flag 0)."""
+    last: dict = {}
+    for r in records:
+        last[r.get("key", id(r))] = r
+    ordered = sorted(last.values(), key=lambda r: (r.get("line") or 0, r.get("sample") or 0))
+    entries = []
+    for r in ordered:
+        folder = r.get("folder")
+        files = [f for f in r.get("files") or [] if not f.startswith("1_")]
+
+        def pick(suffix: str):
+            name = next((f for f in files if f.endswith(suffix)), None)
+            return f"{folder}/{name}" if name and folder else None
+
+        texts = r.get("texts") or {}
+        timings = {k[:-2] if k.endswith("_s") else k: v for k, v in (r.get("timings") or {}).items()}
+        entries.append({
+            "prompt": r.get("prompt", ""), "prompt_rewritten": texts.get("1"), "gif": pick(".gif"),
+            "mp4": pick(".mp4"), "folder": folder, "seed": r.get("seed"), "frames": r.get("frames"),
+            "fps": (r.get("settings") or {}).get("fps"), "timings": timings, "error": r.get("error"),
+            "line": r.get("line"), "sample": r.get("sample"),
+        })
+    return entries
+
+
+def write_run_gallery(run_root, manifest: str = "manifest.jsonl") -> Path:
+    """``index.html`` of a batch run folder from its manifest (torn or foreign lines skipped)."""
+    run_root = Path(run_root)
+    records = []
+    path = run_root / manifest
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(rec, dict) and "prompt" in rec:
+                records.append(rec)
+    return write_gallery(run_root, entries_from_records(records))

@@ -197,6 +197,12 @@ def _run(prompts: list[tuple[int, str]], args, exp_default: str, resume: bool) -
     for r in records:
         if r["status"] == "done":
             print(run.root / r["folder"])
+    try:  # index.html: every prompt of the run with its GIF, seed, length and timings
+        from .gallery import write_run_gallery
+
+        print(f"gallery: {write_run_gallery(run.root)}", file=sys.stderr)
+    except OSError as e:
+        print(f"motionprompt: could not write the gallery page: {e}", file=sys.stderr)
     failed = [r for r in records if r["status"] != "done"]
     if failed:
         print(f"motionprompt: {len(failed)} of {len(records)} job(s) failed; see {run.manifest}", file=sys.stderr)
