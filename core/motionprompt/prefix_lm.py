@@ -30,7 +30,8 @@ import torch.nn.functional as F
 
 __all__ = ["LMConfig", "PRESETS", "PrefixLM", "KVCache", "mlp_hidden_width"]
 
-# name -> (n_layer, n_head, n_embd). The released sizes (44M .. 65B) and small ones for tests / demos.
+# name -> LMConfig fields (n_layer, n_head, n_embd; small ones also a finer MLP rounding).
+# The released sizes (44M .. 65B) and small ones for tests, benchmarks and the demo model.
 PRESETS: dict[str, dict[str, int]] = {
     "44M": dict(n_layer=8, n_head=8, n_embd=512),
     "111M": dict(n_layer=12, n_head=12, n_embd=768),

@@ -8,8 +8,9 @@ whatever else is in the batch (and on any device, up to float rounding of the lo
 
 Choices per step: greedy (arg-max, the release's default) or sampling at a temperature, with
 optional top-k and top-p (nucleus) filtering; END is forbidden before ``min_tokens``; a row stops
-at END or at ``max_tokens``. On CUDA the decoding step is captured once in a CUDA graph over a
-static cache (batch-1 decoding is otherwise launch-bound); elsewhere it runs eagerly.
+at END or at ``max_tokens``. On CUDA the decoding step is captured in a CUDA graph over a static
+cache, once per (batch, text width bucket, max_tokens) and reused by later calls (batch-1
+decoding is otherwise launch-bound); elsewhere it runs eagerly.
 
 ``reference_sample`` is the release's algorithm (batch 1, whole sequence recomputed each step,
 no cache), kept as the ground truth for tests and benchmarks.
@@ -27,10 +28,8 @@ import torch
 
 from .prefix_lm import PrefixLM
 
-__all__ = ["SamplingConfig", "Sampler", "Cancelled", "reference_sample", "hashed_uniform", "choose_tokens",
-           "TOKENS_PER_SECOND"]
+__all__ = ["SamplingConfig", "Sampler", "Cancelled", "reference_sample", "hashed_uniform", "choose_tokens"]
 
-TOKENS_PER_SECOND = 15  # 1 token = 2 frames at 30 fps
 _M32 = 0xFFFFFFFF
 
 
