@@ -1,0 +1,53 @@
+"""The extension zip: manifest at the top, the vendored pure-Python core, and it registers."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+from blender_helpers import REPO, bpy, reset
+
+sys.path.insert(0, str(REPO / "tools"))
+import build_addon  # noqa: E402
+
+
+def test_zip_carries_manifest_addon_and_vendored_core(tmp_path):
+    fake_wheel = tmp_path / "scipy-1.0-cp311-none-any.whl"
+    fake_wheel.write_bytes(b"PK")
+    out = build_addon.build(tmp_path / "mp.zip", [fake_wheel])
+    names = zipfile.ZipFile(out).namelist()
+    assert names[0] == "blender_manifest.toml"
+    for need in ("__init__.py", "armature.py", "keys.py", "fbx_export.py", "operators.py", "panel.py",
+                 "vendor/__init__.py", "vendor/motionprompt/rotations.py", "vendor/motionprompt/formats.py",
+                 "vendor/motionprompt/data/motionmillion_mean.npy", "wheels/scipy-1.0-cp311-none-any.whl"):
+        assert need in names, need
+    assert not any(n.endswith(("generator.py", "prefix_lm.py", "worker.py")) or "__pycache__" in n for n in names)
+    manifest = tomllib.loads(zipfile.ZipFile(out).read("blender_manifest.toml").decode())
+    assert manifest["id"] == "motionprompt" and manifest["type"] == "add-on"
+    assert manifest["blender_version_min"] == "4.2.0"
+    assert manifest["wheels"] == ["./wheels/scipy-1.0-cp311-none-any.whl"]
+    assert "files" in manifest["permissions"]
+
+
+def test_unpacked_zip_uses_its_vendored_core_and_registers(tmp_path):
+    out = build_addon.build(tmp_path / "mp.zip")
+    pkg = tmp_path / "mp_unpacked"
+    zipfile.ZipFile(out).extractall(pkg)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        reset()
+        addon = importlib.import_module("mp_unpacked")
+        core = importlib.import_module("mp_unpacked.core")
+        assert core.motionprompt.__name__ == "mp_unpacked.vendor.motionprompt"
+        addon.register()
+        assert hasattr(bpy.types.Scene, "motionprompt")
+        obj = importlib.import_module("mp_unpacked.armature").build_armature("SMPLX")
+        assert len(obj.data.bones) == 56
+        addon.unregister()
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m.startswith("mp_unpacked")]:
+            del sys.modules[name]
