@@ -342,3 +342,16 @@ def test_run_gallery_from_a_batch_manifest(tmp_path):
     assert [i["src"] for i in chk.imgs] == ["0/0_walk%20%26%20wave.gif", "1/0_jump.gif"]
     assert "rewritten: A person walks and waves." in text and "generate 1.50 s" in text
     assert "error" not in text.split("jump")[1]                                    # the retry succeeded
+
+
+def test_missing_glyphs_are_detected_and_long_titles_wrap():
+    font = preview._font(24, "")
+    if "DejaVu" not in str(font.getname()):
+        pytest.skip("DejaVu Sans not available")
+    # DejaVu Sans spells Latin, Cyrillic and Greek but has no Han characters
+    assert preview._missing_glyphs(font, "walk Привет αβ ✓ 東京") == {"東", "京"}
+    lines = preview._wrap("a person " * 40, font, 300, max_lines=3)
+    assert len(lines) == 3 and lines[-1].endswith("…")
+    assert all(font.getlength(ln) <= 300 for ln in lines)
+    cjk = preview._wrap("東" * 400, font, 300, max_lines=5)   # no spaces: breaks between characters
+    assert len(cjk) == 5 and all(font.getlength(ln) <= 300 for ln in cjk)

@@ -160,48 +160,91 @@ def _check_fps(fps) -> float:
 # ---------------------------------------------------------------------------------------------
 # fonts and text
 
+#: Fonts tried for text, first the wide-coverage DejaVu Sans (Latin, Greek, Cyrillic, symbols),
+#: then fonts with CJK and other scripts for titles DejaVu cannot spell.
+_FONT_FILES = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/Library/Fonts/DejaVuSans.ttf",
+    "C:/Windows/Fonts/DejaVuSans.ttf",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/System/Library/Fonts/PingFang.ttc",
+    "/System/Library/Fonts/Supplemental/Arial Unicode.ttf",
+    "C:/Windows/Fonts/msyh.ttc",
+    "C:/Windows/Fonts/YuGothM.ttc",
+    "C:/Windows/Fonts/malgun.ttf",
+    "C:/Windows/Fonts/seguisym.ttf",
+)
+
+
 @lru_cache(maxsize=None)
-def _font_file() -> str | None:
-    """A TrueType font with wide Unicode coverage available offline (DejaVu Sans), or None."""
-    candidates = [Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
-                  Path("/usr/share/fonts/TTF/DejaVuSans.ttf"),
-                  Path("/Library/Fonts/DejaVuSans.ttf"),
-                  Path("C:/Windows/Fonts/DejaVuSans.ttf")]
+def _font_files() -> tuple[str, ...]:
+    """The font files of ``_FONT_FILES`` present here; matplotlib's DejaVu Sans first if installed."""
+    files = list(_FONT_FILES)
     spec = importlib.util.find_spec("matplotlib")
     if spec is not None and spec.origin:
-        candidates.insert(0, Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf")
-    return next((str(p) for p in candidates if p.is_file()), None)
+        files.insert(0, str(Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"))
+    return tuple(f for f in files if Path(f).is_file())
 
 
-@lru_cache(maxsize=32)
-def _font(size: int):
-    path = _font_file()
-    if path is not None:
-        return ImageFont.truetype(path, size)
-    return ImageFont.load_default(size=size)  # Pillow's bundled scalable font
+def _missing_glyphs(font, text: str) -> set[str]:
+    """Characters of ``text`` the font draws as its "missing glyph" box."""
+    def ink(ch):
+        m = font.getmask(ch)
+        return m.size, bytes(m)
+    notdef = ink("\U000F0000")  # a private-use code point no font here maps
+    return {ch for ch in set(text) if not ch.isspace() and ink(ch) == notdef}
+
+
+@lru_cache(maxsize=64)
+def _font(size: int, text: str = ""):
+    """A font of ``size`` pixels that can spell ``text`` (the first candidate that covers it, else
+    the one missing fewest characters); Pillow's bundled scalable font when no file is found."""
+    best, best_missing = None, None
+    for path in _font_files():
+        try:
+            font = ImageFont.truetype(path, size)
+        except OSError:
+            continue
+        missing = len(_missing_glyphs(font, text)) if text else 0
+        if best is None or missing < best_missing:
+            best, best_missing = font, missing
+        if missing == 0:
+            break
+    return best if best is not None else ImageFont.load_default(size=size)
 
 
 def _wrap(text: str, font, width: float, max_lines: int = 3) -> list[str]:
-    """Greedy word wrap of ``text`` to ``width`` pixels, at most ``max_lines`` (ellipsis after)."""
-    words = " ".join(text.split()).split(" ")
+    """Greedy wrap of ``text`` to ``width`` pixels at spaces (words too wide, e.g. CJK text
+    without spaces, break between characters); at most ``max_lines`` (ellipsis after)."""
     lines: list[str] = []
     line = ""
-    for word in words:
+    for word in " ".join(text.split()).split(" "):
         trial = f"{line} {word}" if line else word
-        if font.getlength(trial) <= width or not line:
+        if font.getlength(trial) <= width:
             line = trial
-        else:
+            continue
+        if line:
             lines.append(line)
-            line = word
+        line = ""
+        for ch in word:
+            if line and font.getlength(line + ch) > width:
+                lines.append(line)
+                line = ""
+            line += ch
     if line:
         lines.append(line)
     if len(lines) > max_lines:
         lines = lines[:max_lines]
-        lines[-1] += " …"
-    for k, ln in enumerate(lines):  # a single word wider than the image: cut it
-        while font.getlength(ln) > width and len(ln) > 1:
-            ln = ln[:-2] + "…"
-        lines[k] = ln
+        last = lines[-1]
+        while last and font.getlength(last + " …") > width:
+            last = last[:-1]
+        lines[-1] = last + " …"
     return lines
 
 
@@ -209,7 +252,7 @@ def _text_mask(text: str, size: int, font_px: int) -> Image.Image | None:
     """An "L" mask ``size`` pixels wide holding ``text`` wrapped and centred, or None if empty."""
     if not text.strip():
         return None
-    font = _font(font_px)
+    font = _font(font_px, text)
     lines = _wrap(text, font, size * 0.92)
     step = round(font_px * 1.25)
     mask = Image.new("L", (size, step * len(lines) + round(font_px * 0.5)), 0)
