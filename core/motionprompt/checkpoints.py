@@ -86,9 +86,17 @@ def read_state_dict(path, key: str | None = None) -> dict[str, torch.Tensor]:
 
 
 def _unsafe_message(path: Path, e: Exception) -> str:
-    return (f"{path}: cannot be read as plain tensors ({type(e).__name__}: {str(e).splitlines()[0][:200]}). "
-            f"motionprompt never unpickles code from checkpoints; re-save the weights as a state dict "
-            f"(torch.save(model.state_dict())) or as .safetensors")
+    first = (str(e).splitlines() or [""])[0][:200]
+    if "Weights only load failed" in first:
+        first = "it holds Python objects besides tensors"
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    except Exception:
+        names = []
+    found = f" It refers to: {', '.join(names[:6])}." if names else ""
+    return (f"{path}: cannot be read as plain tensors ({type(e).__name__}: {first}).{found} "
+            f"motionprompt never unpickles code from checkpoints; if you trust the file, re-save just its "
+            f"weights (torch.save({{'trans': ckpt['trans']}}) / .safetensors) and load that")
 
 
 def _mismatch(model: nn.Module, state: dict) -> tuple[list, list, list]:
