@@ -79,20 +79,15 @@ class MOTIONPROMPT_OT_generate(bpy.types.Operator):
         """Synchronous path (headless runs, scripts): blocks until the motion is keyed."""
         s = _settings(context)
         try:
-            be = get_backend(context)
-            if be.busy:
-                self.report({"ERROR"}, "a generation is already running; wait for it or press Esc to cancel it")
-                return {"CANCELLED"}
-            model = s.model_name()
+            be, model = get_backend(context), s.model_name()
 
             def progress(step, total):
                 s.progress, s.status = step / max(total, 1), f"step {step}/{total}"
 
-            reply = be.run_sync(progress=progress, **generation_request(context))
+            reply = be.run_sync(progress=progress, **generation_request(context))  # BusyError when busy
             state, message = handle_replies(context, [reply], model)
         except (backend.GenerationError, backend.BusyError, backend.WorkerError, ValueError, OSError) as e:
-            s.running = False
-            s.status = str(e).splitlines()[0]
+            s.running, s.status = False, str(e).splitlines()[0]
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
         self.report({"INFO"}, message)
@@ -103,16 +98,11 @@ class MOTIONPROMPT_OT_generate(bpy.types.Operator):
             return self.execute(context)  # timers never fire headless
         s = _settings(context)
         try:
-            be = get_backend(context)
-            if be.busy:
-                self.report({"ERROR"}, "a generation is already running; wait for it or press Esc to cancel it")
-                return {"CANCELLED"}
-            self._model = s.model_name()
-            be.submit(**generation_request(context))
+            self._backend, self._model = get_backend(context), s.model_name()
+            self._backend.submit(**generation_request(context))  # BusyError when busy
         except (backend.BusyError, backend.WorkerError, ValueError, OSError) as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
-        self._backend = be
         s.running, s.progress, s.started, s.status = True, 0.0, time.time(), "starting"
         wm = context.window_manager
         self._timer = wm.event_timer_add(0.1, window=context.window)
@@ -136,7 +126,8 @@ class MOTIONPROMPT_OT_generate(bpy.types.Operator):
                 area.tag_redraw()
         if state == "running":
             return {"RUNNING_MODAL"}
-        context.window_manager.event_timer_remove(self._timer)
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
         self.report({"INFO"} if state in ("done", "cancelled") else {"ERROR"}, message or state)
         return {"FINISHED"} if state == "done" else {"CANCELLED"}
 

@@ -145,3 +145,40 @@ def test_load_motion_file_and_export_buttons(addon, tmp_path):
         assert out.is_file() and out.stat().st_size > 0
     back = load_motion(tmp_path / "out.npy")
     assert np.allclose(back.root_translation, load_motion(src).root_translation, atol=1e-5)
+
+
+def test_invoke_headless_takes_the_synchronous_path(addon):
+    assert bpy.ops.motionprompt.generate("INVOKE_DEFAULT") == {"FINISHED"}
+    assert bpy.context.active_object.type == "ARMATURE"
+
+
+@pytest.mark.parametrize("escape", [False, True])
+def test_modal_polls_replies_applies_on_main_thread_and_escape_cancels(addon, monkeypatch, escape):
+    """Drives the modal handler as Blender's event loop would (no window in these tests)."""
+    from types import SimpleNamespace
+
+    from blender_addon.operators import MOTIONPROMPT_OT_generate, generation_request
+
+    monkeypatch.setenv("FAKE_STEP_SECONDS", "0.03" if escape else "0.002")
+    be = backend.get_backend("WORKER", "demo", "cpu")
+    reports = []
+    op = SimpleNamespace(_backend=be, _model="demo", _timer=None, report=lambda kind, msg: reports.append(msg))
+    be.submit(**generation_request(bpy.context))
+    modal = MOTIONPROMPT_OT_generate.modal
+    assert modal(op, bpy.context, SimpleNamespace(type="MOUSEMOVE", value="NOTHING")) == {"PASS_THROUGH"}
+    timer = SimpleNamespace(type="TIMER", value="NOTHING")
+    deadline = time.monotonic() + 60
+    state = {"RUNNING_MODAL"}
+    while state == {"RUNNING_MODAL"} and time.monotonic() < deadline:
+        if escape is True and addon.progress > 0:
+            assert modal(op, bpy.context, SimpleNamespace(type="ESC", value="PRESS")) == {"RUNNING_MODAL"}
+            escape = "sent"
+        time.sleep(0.02)
+        state = modal(op, bpy.context, timer)
+    if escape:
+        assert state == {"CANCELLED"} and reports[-1] == "generation cancelled"
+        assert not [o for o in bpy.data.objects if o.type == "ARMATURE"]
+    else:
+        assert state == {"FINISHED"} and "keyed" in reports[-1]
+        assert bpy.context.active_object.type == "ARMATURE" and addon.progress == 1.0
+    assert not be.busy and not addon.running
