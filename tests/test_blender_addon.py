@@ -182,3 +182,18 @@ def test_modal_polls_replies_applies_on_main_thread_and_escape_cancels(addon, mo
         assert state == {"FINISHED"} and "keyed" in reports[-1]
         assert bpy.context.active_object.type == "ARMATURE" and addon.progress == 1.0
     assert not be.busy and not addon.running
+
+
+def test_demo_model_through_the_worker_to_keys(addon, monkeypatch):
+    from motionprompt import model_spec
+
+    if not model_spec.DEMO_SPEC.is_file():
+        pytest.skip("demo model not installed")
+    monkeypatch.delenv("MOTIONPROMPT_GENERATOR_FACTORY")
+    monkeypatch.setattr(preferences._Defaults, "backend", "WORKER")
+    addon.prompt, addon.seconds = "a person walks forward", 2.0
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    obj = bpy.context.active_object
+    action = obj.animation_data.action
+    assert "demo" in action[history.PROPS["model"]]
+    _check_keys_match_file(obj, action)
