@@ -164,11 +164,6 @@ def output_files(motion: Motion, folder: Path, flag: int, previews: bool = True)
     """Write one motion's files into ``folder`` (see module docstring); returns their names."""
     from . import formats
 
-    if previews:
-        try:  # the preview module registers "gif" / "mp4" exporters when it is present
-            from . import preview  # noqa: F401
-        except ImportError:
-            pass
     written = []
     formats.export(motion, "npy", folder / f"{flag}_predict.npy")
     written.append(f"{flag}_predict.npy")
@@ -177,12 +172,12 @@ def output_files(motion: Motion, folder: Path, flag: int, previews: bool = True)
     written.append(f"{flag}_text.txt")
     formats.export(motion, "npz", folder / f"{flag}_smplx.npz")
     written.append(f"{flag}_smplx.npz")
-    if previews:
-        for fmt in ("gif", "mp4"):
-            if fmt in formats.EXPORTERS:
-                name = f"{flag}_{short_name(motion.prompt)}.{fmt}"
-                formats.export(motion, fmt, folder / name)
-                written.append(name)
+    if previews:  # GIF and MP4 from one pass over the frames
+        from .preview import write_gif_and_mp4
+
+        stem = f"{flag}_{short_name(motion.prompt)}"
+        write_gif_and_mp4(motion, folder / f"{stem}.gif", folder / f"{stem}.mp4")
+        written += [f"{stem}.gif", f"{stem}.mp4"]
     return written
 
 
