@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import bpy
 import numpy as np
-from mathutils import Matrix
 
 from .core import skeleton
 
@@ -257,8 +256,3 @@ def _axes_and_scale(heads: dict) -> tuple[np.ndarray, float]:
     ratio = np.linalg.norm(heads[chain[-1]] - pelvis) / max(np.linalg.norm(ref[chain[-1]] - ref[0]), 1e-9)
     scale = float(10.0 ** np.round(np.log10(max(ratio, 1e-9))))
     return A, scale
-
-
-def matrix_of(a: np.ndarray) -> Matrix:
-    """numpy (3, 3) or (4, 4) -> mathutils Matrix."""
-    return Matrix([list(map(float, row)) for row in np.asarray(a)])

@@ -169,7 +169,6 @@ class WorkerBackend(Backend):
     def _convert(self, msgs: list[dict]) -> list[dict]:
         for m in msgs:
             if m.get("type") == "exit":
-                time.sleep(0.05)
                 m.update(type="error", id=self.job, message=self.client.died_message())
                 self.last_error = m["message"].splitlines()[0]
             elif m.get("type") == "error" and m.get("fatal"):

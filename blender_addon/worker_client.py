@@ -14,7 +14,6 @@ import queue
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 __all__ = ["WorkerClient", "WorkerError", "find_python"]
@@ -71,7 +70,8 @@ class WorkerClient:
         self.messages = queue.Queue()
         self.stderr_lines.clear()
         threading.Thread(target=self._read_stdout, args=(self.proc, self.messages), daemon=True).start()
-        threading.Thread(target=self._read_stderr, args=(self.proc,), daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._read_stderr, args=(self.proc,), daemon=True)
+        self._stderr_reader.start()
 
     def _read_stdout(self, proc, messages) -> None:
         for line in proc.stdout:
@@ -94,7 +94,14 @@ class WorkerClient:
         return "\n".join(list(self.stderr_lines)[-n:])
 
     def died_message(self) -> str:
-        code = self.proc.poll() if self.proc is not None else None
+        code = None
+        if self.proc is not None:
+            try:
+                code = self.proc.wait(timeout=2.0)  # its stdout closed: it is exiting
+            except subprocess.TimeoutExpired:
+                pass
+        if code is not None and getattr(self, "_stderr_reader", None) is not None:
+            self._stderr_reader.join(timeout=2.0)  # its last words are the useful part
         tail = self.stderr_tail()
         return f"the generation worker exited (code {code})" + (f":\n{tail}" if tail else "")
 
@@ -134,24 +141,3 @@ class WorkerClient:
             if msg.get("type") == "ready":
                 self.ready, self.info = True, msg
             out.append(msg)
-
-    def wait_for(self, predicate, timeout: float, on_message=None) -> dict:
-        """Block until a reply satisfies ``predicate`` (headless path); raises WorkerError on exit/timeout."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                msg = self.messages.get(timeout=min(0.2, max(deadline - time.monotonic(), 0.01)))
-            except queue.Empty:
-                continue
-            if msg.get("type") == "ready":
-                self.ready, self.info = True, msg
-            if on_message is not None:
-                on_message(msg)
-            if msg.get("type") == "exit":
-                time.sleep(0.05)  # let the stderr reader catch up
-                raise WorkerError(self.died_message())
-            if msg.get("type") == "error" and msg.get("fatal"):
-                raise WorkerError(msg["message"] + (f"\n{self.stderr_tail()}" if self.stderr_tail() else ""))
-            if predicate(msg):
-                return msg
-        raise WorkerError(f"no reply from the worker within {timeout:.0f} s")

@@ -8,6 +8,7 @@ path). Each motion is a smooth arm swing plus a walk forward, one step per token
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import numpy as np
@@ -36,6 +37,8 @@ class FakeGenerator:
             if p == "fail":
                 raise ValueError("fake failure for prompt 'fail'")
             if p == "crash":
+                sys.stderr.write("fake generator: crashing on purpose\n")
+                sys.stderr.flush()
                 os._exit(3)
         for step in range(tokens):
             if cancel is not None and cancel():
