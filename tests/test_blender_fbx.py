@@ -33,6 +33,20 @@ def _export_and_reimport(motion, tmp_path, preset, root_motion="pelvis"):
     return arms[0]
 
 
+def _fbx_nodes(path) -> tuple[dict, dict]:
+    """(model name -> {property: values}, global settings) read from the FBX file itself."""
+    parse_fbx = pytest.importorskip("io_scene_fbx.parse_fbx")
+    root, _ = parse_fbx.parse(str(path))
+
+    def props(elem):
+        p70 = [e for e in elem.elems if e.id == b"Properties70"]
+        return {p.props[0].decode(): list(p.props[4:]) for p in (p70[0].elems if p70 else [])}
+
+    objects = next(e for e in root.elems if e.id == b"Objects")
+    models = {m.props[1].split(b"\x00")[0].decode(): props(m) for m in objects.elems if m.id == b"Model"}
+    return models, props(next(e for e in root.elems if e.id == b"GlobalSettings"))
+
+
 def _check(arm, motion, frames, tol=1e-3):
     T = motion.num_frames
     action = arm.animation_data.action
@@ -50,6 +64,16 @@ def test_fbx_roundtrip_synthetic(tmp_path, preset):
     root_motion = "root" if preset == "unreal" else "pelvis"
     arm = _export_and_reimport(motion, tmp_path, preset, root_motion)
     _check(arm, motion, (0, 13, 30, 44))
+    models, settings = _fbx_nodes(tmp_path / f"{preset}.fbx")
+    assert set(models) >= {"SMPLX", "root", *BODY_JOINT_NAMES} and not any(n.endswith("_end") for n in models)
+    if preset in ("unity", "unreal"):  # read by the engines: upright, Y up, no root rotation or scale
+        assert settings["UpAxis"] == [1]
+        assert np.allclose(models["SMPLX"]["Lcl Rotation"], 0.0, atol=1e-3)
+        assert np.allclose(models["SMPLX"].get("Lcl Scaling", [1, 1, 1]), 1.0)
+        unit_cm = {"unity": 100.0, "unreal": 1.0}[preset]
+        assert settings["UnitScaleFactor"][0] == pytest.approx(unit_cm)
+        pelvis_cm = np.linalg.norm(models["pelvis"]["Lcl Translation"]) * unit_cm
+        assert 50.0 < pelvis_cm < 150.0  # the pelvis stands about a metre above the root, in any unit
     if preset == "unity":  # the +-90 X convention: the file's root node carries no rotation,
         # which Blender's importer shows as exactly its own Y-up -> Z-up +90 degrees
         assert np.allclose(tuple(arm.rotation_euler), (math.pi / 2, 0.0, 0.0), atol=1e-6)
