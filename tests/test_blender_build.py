@@ -6,7 +6,6 @@ import importlib
 import sys
 import tomllib
 import zipfile
-from pathlib import Path
 
 from blender_helpers import REPO, bpy, reset
 
