@@ -11,7 +11,7 @@ import pytest
 from blender_helpers import SMPLX_TO_BLENDER, bpy, reset, world_heads
 
 from motionprompt.formats import load_motion
-from motionprompt.skeleton import BODY_JOINT_NAMES
+from motionprompt.skeleton import BODY_JOINT_NAMES, JOINT_NAMES
 
 import blender_addon  # noqa: E402
 from blender_addon import backend, history, preferences  # noqa: E402
@@ -197,3 +197,26 @@ def test_demo_model_through_the_worker_to_keys(addon, monkeypatch):
     action = obj.animation_data.action
     assert "demo" in action[history.PROPS["model"]]
     _check_keys_match_file(obj, action)
+
+
+def test_rest_from_smplx_model_files_and_selected_target_needs_an_armature(addon, monkeypatch):
+    import motionprompt.smplx_body as smplx_body
+    from motionprompt.skeleton import DEFAULT_REST_OFFSETS, rest_positions
+
+    from blender_addon.armature import EXTRA_REST_OFFSETS
+
+    joints = rest_positions(np.concatenate([DEFAULT_REST_OFFSETS * 1.1, EXTRA_REST_OFFSETS])) + [0.0, 0.3, 0.0]
+    seen = []
+    monkeypatch.setattr(smplx_body, "rest_joints", lambda folder, **kw: seen.append(folder) or joints)
+    addon.rest, addon.smplx_dir = "SMPLX", "/models/smplx"
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    assert seen == ["/models/smplx"]
+    obj = bpy.context.active_object
+    heads = np.array([tuple(obj.data.bones[n].head_local) for n in JOINT_NAMES])
+    rel = (heads - heads[0]) @ SMPLX_TO_BLENDER  # back to SMPL-X axes, pelvis-relative
+    assert np.allclose(rel, joints - joints[0], atol=1e-5)
+
+    addon.target = "SELECTED"
+    bpy.context.view_layer.objects.active = None
+    with pytest.raises(RuntimeError, match="select an SMPL-X armature"):
+        bpy.ops.motionprompt.generate()
