@@ -445,9 +445,8 @@ class _Painter:
         Text is drawn at the final size.
         """
         s, ss = self.scene, self.ss
-        im = Image.new("RGB", (self.size, self.size), BACKGROUND)
-
-        # floor and grid: greys, one channel
+        # floor and grid: greys, one channel, then the whole frame becomes RGB
+        base = Image.new("L", (self.size, self.size), BACKGROUND[0])
         fb = tuple(int(v) for v in self.floor_boxes[i])
         if fb[2] > fb[0] and fb[3] > fb[1]:
             grey = Image.new("L", ((fb[2] - fb[0]) * ss, (fb[3] - fb[1]) * ss), BACKGROUND[0])
@@ -460,7 +459,8 @@ class _Painter:
                 draw.polygon((s._px(floor) - origin).ravel().tolist(), fill=FLOOR[0])
             for seg in (s.grid_px[i][s.grid_vis[i]] - np.tile(origin, 2)).tolist():
                 draw.line(seg, fill=GRID[0], width=self.w_grid)
-            im.paste((grey.reduce(ss) if ss > 1 else grey).convert("RGB"), fb[:2])
+            base.paste(grey.reduce(ss) if ss > 1 else grey, fb[:2])
+        im = base.convert("RGB")
 
         # trajectory, shadow, skeleton: colour, over what the floor layer left
         ahead = s.trajectory_runs(i, i, s.T)
