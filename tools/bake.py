@@ -11,9 +11,10 @@ Per prompt (one line of the file; '#' lines and blank lines skipped), in a numbe
 ``--resume`` skips jobs already done and reuses folders a killed run left incomplete; a prompt
 that fails is recorded as failed and the batch goes on (exit code 1 at the end if any failed).
 
-Generation runs synchronously (no timers fire headless): inside this Python when torch and
-the model stack import here (the bpy module in the project's .venv), else in the worker
-started with ``--python`` (default: the project's .venv).
+Generation runs synchronously (no timers fire headless): with the bpy module, inside this
+Python when torch and the model stack import here; in the Blender program (or when they do not
+import), in the worker started with ``--python`` (default: the project's .venv). Inside the
+Blender program, a missing scipy is borrowed from the project's .venv (same Python version).
 """
 
 from __future__ import annotations
@@ -107,6 +108,11 @@ def run(args) -> int:
     for k, path in enumerate(args.motion):
         jobs.append((Job(line=-(k + 1), prompt=f"motion:{path.resolve()}", variants={0: path.stem}), path))
 
+    import bpy
+
+    mode = args.backend
+    if mode == "AUTO" and bpy.app.binary_path:  # the Blender program: keep torch out of its process
+        mode = "WORKER"
     run_dir = RunDir(args.out_dir, "")
     done = run_dir.done_keys() if args.resume else set()
     leftovers = run_dir.incomplete() if args.resume else {}
@@ -124,7 +130,7 @@ def run(args) -> int:
                 motion = load_motion(path, prompt=path.stem)
             else:
                 if be is None:
-                    be = backends.get_backend(args.backend, args.model, args.device, args.python)
+                    be = backends.get_backend(mode, args.model, args.device, args.python)
                 reply = be.run_sync(prompts=[job.prompt], seeds=None if job.seed is None else [job.seed],
                                     seconds=args.seconds, temperature=args.temperature,
                                     top_k=args.top_k or None, out_dir=str(work))
