@@ -139,3 +139,31 @@ def test_demo_model_end_to_end(tmp_path):
     finally:
         p.stdin.close()
         p.wait(30)
+
+
+from test_generate_cli import model_toml  # noqa: E402,F401  (the tiny random model fixture, reused)
+
+
+def test_real_generator_on_a_tiny_model(model_toml, tmp_path):
+    """The worker around the real ``Generator`` (tiny random weights): progress, result files."""
+    env = dict(os.environ)
+    env.pop("MOTIONPROMPT_GENERATOR_FACTORY", None)
+    p = subprocess.Popen([sys.executable, "-m", "motionprompt.worker", "--model", str(model_toml)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+                         env=env)
+    w = Proc.__new__(Proc)
+    w.p = p
+    try:
+        assert w.read(lambda m: m["type"] in ("ready", "error"))[-1]["type"] == "ready"
+        w.send(cmd="generate", id="t", prompts=["a person waves", "a person jumps"], seconds=1.0, seeds=[1, 2],
+               temperature=1.0, top_k=20, out_dir=str(tmp_path))
+        msgs = w.read(lambda m: m.get("id") == "t" and m["type"] != "progress")
+        assert msgs[-1]["type"] == "result", msgs[-1]
+        assert any(m["type"] == "progress" for m in msgs)
+        items = msgs[-1]["motions"]
+        assert [i["seed"] for i in items] == [1, 2] and items[0]["source"] == "tiny-test"
+        for item in items:
+            m = load_motion(item["path"])
+            assert m.num_frames == item["frames"] and np.all(np.isfinite(m.rotations))
+    finally:
+        w.close()
