@@ -6,6 +6,7 @@ import importlib
 import sys
 import tomllib
 import zipfile
+from pathlib import Path
 
 from blender_helpers import REPO, bpy, reset
 
@@ -50,3 +51,16 @@ def test_unpacked_zip_uses_its_vendored_core_and_registers(tmp_path):
         sys.path.remove(str(tmp_path))
         for name in [m for m in sys.modules if m.startswith("mp_unpacked")]:
             del sys.modules[name]
+
+
+def test_blender_validates_the_extension_zip(tmp_path):
+    import subprocess
+
+    tool = Path(bpy.utils.system_resource("SCRIPTS")) / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
+    if not tool.is_file():
+        import pytest
+
+        pytest.skip("Blender's extension tool (bl_pkg) is not in this Blender")
+    out = build_addon.build(tmp_path / "mp.zip")
+    p = subprocess.run([sys.executable, str(tool), "validate", str(out)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "Success" in p.stdout, p.stdout + p.stderr
