@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 import tomllib
 import zipfile
 from pathlib import Path
+
+import pytest
 
 from blender_helpers import REPO, bpy, reset
 
@@ -54,12 +57,8 @@ def test_unpacked_zip_uses_its_vendored_core_and_registers(tmp_path):
 
 
 def test_blender_validates_the_extension_zip(tmp_path):
-    import subprocess
-
     tool = Path(bpy.utils.system_resource("SCRIPTS")) / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
     if not tool.is_file():
-        import pytest
-
         pytest.skip("Blender's extension tool (bl_pkg) is not in this Blender")
     out = build_addon.build(tmp_path / "mp.zip")
     p = subprocess.run([sys.executable, str(tool), "validate", str(out)], capture_output=True, text=True, timeout=120)
