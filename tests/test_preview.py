@@ -208,9 +208,13 @@ def test_failure_while_encoding_leaves_nothing_behind(tmp_path, monkeypatch):
         return real(self, i)
 
     monkeypatch.setattr(preview._Painter, "frame", flaky)
+    import threading
+
+    before = threading.active_count()
     with pytest.raises(RuntimeError, match="boom"):
         preview.render_gif_and_mp4(j, tmp_path / "x.gif", tmp_path / "x.mp4", size=64)
     assert ls(tmp_path) == []
+    assert threading.active_count() == before  # the encoder threads ended too
 
 
 # --------------------------------------------------------------------------- exporters
@@ -355,3 +359,16 @@ def test_missing_glyphs_are_detected_and_long_titles_wrap():
     assert all(font.getlength(ln) <= 300 for ln in lines)
     cjk = preview._wrap("東" * 400, font, 300, max_lines=5)   # no spaces: breaks between characters
     assert len(cjk) == 5 and all(font.getlength(ln) <= 300 for ln in cjk)
+
+
+def test_gif_delays_follow_the_true_frame_times_at_any_fps(tmp_path):
+    import threading
+
+    before = threading.active_count()
+    for fps, T in ((24.0, 30), (20.0, 7), (29.97, 40)):
+        path = preview.render_gif(walking_joints(T), tmp_path / f"{fps}.gif", fps=fps, size=64)
+        with Image.open(path) as im:
+            ends = np.cumsum([(im.seek(k), im.info["duration"])[1] for k in range(im.n_frames)])
+        true_ends = 1000 * np.arange(1, T + 1) / fps
+        assert np.abs(ends - true_ends).max() <= 5 + 1e-9            # within half a centisecond
+    assert threading.active_count() == before                        # encoder threads are gone
