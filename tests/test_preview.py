@@ -372,3 +372,10 @@ def test_gif_delays_follow_the_true_frame_times_at_any_fps(tmp_path):
         true_ends = 1000 * np.arange(1, T + 1) / fps
         assert np.abs(ends - true_ends).max() <= 5 + 1e-9            # within half a centisecond
     assert threading.active_count() == before                        # encoder threads are gone
+
+
+def test_an_encoder_failure_is_raised_and_leaves_nothing(tmp_path):
+    with pytest.raises(OSError, match="invalid preset"):
+        preview.render_gif_and_mp4(walking_joints(6), tmp_path / "a.gif", tmp_path / "a.mp4", size=64,
+                                   preset="no-such-preset")
+    assert ls(tmp_path) == []
