@@ -26,6 +26,8 @@ import importlib.util
 import math
 import queue
 import struct
+import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -582,25 +584,54 @@ class _GifStream:
 
 
 class _Mp4Stream:
-    """H.264 (libx264, yuv420p) through imageio-ffmpeg; frames are piped as raw RGB."""
+    """H.264 (libx264, yuv420p) by the ffmpeg that imageio-ffmpeg ships; frames are piped as raw
+    RGB. ``close`` raises OSError (with ffmpeg's message) unless ffmpeg finished cleanly;
+    ``abort`` stops ffmpeg at once."""
 
     def __init__(self, path: Path, size: tuple[int, int], fps: float, title: str = "", crf: int = 20,
                  preset: str = "superfast"):
         import imageio_ffmpeg
 
-        params = ["-preset", preset, "-crf", str(int(crf)), "-movflags", "+faststart"]
+        w, h = size
+        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-nostats", "-loglevel", "error",
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-",
+               "-an", "-c:v", "libx264", "-preset", preset, "-crf", str(int(crf)), "-pix_fmt", "yuv420p",
+               "-movflags", "+faststart"]
         if title:
-            params += ["-metadata", f"title={title}"]
-        self.gen = imageio_ffmpeg.write_frames(str(path), size, fps=fps, codec="libx264", pix_fmt_in="rgb24",
-                                               pix_fmt_out="yuv420p", quality=None, macro_block_size=2,
-                                               ffmpeg_log_level="error", output_params=params)
-        self.gen.send(None)
+            cmd += ["-metadata", f"title={title}"]
+        self.path = path
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(cmd + [str(path)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                     stderr=self.log)
+
+    def _failure(self, what: str) -> OSError:
+        self.abort()
+        self.log.seek(0)
+        message = self.log.read().decode("utf-8", "replace").strip()
+        return OSError(f"ffmpeg could not write {self.path}: {what}\n{message}")
 
     def write(self, frame: Image.Image) -> None:
-        self.gen.send(frame.tobytes())
+        try:
+            self.proc.stdin.write(frame.tobytes())
+        except (BrokenPipeError, ValueError) as e:
+            raise self._failure(f"it stopped reading frames ({e})") from None
 
     def close(self) -> None:
-        self.gen.close()
+        try:
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        code = self.proc.wait()
+        if code != 0:
+            raise self._failure(f"exit status {code}")
+        self.log.close()
+
+    def abort(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        with contextlib.suppress(OSError, ValueError):
+            self.proc.stdin.close()
 
 
 class _Worker:
@@ -647,7 +678,7 @@ def _stream(painter: _Painter, gif_path=None, mp4_path=None, title: str = "", cr
         if mp4_path is not None:
             tmp = stack.enter_context(atomic_path(mp4_path))
             mp4 = _Mp4Stream(tmp, size, painter.fps, title, crf, preset)
-            stack.callback(mp4.gen.close)  # stops ffmpeg on errors too (close() twice is harmless)
+            stack.callback(mp4.abort)  # stops ffmpeg on errors (nothing to do after a clean close)
             sinks.append(mp4)
         for sink in sinks:
             workers.append(_Worker(sink))
