@@ -588,8 +588,8 @@ class _Mp4Stream:
     RGB. ``close`` raises OSError (with ffmpeg's message) unless ffmpeg finished cleanly;
     ``abort`` stops ffmpeg at once."""
 
-    def __init__(self, path: Path, size: tuple[int, int], fps: float, title: str = "", crf: int = 20,
-                 preset: str = "superfast"):
+    def __init__(self, path: Path, size: tuple[int, int], fps: float, title: str = "", crf: int = 23,
+                 preset: str = "ultrafast"):
         import imageio_ffmpeg
 
         w, h = size
@@ -665,8 +665,8 @@ class _Worker:
             raise self.error
 
 
-def _stream(painter: _Painter, gif_path=None, mp4_path=None, title: str = "", crf: int = 20,
-            preset: str = "superfast") -> None:
+def _stream(painter: _Painter, gif_path=None, mp4_path=None, title: str = "", crf: int = 23,
+            preset: str = "ultrafast") -> None:
     """Render every frame once and feed it to the requested encoders (atomic files)."""
     with contextlib.ExitStack() as stack:
         sinks, workers = [], []
@@ -710,8 +710,8 @@ def render_gif(joints, path, title: str = "", fps: float = 30.0, size: int = 960
 
 
 def render_mp4(joints, path, title: str = "", fps: float = 30.0, size: int = 960, trajectory=None,
-               camera: Camera | None = None, supersample: int = 2, crf: int = 20,
-               preset: str = "superfast") -> Path:
+               camera: Camera | None = None, supersample: int = 2, crf: int = 23,
+               preset: str = "ultrafast") -> Path:
     """Write an H.264 MP4 preview (yuv420p, even size) of joints (T, 22, 3) to ``path``."""
     painter = _Painter(joints, size, title, fps, trajectory, camera, supersample)
     _stream(painter, mp4_path=path, title=title, crf=crf, preset=preset)
@@ -719,8 +719,8 @@ def render_mp4(joints, path, title: str = "", fps: float = 30.0, size: int = 960
 
 
 def render_gif_and_mp4(joints, gif_path, mp4_path, title: str = "", fps: float = 30.0, size: int = 960,
-                       trajectory=None, camera: Camera | None = None, supersample: int = 2, crf: int = 20,
-                       preset: str = "superfast") -> tuple[Path, Path]:
+                       trajectory=None, camera: Camera | None = None, supersample: int = 2, crf: int = 23,
+                       preset: str = "ultrafast") -> tuple[Path, Path]:
     """Write the GIF and the MP4 from one pass over the frames (each frame is drawn once)."""
     painter = _Painter(joints, size, title, fps, trajectory, camera, supersample)
     _stream(painter, gif_path=gif_path, mp4_path=mp4_path, title=title, crf=crf, preset=preset)
