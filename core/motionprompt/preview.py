@@ -9,10 +9,13 @@ How it is drawn:
   trajectory) goes through one perspective pinhole camera with numpy, all frames at once
   (``Camera``; the look-at point follows the root over the floor, the view direction is fixed).
 - Each frame is rasterised by Pillow at ``supersample`` times the size and box-downsampled,
-  which anti-aliases every line; the title is rendered once (FreeType, Unicode) and pasted.
-- Frames are streamed: to ffmpeg (libx264, yuv420p, plays in browsers and Blender's VSE) and to
-  a GIF written frame by frame with one global palette made of the picture's own colours and
-  their blends. No more than a couple of frames are alive at any time.
+  which anti-aliases every line: the grey floor and grid in one channel, then the coloured
+  trajectory, shadow and skeleton only over the pixels they cover. The title is rendered once
+  (FreeType, Unicode; a CJK font when one is installed) and pasted.
+- Frames are streamed, in worker threads: to ffmpeg (libx264, yuv420p, plays in browsers and
+  Blender's VSE) and to a GIF written frame by frame with one global palette made of the
+  picture's own colours and their blends, each frame after the first storing only the pixels
+  that changed. No more than a few frames are alive at any time.
 
 Inputs are joint positions ``(T, 22, 3)`` metres, SMPL-X axes (+Y up); arrays with more joints
 (e.g. the 55 SMPL-X joints) use their first 22. Files are written atomically: on any error
@@ -48,6 +51,7 @@ __all__ = [
     "render_mp4",
     "render_gif_and_mp4",
     "render_contact_sheet",
+    "contact_sheet_frames",
     "write_gif",
     "write_mp4",
     "write_png",
@@ -294,7 +298,7 @@ def _clip_polygon(poly: np.ndarray, near: float) -> np.ndarray:
 
 
 class _Scene:
-    """Projected geometry of a whole motion, at ``scale`` pixels per output pixel.
+    """Projected geometry of a whole motion, at ``supersample`` pixels per output pixel.
 
     All arrays are per frame; pixel coordinates are in the supersampled image.
     """
