@@ -154,6 +154,8 @@ def run(args) -> int:
     backends.shutdown_backend()
     for f in work.glob("*.npy"):
         f.unlink()
+    if not any(work.iterdir()):
+        work.rmdir()
     print(f"bake: {len(jobs) - failed} of {len(jobs)} done, {failed} failed; manifest {run_dir.manifest}")
     return 1 if failed else 0
 
