@@ -220,3 +220,12 @@ def test_rest_from_smplx_model_files_and_selected_target_needs_an_armature(addon
     bpy.context.view_layer.objects.active = None
     with pytest.raises(RuntimeError, match="select an SMPL-X armature"):
         bpy.ops.motionprompt.generate()
+
+
+def test_model_that_cannot_load_is_reported_by_name(addon, monkeypatch, tmp_path):
+    monkeypatch.delenv("MOTIONPROMPT_GENERATOR_FACTORY")
+    monkeypatch.setattr(preferences._Defaults, "backend", "WORKER")
+    addon.model, addon.model_file = "FILE", str(tmp_path / "missing_model.toml")
+    with pytest.raises(RuntimeError, match="missing_model.toml"):
+        bpy.ops.motionprompt.generate()
+    assert not backend.current_backend().busy and not addon.running
