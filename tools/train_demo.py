@@ -109,6 +109,14 @@ def build_corpus(n_clips: int, seed: int, texts_per_clip: int) -> dict:
     return dict(motions=motions, texts=texts, labels=labels, mean=mean, std=std, recogniser=rec)
 
 
+def _vq_forward(model: HumanVQVAE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training forward: (reconstruction (B, T, 272), FSQ input before the bound (B, N, levels))."""
+    q = model.quantizer
+    z = q.project_in(model._latent(x))
+    zq = q.project_out(q.quantize(z))
+    return model.vqvae.decoder(zq.transpose(1, 2)).transpose(1, 2), z
+
+
 def train_vqvae(corpus: dict, cfg: VQVAEConfig, steps: int, batch: int, crop: int, lr: float, seed: int,
                 ckpt: Path) -> HumanVQVAE:
     torch.manual_seed(seed)
@@ -129,11 +137,13 @@ def train_vqvae(corpus: dict, cfg: VQVAEConfig, steps: int, batch: int, crop: in
         x = torch.from_numpy(np.stack([data[i][o:o + crop] for i, o in zip(idx, offs)]))
         for g in opt.param_groups:
             g["lr"] = _cosine_lr(step, steps, lr)
-        rec, _ = model(x)
+        rec, z = _vq_forward(model, x)
         err = torch.nn.functional.smooth_l1_loss(rec, x, reduction="none", beta=0.05)
         vel = torch.nn.functional.smooth_l1_loss(rec[:, 1:] - rec[:, :-1], x[:, 1:] - x[:, :-1],
                                                  reduction="none", beta=0.05)
-        loss = (err * w).mean() + 0.5 * (vel * w).mean()
+        # Keep the FSQ inputs where tanh still has a slope: saturated latents stop learning and
+        # collapse onto a handful of codes.
+        loss = (err * w).mean() + 0.5 * (vel * w).mean() + 0.1 * torch.relu(z.abs() - 2.0).pow(2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -257,10 +267,11 @@ def main(argv=None) -> int:
     ap.add_argument("--clips", type=int, default=4000)
     ap.add_argument("--texts-per-clip", type=int, default=3)
     ap.add_argument("--vq-preset", default="small")
+    ap.add_argument("--vq-down-t", type=int, default=2, help="2x down-samplings: 2 = 4 frames per token")
     ap.add_argument("--vq-steps", type=int, default=1500)
     ap.add_argument("--vq-batch", type=int, default=64)
     ap.add_argument("--vq-crop", type=int, default=64)
-    ap.add_argument("--vq-lr", type=float, default=2e-3)
+    ap.add_argument("--vq-lr", type=float, default=1e-3)
     ap.add_argument("--lm-layers", type=int, default=4)
     ap.add_argument("--lm-heads", type=int, default=4)
     ap.add_argument("--lm-embd", type=int, default=256)
@@ -289,14 +300,14 @@ def main(argv=None) -> int:
     if args.stop_after == "corpus":
         return 0
 
-    vq_cfg = VQVAEConfig(**VQVAE_PRESETS[args.vq_preset])
+    vq_cfg = VQVAEConfig(**{**VQVAE_PRESETS[args.vq_preset], "down_t": args.vq_down_t})
     vq = train_vqvae(corpus, vq_cfg, args.vq_steps, args.vq_batch, args.vq_crop, args.vq_lr, args.seed,
-                     wd / "vqvae.pt")
+                     wd / f"vqvae_{args.vq_preset}_t{args.vq_down_t}_{args.vq_steps}.pt")
     times["vqvae"] = time.time() - t0
     if args.stop_after == "vqvae":
         return 0
 
-    tok_path = wd / f"tokens_{args.vq_steps}.pkl"
+    tok_path = wd / f"tokens_{args.vq_preset}_t{args.vq_down_t}_{args.vq_steps}.pkl"
     if tok_path.exists():
         tokens, vq_err = _load(tok_path)
     else:
@@ -323,13 +334,13 @@ def main(argv=None) -> int:
                       vocab_size=vq_cfg.nb_code + 2, clip_dim=384, block_size=max_text + max_tokens,
                       mlp_multiple_of=32)
     lm = train_lm(corpus, tokens, feats, lm_cfg, args.lm_steps, args.lm_batch, args.lm_lr, args.seed,
-                  wd / "lm.pt")
+                  wd / f"lm_{args.lm_layers}x{args.lm_embd}_{args.lm_steps}_t{args.vq_down_t}.pt")
     times["lm"] = time.time() - t0
     if args.stop_after == "lm":
         return 0
 
     info = dict(seed=args.seed, clips=args.clips, texts_per_clip=args.texts_per_clip,
-                vq_preset=args.vq_preset, vq_steps=args.vq_steps, vq_recon_l1=vq_err,
+                vq_preset=args.vq_preset, vq_down_t=args.vq_down_t, vq_steps=args.vq_steps, vq_recon_l1=vq_err,
                 lm=dict(n_layer=args.lm_layers, n_head=args.lm_heads, n_embd=args.lm_embd,
                         steps=args.lm_steps, batch=args.lm_batch),
                 threads=args.threads, seconds_cumulative={k: round(v, 1) for k, v in times.items()},

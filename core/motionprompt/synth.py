@@ -670,13 +670,18 @@ def _register(name, build, sample):
     ACTIONS[name] = (build, sample)
 
 
-_DUR = lambda rng, lo=2.5, hi=5.0: float(np.round(rng.uniform(lo, hi) * 2) / 2)  # noqa: E731
+def _DUR(rng, lo=2.5, hi=5.0):
+    """A duration in seconds: whole seconds mostly (prompts can say "for 3 seconds"), else halves."""
+    d = rng.uniform(lo, hi)
+    return float(np.round(d) if rng.random() < 0.7 else np.round(d * 2) / 2)
+
+
 _SPEED = lambda rng: str(rng.choice(["slow", "normal", "normal", "fast"]))  # noqa: E731
 _SPEED_VALUE = {"slow": 0.65, "normal": 1.0, "fast": 1.35}
 _COUNT = lambda rng, hi=3: int(rng.integers(1, hi + 1))  # noqa: E731
 
 _register("idle", lambda p: idle(p["duration"], p["variant"]),
-          lambda rng: dict(duration=_DUR(rng, 2.0, 4.0), variant=float(rng.uniform(0, 1))))
+          lambda rng: dict(duration=_DUR(rng, 2.0, 5.0), variant=float(rng.uniform(0, 1))))
 _register("walk_forward", lambda p: walk(p["duration"], _SPEED_VALUE[p["speed"]]),
           lambda rng: dict(duration=_DUR(rng), speed=_SPEED(rng)))
 _register("walk_backward", lambda p: walk(p["duration"], 0.8 * _SPEED_VALUE[p["speed"]], backward=True),
