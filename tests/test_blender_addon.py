@@ -229,3 +229,53 @@ def test_model_that_cannot_load_is_reported_by_name(addon, monkeypatch, tmp_path
     with pytest.raises(RuntimeError, match="missing_model.toml"):
         bpy.ops.motionprompt.generate()
     assert not backend.current_backend().busy and not addon.running
+
+
+class _Layout:
+    """Records a panel's draw calls and checks every property and operator it names exists."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def _child(self, *a, **kw):
+        return _Layout(self.log)
+
+    column = row = _child
+
+    def prop(self, data, name, **kw):
+        assert name in data.bl_rna.properties, f"{type(data).__name__} has no property {name!r}"
+        self.log.append(("prop", name))
+
+    def label(self, text="", **kw):
+        self.log.append(("label", text))
+
+    def progress(self, factor=0.0, type="BAR", text=""):
+        self.log.append(("progress", text))
+
+    def operator(self, idname, **kw):
+        cat, name = idname.split(".")
+        props = getattr(getattr(bpy.ops, cat), name).get_rna_type().properties
+        self.log.append(("operator", idname))
+
+        class _Props:
+            def __setattr__(self, key, value):
+                assert key in props, f"{idname} has no property {key!r}"
+
+        return _Props()
+
+
+def test_panels_draw_with_existing_properties_and_operators(addon):
+    from types import SimpleNamespace
+
+    from blender_addon import panel
+
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    for running in (False, True):
+        addon.running, addon.model, addon.rest = running, "FILE", "SMPLX"
+        log = []
+        for cls in panel.CLASSES:
+            cls.draw(SimpleNamespace(layout=_Layout(log)), bpy.context)
+        ops = {x[1] for x in log if x[0] == "operator"}
+        assert ("motionprompt.cancel" in ops) == running and ("motionprompt.generate" in ops) != running
+        assert {"motionprompt.export", "motionprompt.history_use", "motionprompt.random_seed"} <= ops
+        assert ("prop", "model_file") in log and ("prop", "smplx_dir") in log
