@@ -159,3 +159,28 @@ def test_aliases_cover_meshcapade_eyes_and_smplh_hands():
     assert armature._canonical("R_Index2") == "right_index2"
     assert armature._canonical("m_avg_L_Wrist") == "left_wrist"
     assert armature._canonical("SMPLX:Pelvis") == "pelvis"
+
+
+def test_fcurves_below_blender_4_4_use_the_legacy_action_api():
+    """Blender 4.2/4.3 have no fcurve_ensure_for_datablock: curves come from Action.fcurves."""
+    calls = []
+
+    class Curves:
+        def find(self, path, index=0):
+            return "old" if path == "p.location" else None
+
+        def remove(self, fc):
+            calls.append(("remove", fc))
+
+        def new(self, path, index=0, action_group=""):
+            calls.append(("new", path, index, action_group))
+            return "fc"
+
+    class LegacyAction:
+        fcurves = Curves()
+
+    make = keys._fcurve_maker(object(), LegacyAction())
+    assert make("p.location", 2, "pelvis") == "fc"
+    assert make("p.rotation_quaternion", 0, "pelvis") == "fc"
+    assert calls == [("remove", "old"), ("new", "p.location", 2, "pelvis"),
+                     ("new", "p.rotation_quaternion", 0, "pelvis")]
