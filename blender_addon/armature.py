@@ -25,9 +25,7 @@ from .core import skeleton
 __all__ = [
     "SMPLX_TO_BLENDER",
     "ROOT_BONE",
-    "EXTRA_REST_OFFSETS",
     "ARMATURE_TAG",
-    "full_rest_offsets",
     "build_armature",
     "bone_for_joint",
     "BoneTarget",
@@ -39,33 +37,6 @@ ROOT_BONE = "root"
 #: Custom property marking armatures this add-on built (value: number of SMPL-X joints).
 ARMATURE_TAG = "motionprompt_joints"
 
-#: Rest offsets child - parent (33, 3) metres, SMPL-X axes, of joints 22..54 (jaw, eyes, 30 finger
-#: joints) for the same subject as ``skeleton.DEFAULT_REST_OFFSETS``: estimated from the public
-#: reference clip (clip000000_joints55.npy with its smplx85 rotations, per-frame spread < 6e-8 m).
-EXTRA_REST_OFFSETS = np.array([
-    [-0.018563, -0.000550, -0.005963], [0.020552, 0.044863, 0.070721], [-0.046686, 0.044863, 0.070720],
-    [0.113308, -0.008761, 0.021717], [0.034167, 0.002606, 0.003117], [0.024021, -0.002590, -0.000221],
-    [0.121662, -0.006044, -0.004198], [0.032820, 0.000970, -0.004219], [0.025062, -0.002309, -0.004428],
-    [0.093912, -0.015202, -0.048446], [0.017128, -0.001393, -0.012859], [0.016859, -0.002062, -0.011828],
-    [0.108693, -0.009255, -0.030319], [0.030438, 0.001733, -0.005697], [0.024459, -0.001700, -0.007590],
-    [0.045660, -0.019976, 0.029388], [0.018634, 0.001362, 0.027742], [0.022265, -0.005593, 0.016888],
-    [-0.111246, -0.012045, 0.021836], [-0.034168, 0.002605, 0.003118], [-0.024021, -0.002589, -0.000220],
-    [-0.119601, -0.009327, -0.004080], [-0.032820, 0.000970, -0.004220], [-0.025062, -0.002310, -0.004428],
-    [-0.091851, -0.018486, -0.048329], [-0.017128, -0.001394, -0.012858], [-0.016859, -0.002062, -0.011827],
-    [-0.106632, -0.012538, -0.030203], [-0.030438, 0.001733, -0.005697], [-0.024459, -0.001700, -0.007588],
-    [-0.043598, -0.023263, 0.029509], [-0.018633, 0.001363, 0.027741], [-0.022267, -0.005590, 0.016887],
-])
-EXTRA_REST_OFFSETS.flags.writeable = False
-
-
-def full_rest_offsets(body_offsets: np.ndarray) -> np.ndarray:
-    """(55, 3) rest offsets: the given body (22, 3) (or all 55) plus the default jaw/eyes/hands."""
-    body_offsets = np.asarray(body_offsets, dtype=np.float64)
-    if body_offsets.shape == (len(skeleton.JOINT_NAMES), 3):
-        return body_offsets.copy()
-    if body_offsets.shape != (skeleton.NUM_BODY_JOINTS, 3):
-        raise ValueError(f"rest offsets must be (22, 3) or (55, 3), got {body_offsets.shape}")
-    return np.concatenate([body_offsets, EXTRA_REST_OFFSETS], axis=0)
 
 
 def _rest_pelvis_height(rest: np.ndarray) -> float:
@@ -86,7 +57,7 @@ def build_armature(name: str = "SMPLX", offsets: np.ndarray | None = None, body_
     Returns:
         The armature object in OBJECT mode, at the origin, ``root`` bone on the floor.
     """
-    offsets = full_rest_offsets(skeleton.DEFAULT_REST_OFFSETS if offsets is None else offsets)
+    offsets = skeleton.full_rest_offsets(skeleton.DEFAULT_REST_OFFSETS if offsets is None else offsets)
     n = skeleton.NUM_BODY_JOINTS if body_only else len(skeleton.JOINT_NAMES)
     parents = skeleton.PARENTS[:n]
     rest = skeleton.rest_positions(offsets[:n], parents)  # (n, 3) pelvis at the origin

@@ -37,3 +37,28 @@ def real_clip(reference_dir):
             pytest.skip(f"{path} not present")
         out[key] = np.load(path).astype(np.float64)
     return out
+
+
+@pytest.fixture(scope="session")
+def model_toml(tmp_path_factory):
+    """A tiny random model on disk (MiniLM text encoder, tiny prefix-LM and FSQ VQ-VAE in
+    safetensors, a TOML description): the real model stack at test size. torch is imported
+    here, not at the top, so tests that do not need it stay light."""
+    import torch
+
+    from motionprompt.checkpoints import save_state_dict
+    from motionprompt.model_spec import ModelSpec
+    from motionprompt.prefix_lm import LMConfig, PrefixLM
+    from motionprompt.vqvae import VQVAE_PRESETS, HumanVQVAE, VQVAEConfig
+
+    d = tmp_path_factory.mktemp("tiny_model")
+    torch.manual_seed(0)
+    vqc = VQVAEConfig(**VQVAE_PRESETS["tiny"])
+    lmc = LMConfig.from_preset("tiny", vocab_size=vqc.nb_code + 2, clip_dim=384)
+    lm = PrefixLM(lmc).init_weights()
+    lm.lm_head.weight.data[lmc.end_id] *= 4  # rows end at different lengths
+    save_state_dict(lm, d / "lm.safetensors")
+    save_state_dict(HumanVQVAE(vqc), d / "vq.safetensors")
+    spec = ModelSpec(name="tiny-test", text_encoder=dict(kind="minilm", path=None, max_tokens=150, pooling="none"),
+                     lm=lmc, lm_checkpoint=d / "lm.safetensors", vqvae=vqc, vqvae_checkpoint=d / "vq.safetensors")
+    return spec.write(d / "model.toml")

@@ -203,7 +203,7 @@ def test_rest_from_smplx_model_files_and_selected_target_needs_an_armature(addon
     import motionprompt.smplx_body as smplx_body
     from motionprompt.skeleton import DEFAULT_REST_OFFSETS, rest_positions
 
-    from blender_addon.armature import EXTRA_REST_OFFSETS
+    from motionprompt.skeleton import EXTRA_REST_OFFSETS
 
     joints = rest_positions(np.concatenate([DEFAULT_REST_OFFSETS * 1.1, EXTRA_REST_OFFSETS])) + [0.0, 0.3, 0.0]
     seen = []

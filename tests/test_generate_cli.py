@@ -25,21 +25,6 @@ torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
-def model_toml(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tiny_model")
-    torch.manual_seed(0)
-    vqc = VQVAEConfig(**VQVAE_PRESETS["tiny"])
-    lmc = LMConfig.from_preset("tiny", vocab_size=vqc.nb_code + 2, clip_dim=384)
-    lm = PrefixLM(lmc).init_weights()
-    lm.lm_head.weight.data[lmc.end_id] *= 4  # rows end at different lengths
-    save_state_dict(lm, d / "lm.safetensors")
-    save_state_dict(HumanVQVAE(vqc), d / "vq.safetensors")
-    spec = ModelSpec(name="tiny-test", text_encoder=dict(kind="minilm", path=None, max_tokens=150, pooling="none"),
-                     lm=lmc, lm_checkpoint=d / "lm.safetensors", vqvae=vqc, vqvae_checkpoint=d / "vq.safetensors")
-    return spec.write(d / "model.toml")
-
-
-@pytest.fixture(scope="module")
 def gen(model_toml):
     return Generator.from_spec(str(model_toml))
 

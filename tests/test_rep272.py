@@ -107,3 +107,17 @@ def test_bad_shapes_are_refused():
         rep272.recover_from_272(np.zeros((10, 263)))
     with pytest.raises(ValueError, match="22"):
         rep272.motion_to_272(np.zeros((3, 21, 3, 3)), np.zeros((3, 21, 3)))
+
+
+def test_hand_and_face_rest_offsets_match_the_real_clip(real_clip):
+    """skeleton.EXTRA_REST_OFFSETS (jaw, eyes, fingers) = the clip's 55 joints seen from their
+    parents (body rotations from smplx85, hands/face at rest)."""
+    from motionprompt.skeleton import EXTRA_REST_OFFSETS, PARENTS, full_rest_offsets
+
+    p85, j55 = real_clip["smplx85"][:50], real_clip["joints55"][:50]
+    local = np.broadcast_to(np.eye(3), (50, 55, 3, 3)).copy()
+    local[:, :22] = Rotation.from_rotvec(p85[:, :66].reshape(-1, 3)).as_matrix().reshape(50, 22, 3, 3)
+    off, spread = estimate_rest_offsets(local, j55, PARENTS)
+    assert spread.max() < 1e-5
+    np.testing.assert_allclose(off[22:], EXTRA_REST_OFFSETS, atol=2e-6)
+    np.testing.assert_allclose(full_rest_offsets(off[:22])[22:], EXTRA_REST_OFFSETS)

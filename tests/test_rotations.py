@@ -77,3 +77,42 @@ def test_slerp_resample_halfway():
     assert out.shape == (3, 3, 3)
     np.testing.assert_allclose(out[1], Rotation.from_euler("z", 45, degrees=True).as_matrix(), atol=1e-12)
     np.testing.assert_allclose(out[2], R[1], atol=1e-12)
+
+
+def test_edge_angles_match_scipy():
+    """Tiny angles, angles at pi, and 180-degree turns about each axis (the hard cases for
+    matrix -> quaternion / axis-angle)."""
+    rng = np.random.default_rng(1)
+    axes = rng.normal(size=(60, 3))
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    angles = np.concatenate([np.full(20, 1e-9), np.full(20, np.pi), np.full(20, np.pi - 1e-7)])
+    aa = np.concatenate([axes * angles[:, None], np.diag([np.pi] * 3), np.zeros((1, 3))])
+    ref = Rotation.from_rotvec(aa)
+    R = rot.axis_angle_to_matrix(aa)
+    np.testing.assert_allclose(R, ref.as_matrix(), atol=1e-12)
+    q = rot.matrix_to_quaternion(R)
+    np.testing.assert_allclose(np.abs(np.sum(q * np.roll(ref.as_quat(), 1, axis=1), axis=1)), 1.0, atol=1e-12)
+    back = rot.matrix_to_axis_angle(R)
+    np.testing.assert_allclose(Rotation.from_rotvec(back).as_matrix(), ref.as_matrix(), atol=1e-9)
+    assert np.all(np.linalg.norm(back, axis=1) <= np.pi + 1e-9)
+
+
+def test_euler_zyx_matches_scipy_intrinsic(random_rotations):
+    R = random_rotations.as_matrix()
+    np.testing.assert_allclose(rot.matrix_to_euler_zyx(R), random_rotations.as_euler("ZYX"), atol=1e-9)
+    # gimbal lock: y = +-90 degrees still reproduces the matrix
+    locked = Rotation.from_euler("ZYX", [[0.4, np.pi / 2, 0.3], [-1.0, -np.pi / 2, 0.2]])
+    e = rot.matrix_to_euler_zyx(locked.as_matrix())
+    # arcsin near +-1 keeps only ~sqrt(eps) of y: 1e-7 is the conditioning, not slack
+    np.testing.assert_allclose(Rotation.from_euler("ZYX", e).as_matrix(), locked.as_matrix(), atol=1e-7)
+
+
+def test_rotations_module_does_not_need_scipy():
+    """The add-on runs this module inside a stock Blender, which has numpy but not scipy."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(rot))
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert "scipy" not in imported

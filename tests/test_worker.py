@@ -141,9 +141,6 @@ def test_demo_model_end_to_end(tmp_path):
         p.wait(30)
 
 
-from test_generate_cli import model_toml  # noqa: E402,F401  (the tiny random model fixture, reused)
-
-
 def test_real_generator_on_a_tiny_model(model_toml, tmp_path):
     """The worker around the real ``Generator`` (tiny random weights): progress, result files."""
     env = dict(os.environ)

@@ -14,8 +14,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from scipy.spatial.transform import Rotation
-
+from .rotations import matrix_to_euler_zyx
 from .skeleton import BODY_JOINT_NAMES, BODY_PARENTS
 
 __all__ = ["bvh_text"]
@@ -74,9 +73,7 @@ def bvh_text(local_rots: np.ndarray, root_pos: np.ndarray, offsets: np.ndarray, 
 
     out.write("HIERARCHY\n")
     write_joint(0, 0)
-    # Euler ZYX intrinsic: R = Rz(z) Ry(y) Rx(x); scipy returns the angles in (z, y, x) order.
-    eul = Rotation.from_matrix(local_rots[:, order].reshape(-1, 3, 3)).as_euler("ZYX", degrees=True)
-    eul = eul.reshape(T, len(order) * 3)
+    eul = np.degrees(matrix_to_euler_zyx(local_rots[:, order])).reshape(T, len(order) * 3)  # z, y, x
     data = np.concatenate([root_pos, eul], axis=1)
     out.write(f"MOTION\nFrames: {T}\nFrame Time: {1.0 / fps:.6f}\n")
     np.savetxt(out, data, fmt="%.6f")

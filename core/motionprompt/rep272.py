@@ -147,7 +147,7 @@ def recover_positions(x: np.ndarray) -> np.ndarray:
 
 
 def _data_file(name: str) -> Path:
-    return Path(str(resources.files("motionprompt") / "data" / name))
+    return Path(str(resources.files(__package__) / "data" / name))  # also inside the add-on's vendored copy
 
 
 def load_mean_std(path_mean=None, path_std=None) -> tuple[np.ndarray, np.ndarray]:

@@ -8,13 +8,14 @@ Conventions, stated once:
 - Axis-angle is a 3-vector: unit axis times angle in radians.
 - ``yaw_matrix`` is a rotation about +Y (the up axis of SMPL-X space).
 
-Where scipy's ``Rotation`` already does the job (axis-angle, quaternions) we use it.
+Pure numpy on purpose: this module also runs inside a stock Blender (the add-on's vendored
+core), whose Python has numpy but not scipy. The tests check every conversion against scipy's
+``Rotation``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 __all__ = [
     "matrix_to_6d",
@@ -23,19 +24,13 @@ __all__ = [
     "matrix_to_axis_angle",
     "matrix_to_quaternion",
     "quaternion_to_matrix",
+    "quaternion_to_axis_angle",
     "quaternion_continuity",
     "yaw_matrix",
     "heading_angle",
+    "matrix_to_euler_zyx",
     "slerp_resample",
 ]
-
-
-def _flat(x: np.ndarray, tail: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, ...]]:
-    x = np.asarray(x, dtype=np.float64)
-    if x.shape[x.ndim - len(tail):] != tail:
-        raise ValueError(f"expected an array of shape (..., {', '.join(map(str, tail))}), got {x.shape}")
-    lead = x.shape[: x.ndim - len(tail)]
-    return x.reshape((-1,) + tail), lead
 
 
 def matrix_to_6d(R: np.ndarray) -> np.ndarray:
@@ -70,28 +65,77 @@ def sixd_to_matrix(d6: np.ndarray) -> np.ndarray:
 
 
 def axis_angle_to_matrix(aa: np.ndarray) -> np.ndarray:
-    """Axis-angle (..., 3) radians to rotation matrices (..., 3, 3)."""
-    flat, lead = _flat(aa, (3,))
-    return Rotation.from_rotvec(flat).as_matrix().reshape(lead + (3, 3))
+    """Axis-angle (..., 3) radians to rotation matrices (..., 3, 3) (Rodrigues)."""
+    aa = np.asarray(aa, dtype=np.float64)
+    if aa.shape[-1:] != (3,):
+        raise ValueError(f"expected an array of shape (..., 3), got {aa.shape}")
+    theta = np.linalg.norm(aa, axis=-1)[..., None, None]
+    K = np.zeros(aa.shape[:-1] + (3, 3))
+    K[..., 0, 1], K[..., 0, 2], K[..., 1, 2] = -aa[..., 2], aa[..., 1], -aa[..., 0]
+    K = K - np.swapaxes(K, -1, -2)  # cross-product matrix of aa (not normalised)
+    small = theta < 1e-6
+    safe = np.where(small, 1.0, theta)
+    # sin(t)/t and (1-cos t)/t^2, with their Taylor series near 0
+    a = np.where(small, 1.0 - theta**2 / 6.0, np.sin(safe) / safe)
+    b = np.where(small, 0.5 - theta**2 / 24.0, (1.0 - np.cos(safe)) / safe**2)
+    return np.eye(3) + a * K + b * (K @ K)
 
 
 def matrix_to_axis_angle(R: np.ndarray) -> np.ndarray:
     """Rotation matrices (..., 3, 3) to axis-angle (..., 3), angle in [0, pi]."""
-    flat, lead = _flat(R, (3, 3))
-    return Rotation.from_matrix(flat).as_rotvec().reshape(lead + (3,))
+    return quaternion_to_axis_angle(matrix_to_quaternion(R))
+
+
+def quaternion_to_axis_angle(q: np.ndarray) -> np.ndarray:
+    """Quaternions (..., 4) w-first to axis-angle (..., 3), angle in [0, pi]."""
+    q = np.asarray(q, dtype=np.float64)
+    q = q * np.where(q[..., :1] < 0, -1.0, 1.0)  # w >= 0: the short way round
+    v = q[..., 1:]
+    s = np.linalg.norm(v, axis=-1, keepdims=True)
+    angle = 2.0 * np.arctan2(s, q[..., :1])
+    small = s < 1e-8
+    # angle / sin(angle/2) -> 2 as the angle -> 0
+    scale = np.where(small, 2.0 / np.maximum(q[..., :1], 1e-12), angle / np.where(small, 1.0, s))
+    return v * scale
 
 
 def matrix_to_quaternion(R: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) to unit quaternions (..., 4), w-first, w >= 0."""
-    flat, lead = _flat(R, (3, 3))
-    xyzw = Rotation.from_matrix(flat).as_quat(canonical=True)
-    return np.roll(xyzw, 1, axis=-1).reshape(lead + (4,))
+    """Rotation matrices (..., 3, 3) to unit quaternions (..., 4), w-first, w >= 0.
+
+    Each row takes the best-conditioned of the four classic formulas (the largest of
+    w, x, y, z drives the division).
+    """
+    R = np.asarray(R, dtype=np.float64)
+    if R.shape[-2:] != (3, 3):
+        raise ValueError(f"expected an array of shape (..., 3, 3), got {R.shape}")
+    m00, m11, m22 = R[..., 0, 0], R[..., 1, 1], R[..., 2, 2]
+    # 4*q_i^2 for w, x, y, z
+    sq = np.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22], -1)
+    # candidate quaternions scaled by 4*q_i (one per choice of the dominant component)
+    c = np.stack([
+        np.stack([sq[..., 0], R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0], R[..., 1, 0] - R[..., 0, 1]], -1),
+        np.stack([R[..., 2, 1] - R[..., 1, 2], sq[..., 1], R[..., 1, 0] + R[..., 0, 1], R[..., 0, 2] + R[..., 2, 0]], -1),
+        np.stack([R[..., 0, 2] - R[..., 2, 0], R[..., 1, 0] + R[..., 0, 1], sq[..., 2], R[..., 2, 1] + R[..., 1, 2]], -1),
+        np.stack([R[..., 1, 0] - R[..., 0, 1], R[..., 0, 2] + R[..., 2, 0], R[..., 2, 1] + R[..., 1, 2], sq[..., 3]], -1),
+    ], -2)  # (..., 4 choices, 4)
+    best = np.argmax(sq, axis=-1)[..., None, None]
+    q = np.take_along_axis(c, np.broadcast_to(best, c.shape[:-2] + (1, 4)), axis=-2)[..., 0, :]
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    return q * np.where(q[..., :1] < 0, -1.0, 1.0)
 
 
 def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
     """Quaternions (..., 4), w-first (normalised here), to rotation matrices (..., 3, 3)."""
-    flat, lead = _flat(q, (4,))
-    return Rotation.from_quat(np.roll(flat, -1, axis=-1)).as_matrix().reshape(lead + (3, 3))
+    q = np.asarray(q, dtype=np.float64)
+    if q.shape[-1:] != (4,):
+        raise ValueError(f"expected an array of shape (..., 4), got {q.shape}")
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    return np.stack([
+        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
+    ], -1).reshape(q.shape[:-1] + (3, 3))
 
 
 def quaternion_continuity(q: np.ndarray) -> np.ndarray:
@@ -142,6 +186,24 @@ def heading_angle(R: np.ndarray) -> np.ndarray:
     """
     R = np.asarray(R, dtype=np.float64)
     return -np.arctan2(R[..., 0, 2], R[..., 2, 2])
+
+
+def matrix_to_euler_zyx(R: np.ndarray) -> np.ndarray:
+    """Intrinsic Z-Y-X Euler angles (BVH ``Zrotation Yrotation Xrotation``): R = Rz(z) Ry(y) Rx(x).
+
+    Args:
+        R: (..., 3, 3).
+    Returns:
+        (..., 3) radians in the order (z, y, x); y in [-pi/2, pi/2]. At gimbal lock
+        (|y| = pi/2) x is set to 0.
+    """
+    R = np.asarray(R, dtype=np.float64)
+    sy = np.clip(-R[..., 2, 0], -1.0, 1.0)
+    y = np.arcsin(sy)
+    lock = np.abs(sy) > 1 - 1e-12
+    z = np.where(lock, np.arctan2(-R[..., 0, 1], R[..., 1, 1]), np.arctan2(R[..., 1, 0], R[..., 0, 0]))
+    x = np.where(lock, 0.0, np.arctan2(R[..., 2, 1], R[..., 2, 2]))
+    return np.stack([z, y, x], axis=-1)
 
 
 def slerp_resample(rotations: np.ndarray, src_fps: float, dst_fps: float) -> np.ndarray:

@@ -21,6 +21,8 @@ __all__ = [
     "DEFAULT_REST_OFFSETS",
     "DEFAULT_REST_PELVIS",
     "DEFAULT_BETAS",
+    "EXTRA_REST_OFFSETS",
+    "full_rest_offsets",
     "rest_positions",
     "forward_kinematics",
     "global_rotations",
@@ -112,6 +114,34 @@ DEFAULT_BETAS = np.array([1.6887326, -0.29519778, 1.247251, 0.25786662, -1.16795
                           -2.300789, 0.16687013, 1.0944815, 1.6244136, 1.0445964])
 DEFAULT_BETAS.flags.writeable = False
 
+
+#: Rest offsets child - parent (33, 3) metres, SMPL-X axes, of joints 22..54 (jaw, eyes, 30 finger
+#: joints) for the same subject as ``DEFAULT_REST_OFFSETS``: estimated from the public
+#: reference clip (clip000000_joints55.npy with its smplx85 rotations, per-frame spread < 6e-8 m).
+EXTRA_REST_OFFSETS = np.array([
+    [-0.018563, -0.000550, -0.005963], [0.020552, 0.044863, 0.070721], [-0.046686, 0.044863, 0.070720],
+    [0.113308, -0.008761, 0.021717], [0.034167, 0.002606, 0.003117], [0.024021, -0.002590, -0.000221],
+    [0.121662, -0.006044, -0.004198], [0.032820, 0.000970, -0.004219], [0.025062, -0.002309, -0.004428],
+    [0.093912, -0.015202, -0.048446], [0.017128, -0.001393, -0.012859], [0.016859, -0.002062, -0.011828],
+    [0.108693, -0.009255, -0.030319], [0.030438, 0.001733, -0.005697], [0.024459, -0.001700, -0.007590],
+    [0.045660, -0.019976, 0.029388], [0.018634, 0.001362, 0.027742], [0.022265, -0.005593, 0.016888],
+    [-0.111246, -0.012045, 0.021836], [-0.034168, 0.002605, 0.003118], [-0.024021, -0.002589, -0.000220],
+    [-0.119601, -0.009327, -0.004080], [-0.032820, 0.000970, -0.004220], [-0.025062, -0.002310, -0.004428],
+    [-0.091851, -0.018486, -0.048329], [-0.017128, -0.001394, -0.012858], [-0.016859, -0.002062, -0.011827],
+    [-0.106632, -0.012538, -0.030203], [-0.030438, 0.001733, -0.005697], [-0.024459, -0.001700, -0.007588],
+    [-0.043598, -0.023263, 0.029509], [-0.018633, 0.001363, 0.027741], [-0.022267, -0.005590, 0.016887],
+])
+EXTRA_REST_OFFSETS.flags.writeable = False
+
+
+def full_rest_offsets(body_offsets: np.ndarray) -> np.ndarray:
+    """(55, 3) rest offsets: the given body (22, 3) (or all 55) plus the default jaw/eyes/hands."""
+    body_offsets = np.asarray(body_offsets, dtype=np.float64)
+    if body_offsets.shape == (len(JOINT_NAMES), 3):
+        return body_offsets.copy()
+    if body_offsets.shape != (NUM_BODY_JOINTS, 3):
+        raise ValueError(f"rest offsets must be (22, 3) or (55, 3), got {body_offsets.shape}")
+    return np.concatenate([body_offsets, EXTRA_REST_OFFSETS], axis=0)
 
 def _parents_for(num_joints: int, parents) -> np.ndarray:
     parents = np.asarray(PARENTS[:num_joints] if parents is None else parents)
