@@ -9,6 +9,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from blender_helpers import REPO, bpy, reset
@@ -63,3 +64,35 @@ def test_blender_validates_the_extension_zip(tmp_path):
     out = build_addon.build(tmp_path / "mp.zip")
     p = subprocess.run([sys.executable, str(tool), "validate", str(out)], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and "Success" in p.stdout, p.stdout + p.stderr
+
+
+def test_unpacked_zip_keys_a_motion_without_scipy_or_torch(tmp_path):
+    """A stock Blender has numpy but neither scipy nor torch: the zip's vendored core must load
+    a motion file, build the armature and key it there. Run in a fresh interpreter with both
+    imports blocked."""
+    out = build_addon.build(tmp_path / "mp.zip")
+    zipfile.ZipFile(out).extractall(tmp_path / "mp_stock")
+    rng = np.random.default_rng(0)
+    mean = np.load(REPO / "core" / "motionprompt" / "data" / "motionmillion_mean.npy")
+    std = np.load(REPO / "core" / "motionprompt" / "data" / "motionmillion_std.npy")
+    np.save(tmp_path / "m.npy", mean + 0.2 * std * rng.normal(size=(20, 272)))
+    script = f"""
+import sys
+for blocked in ("scipy", "torch", "motionprompt"):
+    sys.modules[blocked] = None  # an import of any of these now fails
+sys.path.insert(0, {str(tmp_path)!r})
+import bpy, importlib
+bpy.ops.wm.read_factory_settings(use_empty=True)
+addon = importlib.import_module("mp_stock")
+addon.register()
+core = importlib.import_module("mp_stock.core")
+assert core.motionprompt.__name__ == "mp_stock.vendor.motionprompt", core.motionprompt.__name__
+motion = core.formats.load_motion({str(tmp_path / "m.npy")!r})
+obj = importlib.import_module("mp_stock.armature").build_armature("SMPLX")
+action = importlib.import_module("mp_stock.keys").apply_motion(obj, motion)
+assert bpy.context.scene.frame_end == 20, bpy.context.scene.frame_end
+print("KEYED", len(obj.pose.bones))
+addon.unregister()
+"""
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "KEYED 56" in p.stdout, p.stdout + p.stderr

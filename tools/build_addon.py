@@ -1,14 +1,13 @@
 """Build the installable Blender extension zip (Edit > Preferences > Get Extensions > Install from Disk).
 
-    python tools/build_addon.py [-o dist/motionprompt-0.1.0.zip] [--wheel scipy-...whl ...]
+    python tools/build_addon.py [-o dist/motionprompt-0.1.0.zip] [--wheel some-package.whl ...]
 
 The zip holds ``blender_addon/`` at its top level (``blender_manifest.toml`` first) plus the
 pure-Python parts of ``motionprompt`` that keying, loading and exporting need, under
 ``vendor/motionprompt`` (no torch: generation runs in the worker, or in Blender's Python when
-torch is there). ``rotations`` and ``bvh`` use scipy, which Blender's own Python does not
-ship: pass scipy wheels for your platforms with ``--wheel`` (``pip download scipy
---only-binary=:all: --python-version 3.11 --platform <tag> -d wheels``); they are listed in the
-manifest and Blender installs them with the extension.
+torch is there). That core needs only numpy, which every Blender ships. Extra wheels can still
+be bundled with ``--wheel``; they are listed in the manifest and Blender installs them with the
+extension.
 """
 
 from __future__ import annotations
