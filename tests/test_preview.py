@@ -79,10 +79,10 @@ def test_camera_centres_its_look_at_point_and_keeps_up_up():
         assert math.isclose(cam.offset()[1], cam.distance * math.sin(math.radians(el)), rel_tol=1e-12)
 
 
-def test_supersampling_antialiases_the_bones():
+def test_antialiasing_smooths_the_bones():
     j = walking_joints(2)
-    sharp = preview.render_frame(j, 0, size=240, supersample=1, show_time=False)
-    smooth = preview.render_frame(j, 0, size=240, supersample=2, show_time=False)
+    sharp = preview.render_frame(j, 0, size=240, antialias=False, show_time=False)
+    smooth = preview.render_frame(j, 0, size=240, antialias=True, show_time=False)
     # anti-aliased edges produce many more distinct colours than the few the picture uses
     def colours(a):
         return len(np.unique(a.reshape(-1, 3), axis=0))

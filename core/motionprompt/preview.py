@@ -298,39 +298,47 @@ def _clip_polygon(poly: np.ndarray, near: float) -> np.ndarray:
 
 
 class _Scene:
-    """Projected geometry of a whole motion, at ``supersample`` pixels per output pixel.
+    """Projected geometry of a whole motion, in output pixels (pixel k spans [k, k + 1)).
 
-    All arrays are per frame; pixel coordinates are in the supersampled image.
+    Segment arrays are (T, N, 4) pixel coordinates (x0, y0, x1, y1) per frame, NaN where a
+    segment lies wholly behind the camera's near plane (parts behind it are clipped away).
     """
 
-    def __init__(self, joints: np.ndarray, size: int, camera: Camera, trajectory: np.ndarray,
-                 supersample: int):
+    def __init__(self, joints: np.ndarray, size: int, camera: Camera, trajectory: np.ndarray):
         T = len(joints)
         self.T = T
         self.near = camera.near
         self.R = camera.rotation()
-        self.f = camera.focal(size) * supersample
-        self.c = size * supersample / 2.0
+        self.f = camera.focal(size)
+        self.c = size / 2.0
         self.floor_y = float(joints[..., 1].min())
         root = joints[:, 0]
         look = np.stack([root[:, 0], np.full(T, self.floor_y + camera.look_height), root[:, 2]], axis=1)
         self.eye = look + camera.offset()                                # (T, 3)
         self.eye_cam = self.eye @ self.R.T                               # (T, 3) eye in camera axes
 
-        # skeleton and its shadow on the floor
-        self.joints_cam = self._cam(joints)                              # (T, 22, 3)
+        # skeleton and its shadow on the floor: one segment per bone, chain by chain
+        pairs = [(c[k], c[k + 1]) for c in KINEMATIC_CHAINS for k in range(len(c) - 1)]
+        self.bone_chain = np.array([n for n, c in enumerate(KINEMATIC_CHAINS) for _ in range(len(c) - 1)])
+        parent, child = (list(v) for v in zip(*pairs))
+        joints_cam = self._cam(joints)                                   # (T, 22, 3)
         shadow = joints.copy()
         shadow[..., 1] = self.floor_y
-        self.shadow_cam = self._cam(shadow)
-        chain_depth = np.stack([self.joints_cam[:, list(c), 2].mean(axis=1) for c in KINEMATIC_CHAINS], axis=1)
+        shadow_cam = self._cam(shadow)
+        self.bone_seg = self._segments(joints_cam[:, parent], joints_cam[:, child])     # (T, B, 4)
+        self.shadow_seg = self._segments(shadow_cam[:, parent], shadow_cam[:, child])   # (T, B, 4)
+        chain_depth = np.stack([joints_cam[:, list(c), 2].mean(axis=1) for c in KINEMATIC_CHAINS], axis=1)
         self.chain_order = np.argsort(-chain_depth, axis=1)              # (T, 5) far chains first
 
-        # floor patch (a square around the root) and its grid lines at fixed world positions
+        # floor patch: a square around the root, so the same polygon in every frame's image
         h = FLOOR_HALF
-        cx, cz = root[:, 0], root[:, 2]
-        corners = np.stack([np.stack([cx + sx, np.full(T, self.floor_y), cz + sz], axis=1)
-                            for sx, sz in ((-h, -h), (h, -h), (h, h), (-h, h))], axis=1)
-        self.floor_cam = self._cam(corners)                              # (T, 4, 3)
+        corners = np.array([[sx, 0.0, sz] for sx, sz in ((-h, -h), (h, -h), (h, h), (-h, h))])
+        floor_cam = (corners + [root[0, 0], self.floor_y, root[0, 2]]) @ self.R.T - self.eye_cam[0]
+        if (floor_cam[:, 2] < self.near).any():
+            floor_cam = _clip_polygon(floor_cam, self.near)
+        self.floor_px = self._px(floor_cam)                              # (P, 2)
+
+        # grid lines at fixed world positions, clipped to the floor patch of each frame
         n = int(round(2 * h / GRID_STEP)) + 2
         segs = []
         for along in (0, 2):  # lines of constant x (along=0), then of constant z (along=2)
@@ -349,10 +357,7 @@ class _Scene:
             segs.append((a, b))
         a = np.concatenate([s[0] for s in segs], axis=1)
         b = np.concatenate([s[1] for s in segs], axis=1)
-        ga, gb, vis = _clip_near(self._cam(a), self._cam(b), self.near)
-        vis &= np.isfinite(ga).all(-1)
-        self.grid_px = np.concatenate([self._px(ga), self._px(gb)], axis=-1)  # (T, G, 4)
-        self.grid_vis = vis                                                     # (T, G)
+        self.grid_seg = self._segments(self._cam(a), self._cam(b))       # (T, G, 4)
 
         # trajectory on the floor: camera axes without the eye (subtracted per frame)
         traj = trajectory.copy()
@@ -371,226 +376,380 @@ class _Scene:
         with np.errstate(divide="ignore", invalid="ignore"):
             u = self.c + self.f * cam[..., 0] / cam[..., 2]
             v = self.c - self.f * cam[..., 1] / cam[..., 2]
-        return np.stack([u, v], axis=-1) - 0.5  # Pillow's integer coordinate x is pixel centre x + 0.5
+        return np.stack([u, v], axis=-1)
 
-    def polylines(self, cam: np.ndarray) -> list[np.ndarray]:
-        """One polyline (N, 3) in camera coordinates -> pixel polylines (M, 2) to draw (clipped at near)."""
-        if (cam[:, 2] >= self.near).all():
-            return [self._px(cam)]
-        a, b, vis = _clip_near(cam[:-1], cam[1:], self.near)
-        return [np.stack([p, q]) for p, q, v in zip(self._px(a), self._px(b), vis) if v]
+    def _segments(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Segments a-b in camera coordinates (..., 3) -> (..., 4) pixels, clipped at the near
+        plane; NaN where wholly behind it (or where a or b is NaN)."""
+        a, b, visible = _clip_near(a, b, self.near)
+        seg = np.concatenate([self._px(a), self._px(b)], axis=-1)
+        seg[~visible] = np.nan
+        return seg
 
-    def trajectory_runs(self, i: int, lo: int, hi: int) -> list[np.ndarray]:
-        """Pixel polylines (M, 2) of trajectory points lo..hi-1 inside the floor patch of frame ``i``."""
-        if hi - lo < 2:
-            return []
-        cam = self.traj_rot[lo:hi] - self.eye_cam[i]
-        inside = (np.abs(self.traj[lo:hi][:, [0, 2]] - self.root_xz[i]) <= FLOOR_HALF).all(axis=1)
+    def trajectory_segments(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pixel segments (M, 4) of the root path inside the floor patch of frame ``i``, and (M,)
+        True where the segment is already travelled (it ends at or before frame ``i``)."""
+        cam = self.traj_rot - self.eye_cam[i]
+        inside = (np.abs(self.traj[:, [0, 2]] - self.root_xz[i]) <= FLOOR_HALF).all(axis=1)
         inside &= cam[:, 2] >= self.near
+        keep = inside[:-1] & inside[1:]
         px = self._px(cam)
-        edges = np.flatnonzero(np.diff(inside.astype(np.int8))) + 1
-        return [seg for seg, seg_in in zip(np.split(px, edges), np.split(inside, edges))
-                if seg_in[0] and len(seg) >= 2]
-
-    def boxes(self, cam: np.ndarray, size: int, margin: int) -> np.ndarray:
-        """(T, 4) int boxes (x0, y0, x1, y1) in output pixels around camera points (T, N, 3),
-        ``margin`` pixels wider; the whole image where a point crosses the near plane."""
-        px = self._px(cam) / (self.c * 2 / size)                                         # output pixels
-        boxes = np.concatenate([np.floor(px.min(axis=1)) - margin, np.ceil(px.max(axis=1)) + margin], axis=1)
-        boxes = boxes.clip(0, size)
-        full = (cam[..., 2] < self.near).any(axis=1) | ~np.isfinite(px).all(axis=(1, 2))
-        boxes[full] = (0, 0, size, size)
-        return boxes.astype(np.int64)
+        seg = np.concatenate([px[:-1], px[1:]], axis=1)[keep]
+        return seg, np.flatnonzero(keep) < i
 
 
 # ---------------------------------------------------------------------------------------------
-# rasterisation
-
-class _Painter:
-    """Draws frames of one motion: ``frame(i)`` -> RGB image ``size`` x ``size``."""
-
-    def __init__(self, joints, size: int = 960, title: str = "", fps: float = 30.0, trajectory=None,
-                 camera: Camera | None = None, supersample: int = 2, show_time: bool = True):
-        joints = _check_joints(joints)
-        self.size = _check_size(size)
-        self.fps = _check_fps(fps)
-        self.ss = max(1, int(supersample))
-        self.camera = camera or Camera()
-        self.scene = _Scene(joints, self.size, self.camera, _check_trajectory(trajectory, joints), self.ss)
-        k = self.size / REFERENCE_SIZE * self.ss
-        self.w_bone = max(1, round(BONE_WIDTH * k))
-        self.w_grid = max(1, round(GRID_WIDTH * k))
-        self.w_path = max(1, round(PATH_WIDTH * k))
-        self.title_mask = _text_mask(title, self.size, max(12, round(self.size * 0.032)))
-        self.title_ink = None if self.title_mask is None else Image.new("RGB", self.title_mask.size, TEXT)
-        self.show_time = show_time
-        self.time_font = _font(max(10, round(self.size * 0.022)))
-        self.margin = 2 + math.ceil(max(BONE_WIDTH, PATH_WIDTH, GRID_WIDTH) * k / self.ss)
-        sc = self.scene
-        self.floor_boxes = sc.boxes(sc.floor_cam, self.size, self.margin)
-        self.figure_boxes = sc.boxes(np.concatenate([sc.joints_cam, sc.shadow_cam], axis=1), self.size, self.margin)
-
-    def __len__(self) -> int:
-        return self.scene.T
-
-    def _canvas(self, im: Image.Image, box) -> tuple[Image.Image, np.ndarray]:
-        """The part ``box`` (output pixels) of ``im`` enlarged ``supersample`` times, and its origin
-        in supersampled pixels."""
-        x0, y0, x1, y1 = box
-        part = im.crop(box)
-        if self.ss > 1:
-            part = part.resize(((x1 - x0) * self.ss, (y1 - y0) * self.ss), Image.Resampling.NEAREST)
-        return part, np.array([x0 * self.ss, y0 * self.ss], dtype=np.float64)
-
-    def frame(self, i: int) -> Image.Image:
-        """Frame ``i`` as an RGB image.
-
-        Two supersampled layers, each only over the pixels it covers: the floor with its grid
-        (all greys, drawn in one channel), then the trajectory, shadow and skeleton in colour
-        over an enlarged copy of what lies below; each is box-filtered down (anti-aliasing).
-        Text is drawn at the final size.
-        """
-        s, ss = self.scene, self.ss
-        # floor and grid: greys, one channel, then the whole frame becomes RGB
-        base = Image.new("L", (self.size, self.size), BACKGROUND[0])
-        fb = tuple(int(v) for v in self.floor_boxes[i])
-        if fb[2] > fb[0] and fb[3] > fb[1]:
-            grey = Image.new("L", ((fb[2] - fb[0]) * ss, (fb[3] - fb[1]) * ss), BACKGROUND[0])
-            origin = np.array([fb[0] * ss, fb[1] * ss], dtype=np.float64)
-            draw = ImageDraw.Draw(grey)
-            floor = s.floor_cam[i]
-            if (floor[:, 2] < s.near).any():
-                floor = _clip_polygon(floor, s.near)
-            if len(floor) >= 3:
-                draw.polygon((s._px(floor) - origin).ravel().tolist(), fill=FLOOR[0])
-            for seg in (s.grid_px[i][s.grid_vis[i]] - np.tile(origin, 2)).tolist():
-                draw.line(seg, fill=GRID[0], width=self.w_grid)
-            base.paste(grey.reduce(ss) if ss > 1 else grey, fb[:2])
-        im = base.convert("RGB")
-
-        # trajectory, shadow, skeleton: colour, over what the floor layer left
-        ahead = s.trajectory_runs(i, i, s.T)
-        done = s.trajectory_runs(i, 0, i + 1)
-        box = self.figure_boxes[i].copy()
-        if ahead or done:
-            pts = np.concatenate(ahead + done) / ss
-            m = self.margin
-            box[:2] = np.minimum(box[:2], np.floor(pts.min(axis=0)) - m).clip(0, self.size)
-            box[2:] = np.maximum(box[2:], np.ceil(pts.max(axis=0)) + m).clip(0, self.size)
-        box = tuple(int(v) for v in box)
-        if box[2] > box[0] and box[3] > box[1]:
-            canvas, origin = self._canvas(im, box)
-            draw = ImageDraw.Draw(canvas)
-            for run in ahead:
-                draw.line((run - origin).ravel().tolist(), fill=PATH_AHEAD, width=self.w_path)
-            for run in done:
-                draw.line((run - origin).ravel().tolist(), fill=PATH_DONE, width=self.w_path)
-            for cam_pts, colours in ((s.shadow_cam[i], None), (s.joints_cam[i], CHAIN_COLORS)):
-                for c in s.chain_order[i]:
-                    colour = SHADOW if colours is None else tuple(colours[c])
-                    for line in s.polylines(cam_pts[list(KINEMATIC_CHAINS[c])]):
-                        draw.line((line - origin).ravel().tolist(), fill=colour, width=self.w_bone, joint="curve")
-            im.paste(canvas.reduce(ss) if ss > 1 else canvas, box[:2])
-
-        if self.title_mask is not None:
-            im.paste(self.title_ink, (0, 0), self.title_mask)
-        if self.show_time:
-            m = round(self.size * 0.02)
-            ImageDraw.Draw(im).text((m, self.size - m), f"{i / self.fps:.2f} s  ·  frame {i + 1}/{s.T}",
-                                    fill=TEXT, font=self.time_font, anchor="ls")
-        return im
-
-    def frames(self) -> Iterator[Image.Image]:
-        for i in range(len(self)):
-            yield self.frame(i)
-
-
-def render_frame(joints, index: int = 0, size: int = 960, title: str = "", fps: float = 30.0,
-                 trajectory=None, camera: Camera | None = None, supersample: int = 2,
-                 show_time: bool = True) -> np.ndarray:
-    """One preview frame as an (size, size, 3) uint8 RGB array (``index`` counts from 0)."""
-    p = _Painter(joints, size, title, fps, trajectory, camera, supersample, show_time)
-    if not -len(p) <= index < len(p):
-        raise IndexError(f"frame {index} out of range for a motion of {len(p)} frames")
-    return np.asarray(p.frame(index % len(p)))
-
-
-def iter_frames(joints, size: int = 960, title: str = "", fps: float = 30.0, trajectory=None,
-                camera: Camera | None = None, supersample: int = 2) -> Iterator[np.ndarray]:
-    """Yield every preview frame as an (size, size, 3) uint8 RGB array, one at a time."""
-    for im in _Painter(joints, size, title, fps, trajectory, camera, supersample).frames():
-        yield np.asarray(im)
-
-
-# ---------------------------------------------------------------------------------------------
-# encoders
+# palette and anti-aliased drawing straight into palette indices
 
 #: GIF palette index that means "unchanged since the previous frame" (transparent).
 GIF_KEEP = 255
-_UNUSED = (255, 0, 255)  # palette filler far from every colour drawn, so nothing quantizes to it
+_UNUSED = (255, 0, 255)  # palette filler far from every colour drawn, so nothing maps to it
+#: Coverage of a pixel by a line is quantised to 1/ALPHA steps (the palette blends every
+#: pair of inks in a few steps, so finer levels would map to the same entries).
+ALPHA = 16
 
 
-def _gif_palette() -> Image.Image:
-    """One global palette: the picture's colours and blends between every pair of them (what
-    anti-aliased edges produce); index ``GIF_KEEP`` and the unused entries are never drawn."""
-    base = list(dict.fromkeys([BACKGROUND, FLOOR, GRID, SHADOW, PATH_DONE, PATH_AHEAD, TEXT]
-                              + [tuple(c) for c in CHAIN_COLORS]))
+def _inks() -> list[tuple[int, int, int]]:
+    """The colours the picture is drawn with (each once), background first."""
+    return list(dict.fromkeys([BACKGROUND, FLOOR, GRID, SHADOW, PATH_DONE, PATH_AHEAD, TEXT]
+                              + [tuple(int(v) for v in c) for c in CHAIN_COLORS]))
+
+
+@lru_cache(maxsize=None)
+def _palette() -> np.ndarray:
+    """(256, 3) uint8: the one global palette. The inks, then blends between every pair of them
+    (what anti-aliased edges produce); index ``GIF_KEEP`` and the filler entries are never drawn."""
+    base = _inks()
     pairs = [(a, b) for k, a in enumerate(base) for b in base[k + 1:]]
     steps = max(0, min(7, (GIF_KEEP - len(base)) // max(1, len(pairs))))
     colours = [np.array(c, float) for c in base]
     for a, b in pairs:
         for t in np.arange(1, steps + 1) / (steps + 1):
             colours.append((1 - t) * np.array(a, float) + t * np.array(b, float))
-    colours = colours[:GIF_KEEP]
     table = np.empty((256, 3), np.uint8)
     table[:] = _UNUSED
-    table[:len(colours)] = np.round(colours)
-    pal = Image.new("P", (1, 1))
-    pal.putpalette(table.ravel().tolist())
-    return pal
+    table[:len(colours[:GIF_KEEP])] = np.round(colours[:GIF_KEEP])
+    return table
 
+
+@lru_cache(maxsize=None)
+def _blend_table() -> np.ndarray:
+    """(256 * inks * (ALPHA + 1),) uint8: entry ``(d * inks + k) * (ALPHA + 1) + a`` is the palette
+    index nearest to ink ``k`` laid with coverage ``a / ALPHA`` over palette colour ``d``."""
+    pal = _palette().astype(np.float64)
+    inks = np.array(_inks(), np.float64)
+    a = np.arange(ALPHA + 1) / ALPHA
+    mix = ((1 - a)[None, None, :, None] * pal[:, None, None, :]
+           + a[None, None, :, None] * inks[None, :, None, :]).reshape(-1, 3)
+    usable = (pal != _UNUSED).any(axis=1)
+    usable[GIF_KEEP] = False
+    dist = (mix ** 2).sum(1)[:, None] - 2 * mix @ pal.T + (pal ** 2).sum(1)[None]
+    dist[:, ~usable] = np.inf
+    return np.argmin(dist, axis=1).astype(np.uint8)
+
+
+def _ink(colour) -> int:
+    return _inks().index(tuple(int(v) for v in colour))
+
+
+def _clip_to_view(seg: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Segments (N, 4) cut to the square [lo, hi]^2 (Liang-Barsky); rows wholly outside become NaN."""
+    x0, y0, x1, y1 = seg.T
+    d = np.stack([x1 - x0, y1 - y0])                                     # (2, N)
+    p = np.concatenate([-d, d])                                          # (4, N)
+    q = np.stack([x0 - lo, y0 - lo, hi - x0, hi - y0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = q / p
+    t0 = np.where(p < 0, r, 0.0).max(axis=0).clip(0, None)
+    t1 = np.where(p > 0, r, 1.0).min(axis=0).clip(None, 1)
+    out = ((p == 0) & (q < 0)).any(axis=0) | (t0 > t1)
+    start = seg[:, :2] + t0[:, None] * d.T
+    end = seg[:, :2] + t1[:, None] * d.T
+    res = np.concatenate([start, end], axis=1)
+    res[out] = np.nan
+    return res
+
+
+def _segment_pixels(seg: np.ndarray, half_width: float, size: int, antialias: bool = True):
+    """Pixels covered by thick segments (capsules: round ends, so polylines get round joints).
+
+    Args:
+        seg: (N, 4) pixel coordinates x0, y0, x1, y1 (pixel k spans [k, k + 1)); NaN rows skipped.
+        half_width: half the line width, pixels.
+        size: the image is ``size`` x ``size``; pixels outside are dropped.
+        antialias: coverage from the distance of each pixel centre to the segment (a box-filtered
+            edge one pixel wide) rather than all-or-nothing.
+
+    Returns:
+        flat (M,) int64 indices ``y * size + x`` (a pixel may repeat, once per segment), alpha (M,)
+        uint8 coverage in 0..ALPHA, and seg_id (M,) the row of ``seg`` each belongs to.
+
+    Every segment is walked along its major axis one pixel at a time; across it a band of
+    pixels wide enough for any slope is tested, all segments at once (no per-segment loop).
+    """
+    reach = half_width + 0.5                              # no coverage farther than this from the axis
+    seg = _clip_to_view(np.asarray(seg, np.float64).reshape(-1, 4), -reach, size + reach)
+    rows = np.flatnonzero(np.isfinite(seg).all(axis=1))
+    x0, y0, x1, y1 = seg[rows].T
+    xmajor = np.abs(x1 - x0) >= np.abs(y1 - y0)
+    # (u, v): u along the major axis, v across, u0 <= u1
+    u0, v0 = np.where(xmajor, x0, y0), np.where(xmajor, y0, x0)
+    u1, v1 = np.where(xmajor, x1, y1), np.where(xmajor, y1, x1)
+    swap = u1 < u0
+    u0, u1 = np.where(swap, u1, u0), np.where(swap, u0, u1)
+    v0, v1 = np.where(swap, v1, v0), np.where(swap, v0, v1)
+    du, dv = u1 - u0, v1 - v0
+    length = np.hypot(du, dv)
+    cos = np.divide(du, length, out=np.ones_like(du), where=length > 0)   # direction (cos, sin)
+    sin = np.divide(dv, length, out=np.zeros_like(dv), where=length > 0)
+    slope = sin / cos
+    first = np.maximum(np.ceil(u0 - reach - 0.5), 0)
+    n = (np.minimum(np.floor(u1 + reach - 0.5), size - 1) - first + 1).clip(0).astype(np.int64)
+    empty = np.zeros(0, np.int64)
+    if n.sum() == 0:
+        return empty, np.zeros(0, np.uint8), empty
+    which = np.repeat(np.arange(len(n)), n)                               # (S,) segment of each step
+    k = first[which] + (np.arange(len(which)) - np.repeat(np.cumsum(n) - n, n))   # major-axis pixel
+    band = reach * math.sqrt(2.0)                                         # widest extent across
+    width = int(math.ceil(2 * band)) + 1
+    pu = k + 0.5 - u0[which]                                              # (S,) pixel centre - start
+    vc = v0[which] + np.clip(pu, 0, du[which]) * slope[which]            # axis at this step
+    m0 = np.floor(vc - band)                                              # first pixel across
+    pv = m0 + 0.5 - v0[which]
+    c, s = cos[which], sin[which]
+    j = np.arange(width, dtype=np.float32)
+    along = (pu * c + pv * s).astype(np.float32)[:, None] + j * s.astype(np.float32)[:, None]
+    perp = (pv * c - pu * s).astype(np.float32)[:, None] + j * c.astype(np.float32)[:, None]
+    excess = np.maximum(-along, along - length[which].astype(np.float32)[:, None])
+    np.maximum(excess, 0, out=excess)
+    dist = np.sqrt(perp * perp + excess * excess)
+    cover = np.float32(half_width + 0.5) - dist
+    if antialias:
+        alpha = np.rint(cover * ALPHA, out=cover)
+        np.clip(alpha, 0, ALPHA, out=alpha)
+        keep = alpha > 0
+    else:
+        keep = cover >= 0.5
+        alpha = np.where(keep, np.float32(ALPHA), np.float32(0))
+    m = m0.astype(np.int64)[:, None] + np.arange(width)
+    keep &= (m >= 0) & (m < size)
+    xm = xmajor[which]
+    stride_m = np.where(xm, size, 1)                                      # rows when x is the major axis
+    stride_k = np.where(xm, 1, size)
+    flat = (k.astype(np.int64) * stride_k)[:, None] + m * stride_m[:, None]
+    seg_id = np.broadcast_to(rows[which][:, None], keep.shape)[keep]
+    return flat[keep], alpha[keep].astype(np.uint8), seg_id
+
+
+class _Canvas:
+    """A frame of palette indices, flat (size * size,) uint8, that inks are laid onto."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.blend = _blend_table()
+        self.n_inks = len(_inks())
+        self.cover = np.zeros(size * size, np.uint8)  # scratch: coverage of the layer being laid
+
+    def lay(self, img: np.ndarray, flat: np.ndarray, alpha: np.ndarray, ink: int) -> None:
+        """Lay ink number ``ink`` over ``img`` (flat palette indices, modified in place) with
+        coverage ``alpha`` (0..ALPHA) at ``flat``; where pixels repeat the largest coverage counts."""
+        if len(flat) == 0:
+            return
+        np.maximum.at(self.cover, flat, alpha)
+        a = self.cover[flat]
+        img[flat] = self.blend[(img[flat].astype(np.intp) * self.n_inks + ink) * (ALPHA + 1) + a]
+        self.cover[flat] = 0
+
+    def lay_mask(self, img: np.ndarray, mask: np.ndarray, origin: tuple[int, int], ink: int) -> None:
+        """Lay ink through an 8-bit "L" coverage mask (h, w) whose top-left pixel is at ``origin``."""
+        x0, y0 = origin
+        h, w = mask.shape
+        h, w = min(h, self.size - y0), min(w, self.size - x0)
+        ys, xs = np.nonzero(mask[:h, :w])
+        if len(ys):
+            alpha = ((mask[ys, xs].astype(np.uint16) * ALPHA + 127) // 255).astype(np.uint8)
+            self.lay(img, (ys + y0) * self.size + xs + x0, alpha, ink)
+
+
+# ---------------------------------------------------------------------------------------------
+# rasterisation
+
+class _Painter:
+    """Draws frames of one motion: ``frame(i)`` -> (size, size) uint8 indices into ``_palette()``;
+    ``rgb(i)`` -> the same frame as an RGB image."""
+
+    def __init__(self, joints, size: int = 960, title: str = "", fps: float = 30.0, trajectory=None,
+                 camera: Camera | None = None, antialias: bool = True, show_time: bool = True):
+        joints = _check_joints(joints)
+        self.size = _check_size(size)
+        self.fps = _check_fps(fps)
+        self.antialias = bool(antialias)
+        self.camera = camera or Camera()
+        self.scene = _Scene(joints, self.size, self.camera, _check_trajectory(trajectory, joints))
+        k = self.size / REFERENCE_SIZE
+        self.hw_bone = max(0.5, BONE_WIDTH * k / 2)
+        self.hw_grid = max(0.5, GRID_WIDTH * k / 2)
+        self.hw_path = max(0.5, PATH_WIDTH * k / 2)
+        self.canvas = _Canvas(self.size)
+        self.show_time = show_time
+        self.time_font = _font(max(10, round(self.size * 0.022)))
+        self.base = self._background(title)
+
+    def __len__(self) -> int:
+        return self.scene.T
+
+    def _background(self, title: str) -> np.ndarray:
+        """The parts that never change, flat palette indices: white, the floor patch (the same
+        polygon in every frame: the camera follows the root), the title."""
+        size, ss = self.size, 4
+        img = np.full(size * size, _ink(BACKGROUND), np.uint8)
+        if len(self.scene.floor_px) >= 3:
+            big = Image.new("L", (size * ss, size * ss), 0)
+            ImageDraw.Draw(big).polygon((self.scene.floor_px * ss).ravel().tolist(), fill=255)
+            cover = np.asarray(big.reduce(ss))
+            if not self.antialias:
+                cover = np.where(cover >= 128, 255, 0).astype(np.uint8)
+            self.canvas.lay_mask(img, cover, (0, 0), _ink(FLOOR))
+        mask = _text_mask(title, size, max(12, round(size * 0.032)))
+        if mask is not None:
+            self.canvas.lay_mask(img, np.asarray(mask), (0, 0), _ink(TEXT))
+        return img
+
+    def frame(self, i: int) -> np.ndarray:
+        """Frame ``i`` as (size, size) uint8 palette indices.
+
+        Onto a copy of the static background, in order: grid, root path (still to come, then
+        travelled), shadow, the five chains far to near, the time. Each layer's pixels come
+        from ``_segment_pixels`` and are blended through the palette's blend table.
+        """
+        s, size, aa, cv = self.scene, self.size, self.antialias, self.canvas
+        img = self.base.copy()
+        flat, alpha, _ = _segment_pixels(s.grid_seg[i], self.hw_grid, size, aa)
+        cv.lay(img, flat, alpha, _ink(GRID))
+        seg, done = s.trajectory_segments(i)
+        flat, alpha, which = _segment_pixels(seg, self.hw_path, size, aa)
+        travelled = done[which]
+        cv.lay(img, flat[~travelled], alpha[~travelled], _ink(PATH_AHEAD))
+        cv.lay(img, flat[travelled], alpha[travelled], _ink(PATH_DONE))
+        cv.lay(img, *_segment_pixels(s.shadow_seg[i], self.hw_bone, size, aa)[:2], _ink(SHADOW))
+        flat, alpha, which = _segment_pixels(s.bone_seg[i], self.hw_bone, size, aa)
+        chain = s.bone_chain[which]
+        for c in s.chain_order[i]:
+            sel = chain == c
+            cv.lay(img, flat[sel], alpha[sel], _ink(CHAIN_COLORS[c]))
+        if self.show_time:
+            self._time_label(img, i)
+        return img.reshape(size, size)
+
+    def _time_label(self, img: np.ndarray, i: int) -> None:
+        m = round(self.size * 0.02)
+        text = f"{i / self.fps:.2f} s  ·  frame {i + 1}/{self.scene.T}"
+        x0, y0, x1, y1 = self.time_font.getbbox(text, anchor="ls")
+        w, h = x1 - x0 + 2, y1 - y0 + 2
+        mask = Image.new("L", (w, h), 0)
+        ImageDraw.Draw(mask).text((1 - x0, 1 - y0), text, fill=255, font=self.time_font, anchor="ls")
+        origin = (max(0, m + x0 - 1), max(0, self.size - m + y0 - 1))
+        self.canvas.lay_mask(img, np.asarray(mask), origin, _ink(TEXT))
+
+    def rgb(self, i: int) -> Image.Image:
+        """Frame ``i`` as an RGB image."""
+        return Image.fromarray(_palette()[self.frame(i)], "RGB")
+
+    def frames(self) -> Iterator[np.ndarray]:
+        for i in range(len(self)):
+            yield self.frame(i)
+
+
+def render_frame(joints, index: int = 0, size: int = 960, title: str = "", fps: float = 30.0,
+                 trajectory=None, camera: Camera | None = None, antialias: bool = True,
+                 show_time: bool = True) -> np.ndarray:
+    """One preview frame as an (size, size, 3) uint8 RGB array (``index`` counts from 0)."""
+    p = _Painter(joints, size, title, fps, trajectory, camera, antialias, show_time)
+    if not -len(p) <= index < len(p):
+        raise IndexError(f"frame {index} out of range for a motion of {len(p)} frames")
+    return np.asarray(p.rgb(index % len(p)))
+
+
+def iter_frames(joints, size: int = 960, title: str = "", fps: float = 30.0, trajectory=None,
+                camera: Camera | None = None, antialias: bool = True) -> Iterator[np.ndarray]:
+    """Yield every preview frame as an (size, size, 3) uint8 RGB array, one at a time."""
+    pal = _palette()
+    for idx in _Painter(joints, size, title, fps, trajectory, camera, antialias).frames():
+        yield pal[idx]
+
+
+# ---------------------------------------------------------------------------------------------
+# encoders: they take frames of palette indices
 
 class _GifStream:
     """Writes an animated GIF frame by frame: one global palette, endless loop, 1/100 s delays
     whose running sum follows the true frame times. After the first frame each frame stores only
-    the rectangle that changed, its unchanged pixels transparent (they compress to almost nothing)."""
+    the rectangle that changed, its unchanged pixels transparent (they compress to almost nothing).
+    Frames are already palette indices: nothing is quantized."""
 
     def __init__(self, fp: BinaryIO, size: tuple[int, int], fps: float):
         self.fp, self.fps, self.n, self.prev = fp, fps, 0, None
-        self.palette = _gif_palette()
         w, h = size
         fp.write(b"GIF89a" + struct.pack("<HHBBB", w, h, 0xF7, 0, 0))  # global table of 256 colours
-        fp.write(bytes(self.palette.getpalette()[:768]))
+        fp.write(_palette().tobytes())
         fp.write(b"!\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", 0) + b"\x00")  # loop forever
 
-    def write(self, frame: Image.Image) -> None:
-        p = frame.quantize(palette=self.palette, dither=Image.Dither.NONE)
-        cur = np.asarray(p)
+    def write(self, cur: np.ndarray) -> None:
         self.n += 1
         delay = round(self.n * 100 / self.fps) - round((self.n - 1) * 100 / self.fps)  # centiseconds
         opts = {"duration": delay * 10, "disposal": 1}  # 1: keep this frame under the next one
         if self.prev is None:
-            part, offset = p, (0, 0)
+            sub, x0, y0 = cur, 0, 0
         else:
             diff = cur != self.prev
             rows, cols = np.flatnonzero(diff.any(axis=1)), np.flatnonzero(diff.any(axis=0))
             y0, y1, x0, x1 = (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1) if len(rows) else (0, 1, 0, 1)
             sub = np.where(diff[y0:y1, x0:x1], cur[y0:y1, x0:x1], np.uint8(GIF_KEEP))
-            part = Image.frombytes("P", (int(x1 - x0), int(y1 - y0)), np.ascontiguousarray(sub).tobytes())
-            offset = (int(x0), int(y0))
             opts["transparency"] = GIF_KEEP
         self.prev = cur
-        for chunk in GifImagePlugin.getdata(part, offset=offset, **opts):
+        part = Image.frombuffer("P", (sub.shape[1], sub.shape[0]), np.ascontiguousarray(sub), "raw", "P", 0, 1)
+        for chunk in GifImagePlugin.getdata(part, offset=(int(x0), int(y0)), **opts):
             self.fp.write(chunk)
 
     def close(self) -> None:
         self.fp.write(b";")
 
 
+@lru_cache(maxsize=None)
+def _yuv_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Palette index -> BT.709 limited-range luma (256,) uint8, and -> chroma packed as
+    U + V << 16 (256,) uint32 (so four pixels' chroma add up in one sum)."""
+    rgb = _palette().astype(np.float64) / 255.0
+    kr, kb = 0.2126, 0.0722
+    y = kr * rgb[:, 0] + (1 - kr - kb) * rgb[:, 1] + kb * rgb[:, 2]
+    u = (rgb[:, 2] - y) / (2 * (1 - kb))
+    v = (rgb[:, 0] - y) / (2 * (1 - kr))
+    luma = np.round(16 + 219 * y).astype(np.uint8)
+    cu = np.round(128 + 224 * u).astype(np.uint32)
+    cv = np.round(128 + 224 * v).astype(np.uint32)
+    return luma, cu | (cv << 16)
+
+
+def _to_yuv420(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(H, W) palette indices (H, W even) -> Y (H, W), U and V (H/2, W/2) uint8 planes; the
+    chroma of each 2x2 block is the mean of its four pixels'."""
+    luma, chroma = _yuv_tables()
+    y = luma.take(idx)
+    c = chroma.take(idx)
+    s = c[0::2, 0::2] + c[0::2, 1::2]
+    s += c[1::2, 0::2]
+    s += c[1::2, 1::2]
+    s += 2 | (2 << 16)
+    u = ((s >> 2) & 0xFF).astype(np.uint8)
+    v = (s >> 18).astype(np.uint8)
+    return y, u, v
+
+
 class _Mp4Stream:
-    """H.264 (libx264, yuv420p) by the ffmpeg that imageio-ffmpeg ships; frames are piped as raw
-    RGB. ``close`` raises OSError (with ffmpeg's message) unless ffmpeg finished cleanly;
-    ``abort`` stops ffmpeg at once."""
+    """H.264 (libx264, yuv420p, BT.709) by the ffmpeg that imageio-ffmpeg ships; frames are
+    converted to yuv420p here (table look-ups of the palette indices) and piped raw, so ffmpeg
+    only encodes. ``close`` raises OSError (with ffmpeg's message) unless ffmpeg finished
+    cleanly; ``abort`` stops ffmpeg at once."""
 
     def __init__(self, path: Path, size: tuple[int, int], fps: float, title: str = "", crf: int = 23,
                  preset: str = "ultrafast"):
@@ -598,9 +757,10 @@ class _Mp4Stream:
 
         w, h = size
         cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-nostats", "-loglevel", "error",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-",
+               "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-",
                "-an", "-c:v", "libx264", "-preset", preset, "-crf", str(int(crf)), "-pix_fmt", "yuv420p",
-               "-movflags", "+faststart"]
+               "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
+               "-color_range", "tv", "-movflags", "+faststart"]
         if title:
             cmd += ["-metadata", f"title={title}"]
         self.path = path
@@ -614,9 +774,10 @@ class _Mp4Stream:
         message = self.log.read().decode("utf-8", "replace").strip()
         return OSError(f"ffmpeg could not write {self.path}: {what}\n{message}")
 
-    def write(self, frame: Image.Image) -> None:
+    def write(self, frame: np.ndarray) -> None:
         try:
-            self.proc.stdin.write(frame.tobytes())
+            for plane in _to_yuv420(frame):
+                self.proc.stdin.write(memoryview(plane).cast("B"))
         except (BrokenPipeError, ValueError) as e:
             raise self._failure(f"it stopped reading frames ({e})") from None
 
@@ -655,7 +816,7 @@ class _Worker:
                 except BaseException as e:  # noqa: BLE001 - handed to the caller
                     self.error = e
 
-    def write(self, frame: Image.Image) -> None:
+    def write(self, frame: np.ndarray) -> None:
         if self.error is not None:
             raise self.error
         self.queue.put(frame)
@@ -702,31 +863,31 @@ def _quiet_stop(worker: _Worker) -> None:
 
 
 def render_gif(joints, path, title: str = "", fps: float = 30.0, size: int = 960, trajectory=None,
-               camera: Camera | None = None, supersample: int = 2) -> Path:
+               camera: Camera | None = None, antialias: bool = True) -> Path:
     """Write an animated GIF preview of joint positions (T, 22, 3) metres Y up to ``path``.
 
     Frame delays are in 1/100 s (the GIF unit); their running sum stays within 1/200 s of the
     true times, so T frames last T / fps seconds. Returns ``path``.
     """
-    painter = _Painter(joints, size, title, fps, trajectory, camera, supersample)
+    painter = _Painter(joints, size, title, fps, trajectory, camera, antialias)
     _stream(painter, gif_path=path, title=title)
     return Path(path)
 
 
 def render_mp4(joints, path, title: str = "", fps: float = 30.0, size: int = 960, trajectory=None,
-               camera: Camera | None = None, supersample: int = 2, crf: int = 23,
+               camera: Camera | None = None, antialias: bool = True, crf: int = 23,
                preset: str = "ultrafast") -> Path:
     """Write an H.264 MP4 preview (yuv420p, even size) of joints (T, 22, 3) to ``path``."""
-    painter = _Painter(joints, size, title, fps, trajectory, camera, supersample)
+    painter = _Painter(joints, size, title, fps, trajectory, camera, antialias)
     _stream(painter, mp4_path=path, title=title, crf=crf, preset=preset)
     return Path(path)
 
 
 def render_gif_and_mp4(joints, gif_path, mp4_path, title: str = "", fps: float = 30.0, size: int = 960,
-                       trajectory=None, camera: Camera | None = None, supersample: int = 2, crf: int = 23,
+                       trajectory=None, camera: Camera | None = None, antialias: bool = True, crf: int = 23,
                        preset: str = "ultrafast") -> tuple[Path, Path]:
     """Write the GIF and the MP4 from one pass over the frames (each frame is drawn once)."""
-    painter = _Painter(joints, size, title, fps, trajectory, camera, supersample)
+    painter = _Painter(joints, size, title, fps, trajectory, camera, antialias)
     _stream(painter, gif_path=gif_path, mp4_path=mp4_path, title=title, crf=crf, preset=preset)
     return Path(gif_path), Path(mp4_path)
 
@@ -745,10 +906,10 @@ def contact_sheet_frames(num_frames: int, count: int) -> np.ndarray:
 
 def render_contact_sheet(joints, path, title: str = "", fps: float = 30.0, tile: int = 320, count: int = 8,
                          columns: int = 4, trajectory=None, camera: Camera | None = None,
-                         supersample: int = 2) -> Path:
+                         antialias: bool = True) -> Path:
     """Write a PNG of ``count`` key frames side by side (``columns`` per row, ``tile`` pixels each),
     every tile labelled with its time, the prompt as title above. Returns ``path``."""
-    painter = _Painter(joints, tile, "", fps, trajectory, camera, supersample)
+    painter = _Painter(joints, tile, "", fps, trajectory, camera, antialias)
     keys = contact_sheet_frames(len(painter), count)
     columns = max(1, min(int(columns), len(keys)))
     rows = math.ceil(len(keys) / columns)
@@ -760,7 +921,7 @@ def render_contact_sheet(joints, path, title: str = "", fps: float = 30.0, tile:
     if mask is not None:
         sheet.paste(TEXT, (0, 0, *mask.size), mask)
     for k, i in enumerate(keys):
-        sheet.paste(painter.frame(int(i)), ((k % columns) * t, top + (k // columns) * t))
+        sheet.paste(painter.rgb(int(i)), ((k % columns) * t, top + (k // columns) * t))
     draw = ImageDraw.Draw(sheet)
     for k in range(1, columns):  # thin separators between tiles
         draw.line([(k * t, top), (k * t, sheet.size[1])], fill=GRID, width=1)
