@@ -14,7 +14,8 @@ that fails is recorded as failed and the batch goes on (exit code 1 at the end i
 Generation runs synchronously (no timers fire headless): with the bpy module, inside this
 Python when torch and the model stack import here; in the Blender program (or when they do not
 import), in the worker started with ``--python`` (default: the project's .venv). Inside the
-Blender program, a missing scipy is borrowed from the project's .venv (same Python version).
+Blender program, whose Python lacks Pillow and imageio-ffmpeg (previews), the project's .venv
+packages are appended to the path (same Python version). Checked with Debian's Blender 3.4.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def _setup_paths() -> None:
     for p in (REPO, REPO / "core"):
         if str(p) not in sys.path:
             sys.path.insert(0, str(p))
-    if importlib.util.find_spec("scipy") is None:  # Blender's Python: borrow the project venv's packages
+    if importlib.util.find_spec("PIL") is None:  # Blender's Python: borrow the project venv's packages
         ver = f"python{sys.version_info.major}.{sys.version_info.minor}"
         site = REPO / ".venv" / "lib" / ver / "site-packages"
         if site.is_dir():
