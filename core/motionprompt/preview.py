@@ -470,7 +470,8 @@ def _clip_to_view(seg: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return res
 
 
-def _segment_pixels(seg: np.ndarray, half_width: float, size: int, antialias: bool = True):
+def _segment_pixels(seg: np.ndarray, half_width: float, size: int, antialias: bool = True,
+                    with_ids: bool = False):
     """Pixels covered by thick segments (capsules: round ends, so polylines get round joints).
 
     Args:
@@ -481,8 +482,9 @@ def _segment_pixels(seg: np.ndarray, half_width: float, size: int, antialias: bo
             edge one pixel wide) rather than all-or-nothing.
 
     Returns:
-        flat (M,) int64 indices ``y * size + x`` (a pixel may repeat, once per segment), alpha (M,)
-        uint8 coverage in 0..ALPHA, and seg_id (M,) the row of ``seg`` each belongs to.
+        flat (M,) int32 indices ``y * size + x`` (a pixel may repeat, once per segment), alpha (M,)
+        uint8 coverage in 0..ALPHA, and (if ``with_ids``, else None) seg_id (M,) the row of
+        ``seg`` each belongs to.
 
     Every segment is walked along its major axis one pixel at a time; across it a band of
     pixels wide enough for any slope is tested, all segments at once (no per-segment loop).
@@ -505,40 +507,56 @@ def _segment_pixels(seg: np.ndarray, half_width: float, size: int, antialias: bo
     slope = sin / cos
     first = np.maximum(np.ceil(u0 - reach - 0.5), 0)
     n = (np.minimum(np.floor(u1 + reach - 0.5), size - 1) - first + 1).clip(0).astype(np.int64)
-    empty = np.zeros(0, np.int64)
     if n.sum() == 0:
-        return empty, np.zeros(0, np.uint8), empty
+        return np.zeros(0, np.int32), np.zeros(0, np.uint8), np.zeros(0, np.int64) if with_ids else None
     which = np.repeat(np.arange(len(n)), n)                               # (S,) segment of each step
     k = first[which] + (np.arange(len(which)) - np.repeat(np.cumsum(n) - n, n))   # major-axis pixel
     band = reach * math.sqrt(2.0)                                         # widest extent across
     width = int(math.ceil(2 * band)) + 1
+    f32 = np.float32
     pu = k + 0.5 - u0[which]                                              # (S,) pixel centre - start
     vc = v0[which] + np.clip(pu, 0, du[which]) * slope[which]            # axis at this step
     m0 = np.floor(vc - band)                                              # first pixel across
     pv = m0 + 0.5 - v0[which]
-    c, s = cos[which], sin[which]
-    j = np.arange(width, dtype=np.float32)
-    along = (pu * c + pv * s).astype(np.float32)[:, None] + j * s.astype(np.float32)[:, None]
-    perp = (pv * c - pu * s).astype(np.float32)[:, None] + j * c.astype(np.float32)[:, None]
-    excess = np.maximum(-along, along - length[which].astype(np.float32)[:, None])
+    c, s = cos[which].astype(f32)[:, None], sin[which].astype(f32)[:, None]
+    j = np.arange(width, dtype=f32)
+    # along / across the segment from its start, for every pixel of the band: (S, width)
+    along = (pu * cos[which] + pv * sin[which]).astype(f32)[:, None] + j * s
+    perp = (pv * cos[which] - pu * sin[which]).astype(f32)[:, None] + j * c
+    excess = np.maximum(-along, along - length[which].astype(f32)[:, None], out=along)
     np.maximum(excess, 0, out=excess)
-    dist = np.sqrt(perp * perp + excess * excess)
-    cover = np.float32(half_width + 0.5) - dist
+    np.multiply(perp, perp, out=perp)
+    np.multiply(excess, excess, out=excess)
+    dist = np.sqrt(np.add(perp, excess, out=perp), out=perp)
+    cover = np.subtract(f32(half_width + 0.5), dist, out=dist)
     if antialias:
-        alpha = np.rint(cover * ALPHA, out=cover)
-        np.clip(alpha, 0, ALPHA, out=alpha)
+        alpha = np.rint(np.multiply(cover, ALPHA, out=cover), out=cover)
         keep = alpha > 0
     else:
         keep = cover >= 0.5
-        alpha = np.where(keep, np.float32(ALPHA), np.float32(0))
-    m = m0.astype(np.int64)[:, None] + np.arange(width)
-    keep &= (m >= 0) & (m < size)
+        alpha = np.full_like(cover, ALPHA)
+    m0 = m0.astype(np.int32)
+    m = m0[:, None] + np.arange(width, dtype=np.int32)
+    keep &= m.view(np.uint32) < size                                      # 0 <= m < size
+    sel = np.flatnonzero(keep)
+    row = sel // width
     xm = xmajor[which]
-    stride_m = np.where(xm, size, 1)                                      # rows when x is the major axis
-    stride_k = np.where(xm, 1, size)
-    flat = (k.astype(np.int64) * stride_k)[:, None] + m * stride_m[:, None]
-    seg_id = np.broadcast_to(rows[which][:, None], keep.shape)[keep]
-    return flat[keep], alpha[keep].astype(np.uint8), seg_id
+    base = k.astype(np.int32) * np.where(xm, 1, size).astype(np.int32)  # the major-axis part
+    stride = np.where(xm, size, 1).astype(np.int32)                       # one pixel across
+    r = row
+    flat = base.take(r) + (m0.take(r) + (sel - r * width).astype(np.int32)) * stride.take(r)
+    alpha = np.minimum(alpha.ravel().take(sel), ALPHA).astype(np.uint8)
+    seg_id = rows[which.take(r)] if with_ids else None
+    return flat, alpha, seg_id
+
+
+def _flat_box(flat: np.ndarray, size: int) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1) bounding box (ends exclusive) of flat pixel indices, None if empty."""
+    if len(flat) == 0:
+        return None
+    y = flat // size
+    x = flat - y * size
+    return int(y.min()), int(y.max()) + 1, int(x.min()), int(x.max()) + 1
 
 
 class _Canvas:
@@ -627,19 +645,25 @@ class _Painter:
         flat, alpha, _ = _segment_pixels(s.grid_seg[i], self.hw_grid, size, aa)
         cv.lay(img, flat, alpha, _ink(GRID))
         seg, done = s.trajectory_segments(i)
-        flat, alpha, which = _segment_pixels(seg, self.hw_path, size, aa)
+        flat, alpha, which = _segment_pixels(seg, self.hw_path, size, aa, with_ids=True)
         travelled = done[which]
         cv.lay(img, flat[~travelled], alpha[~travelled], _ink(PATH_AHEAD))
         cv.lay(img, flat[travelled], alpha[travelled], _ink(PATH_DONE))
         cv.lay(img, *_segment_pixels(s.shadow_seg[i], self.hw_bone, size, aa)[:2], _ink(SHADOW))
-        flat, alpha, which = _segment_pixels(s.bone_seg[i], self.hw_bone, size, aa)
+        colour_flat = flat
+        flat, alpha, which = _segment_pixels(s.bone_seg[i], self.hw_bone, size, aa, with_ids=True)
         chain = s.bone_chain[which]
         for c in s.chain_order[i]:
             sel = chain == c
             cv.lay(img, flat[sel], alpha[sel], _ink(CHAIN_COLORS[c]))
+        self.colour_box = _flat_box(np.concatenate([colour_flat, flat]), size)
         if self.show_time:
             self._time_label(img, i)
         return img.reshape(size, size)
+
+    #: (y0, y1, x0, x1) around the coloured pixels (root path, chains) of the last ``frame``;
+    #: every other pixel is grey. None: nothing coloured.
+    colour_box: tuple[int, int, int, int] | None = None
 
     def _time_label(self, img: np.ndarray, i: int) -> None:
         m = round(self.size * 0.02)
@@ -684,8 +708,8 @@ def iter_frames(joints, size: int = 960, title: str = "", fps: float = 30.0, tra
 class _GifStream:
     """Writes an animated GIF frame by frame: one global palette, endless loop, 1/100 s delays
     whose running sum follows the true frame times. After the first frame each frame stores only
-    the rectangle that changed, its unchanged pixels transparent (they compress to almost nothing).
-    Frames are already palette indices: nothing is quantized."""
+    the rectangle that changed (as it is: making its unchanged pixels transparent gave no smaller
+    file and cost a pass). Frames are already palette indices: nothing is quantized."""
 
     def __init__(self, fp: BinaryIO, size: tuple[int, int], fps: float):
         self.fp, self.fps, self.n, self.prev = fp, fps, 0, None
@@ -694,7 +718,7 @@ class _GifStream:
         fp.write(_palette().tobytes())
         fp.write(b"!\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", 0) + b"\x00")  # loop forever
 
-    def write(self, cur: np.ndarray) -> None:
+    def write(self, cur: np.ndarray, colour_box=None) -> None:
         self.n += 1
         delay = round(self.n * 100 / self.fps) - round((self.n - 1) * 100 / self.fps)  # centiseconds
         opts = {"duration": delay * 10, "disposal": 1}  # 1: keep this frame under the next one
@@ -704,12 +728,15 @@ class _GifStream:
             diff = cur != self.prev
             rows, cols = np.flatnonzero(diff.any(axis=1)), np.flatnonzero(diff.any(axis=0))
             y0, y1, x0, x1 = (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1) if len(rows) else (0, 1, 0, 1)
-            sub = np.where(diff[y0:y1, x0:x1], cur[y0:y1, x0:x1], np.uint8(GIF_KEEP))
-            opts["transparency"] = GIF_KEEP
+            sub = cur[y0:y1, x0:x1]
         self.prev = cur
         part = Image.frombuffer("P", (sub.shape[1], sub.shape[0]), np.ascontiguousarray(sub), "raw", "P", 0, 1)
-        for chunk in GifImagePlugin.getdata(part, offset=(int(x0), int(y0)), **opts):
-            self.fp.write(chunk)
+        write_frame = getattr(GifImagePlugin, "_write_frame_data", None)
+        if write_frame is not None:  # straight to the file: Pillow then compresses without the GIL
+            write_frame(self.fp, part, (int(x0), int(y0)), opts)
+        else:
+            for chunk in GifImagePlugin.getdata(part, offset=(int(x0), int(y0)), **opts):
+                self.fp.write(chunk)
 
     def close(self) -> None:
         self.fp.write(b";")
@@ -717,32 +744,50 @@ class _GifStream:
 
 @lru_cache(maxsize=None)
 def _yuv_tables() -> tuple[np.ndarray, np.ndarray]:
-    """Palette index -> BT.709 limited-range luma (256,) uint8, and -> chroma packed as
-    U + V << 16 (256,) uint32 (so four pixels' chroma add up in one sum)."""
+    """Palette index -> BT.709 limited-range luma (256,) uint8; and the chroma of two horizontal
+    neighbours (65536,) uint32 indexed by ``left | right << 8`` (a row of indices viewed as
+    little-endian uint16): the sum of their U in the low 16 bits, of their V in the high ones."""
     rgb = _palette().astype(np.float64) / 255.0
     kr, kb = 0.2126, 0.0722
     y = kr * rgb[:, 0] + (1 - kr - kb) * rgb[:, 1] + kb * rgb[:, 2]
-    u = (rgb[:, 2] - y) / (2 * (1 - kb))
-    v = (rgb[:, 0] - y) / (2 * (1 - kr))
+    u = 128 + 224 * (rgb[:, 2] - y) / (2 * (1 - kb))
+    v = 128 + 224 * (rgb[:, 0] - y) / (2 * (1 - kr))
     luma = np.round(16 + 219 * y).astype(np.uint8)
-    cu = np.round(128 + 224 * u).astype(np.uint32)
-    cv = np.round(128 + 224 * v).astype(np.uint32)
-    return luma, cu | (cv << 16)
+    uu = np.round(u[:, None] + u[None, :])                               # [right, left]
+    vv = np.round(v[:, None] + v[None, :])
+    pair = (uu.astype(np.uint32) | (vv.astype(np.uint32) << 16)).ravel()
+    return luma, pair
 
 
-def _to_yuv420(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(H, W) palette indices (H, W even) -> Y (H, W), U and V (H/2, W/2) uint8 planes; the
-    chroma of each 2x2 block is the mean of its four pixels'."""
-    luma, chroma = _yuv_tables()
-    y = luma.take(idx)
-    c = chroma.take(idx)
-    s = c[0::2, 0::2] + c[0::2, 1::2]
-    s += c[1::2, 0::2]
-    s += c[1::2, 1::2]
-    s += 2 | (2 << 16)
-    u = ((s >> 2) & 0xFF).astype(np.uint8)
-    v = (s >> 18).astype(np.uint8)
+def _to_yuv420(idx: np.ndarray, colour_box=(0, None, 0, None)) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """(H, W) palette indices (H, W even) -> Y (H * W bytes), U and V (H/2, W/2) uint8 planes; the
+    chroma of each 2x2 block is the mean of its four pixels' (two table look-ups per block).
+
+    ``colour_box`` (y0, y1, x0, x1), ends exclusive or None: the only pixels that may have a
+    colour; the chroma of the grey rest is 128 without looking (None: all grey)."""
+    luma, pair = _yuv_tables()
+    h, w = idx.shape
+    idx = np.ascontiguousarray(idx)
+    y = Image.frombuffer("L", (w, h), idx, "raw", "L", 0, 1).point(_luma_list()).tobytes()
+    u = np.full((h // 2, w // 2), 128, np.uint8)
+    v = u.copy()
+    if colour_box is not None:
+        y0, y1, x0, x1 = colour_box
+        r0, c0 = y0 // 2, x0 // 2
+        r1 = h // 2 if y1 is None else (y1 + 1) // 2
+        c1 = w // 2 if x1 is None else (x1 + 1) // 2
+        two = idx.view("<u2")[2 * r0:2 * r1, c0:c1]                     # left | right << 8
+        s = pair.take(two[0::2])
+        s += pair.take(two[1::2])
+        s += (2 << 16) | 2                                                # round the sums of 2 x 2
+        u[r0:r1, c0:c1] = s >> 2
+        v[r0:r1, c0:c1] = s >> 18
     return y, u, v
+
+
+@lru_cache(maxsize=None)
+def _luma_list() -> list[int]:
+    return _yuv_tables()[0].tolist()
 
 
 class _Mp4Stream:
@@ -774,10 +819,10 @@ class _Mp4Stream:
         message = self.log.read().decode("utf-8", "replace").strip()
         return OSError(f"ffmpeg could not write {self.path}: {what}\n{message}")
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray, colour_box=(0, None, 0, None)) -> None:
         try:
-            for plane in _to_yuv420(frame):
-                self.proc.stdin.write(memoryview(plane).cast("B"))
+            for plane in _to_yuv420(frame, colour_box):
+                self.proc.stdin.write(plane)
         except (BrokenPipeError, ValueError) as e:
             raise self._failure(f"it stopped reading frames ({e})") from None
 
@@ -809,17 +854,17 @@ class _Worker:
         self.thread.start()
 
     def _run(self) -> None:
-        while (frame := self.queue.get()) is not None:
+        while (item := self.queue.get()) is not None:
             if self.error is None:
                 try:
-                    self.sink.write(frame)
+                    self.sink.write(*item)
                 except BaseException as e:  # noqa: BLE001 - handed to the caller
                     self.error = e
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray, colour_box=None) -> None:
         if self.error is not None:
             raise self.error
-        self.queue.put(frame)
+        self.queue.put((frame, colour_box))
 
     def stop(self) -> None:
         """Wait until every queued frame is written (idempotent); raise the worker's error."""
@@ -848,9 +893,10 @@ def _stream(painter: _Painter, gif_path=None, mp4_path=None, title: str = "", cr
         for sink in sinks:
             workers.append(_Worker(sink))
             stack.callback(_quiet_stop, workers[-1])  # on errors: the thread ends before files go
-        for im in painter.frames():
+        for i in range(len(painter)):
+            im = painter.frame(i)
             for w in workers:
-                w.write(im)
+                w.write(im, painter.colour_box)
         for w in workers:
             w.stop()
         for sink in sinks:
