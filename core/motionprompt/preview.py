@@ -386,16 +386,30 @@ class _Scene:
         seg[~visible] = np.nan
         return seg
 
-    def trajectory_segments(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+    def trajectory_segments(self, i: int, spacing: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
         """Pixel segments (M, 4) of the root path inside the floor patch of frame ``i``, and (M,)
-        True where the segment is already travelled (it ends at or before frame ``i``)."""
+        True where the segment is already travelled (it ends at or before frame ``i``).
+
+        Points closer than ``spacing`` pixels along the path to the last one kept are skipped
+        (a path sampled at 30 fps is mostly sub-pixel steps); the first and last point of every
+        run inside the patch and the current frame's point are always kept."""
         cam = self.traj_rot - self.eye_cam[i]
         inside = (np.abs(self.traj[:, [0, 2]] - self.root_xz[i]) <= FLOOR_HALF).all(axis=1)
         inside &= cam[:, 2] >= self.near
-        keep = inside[:-1] & inside[1:]
         px = self._px(cam)
-        seg = np.concatenate([px[:-1], px[1:]], axis=1)[keep]
-        return seg, np.flatnonzero(keep) < i
+        step = np.hypot(*(px[1:] - px[:-1]).T)
+        step[~(inside[1:] & inside[:-1])] = 0.0
+        bucket = np.floor(np.concatenate([[0.0], np.cumsum(step)]) / spacing)
+        edge = np.diff(inside.astype(np.int8)) != 0
+        keep = np.concatenate([[True], (bucket[1:] != bucket[:-1]) | edge])
+        keep[:-1] |= edge
+        keep[[i, -1]] = True
+        keep &= inside
+        k = np.flatnonzero(keep)
+        outside = np.concatenate([[0], np.cumsum(~inside)])               # outside points before each
+        joined = outside[k[1:]] == outside[k[:-1]]                         # no point outside between
+        seg = np.concatenate([px[k[:-1]], px[k[1:]]], axis=1)[joined]
+        return seg, k[1:][joined] <= i
 
 
 # ---------------------------------------------------------------------------------------------
@@ -518,16 +532,21 @@ def _segment_pixels(seg: np.ndarray, half_width: float, size: int, antialias: bo
     vc = v0[which] + np.clip(pu, 0, du[which]) * slope[which]            # axis at this step
     m0 = np.floor(vc - band)                                              # first pixel across
     pv = m0 + 0.5 - v0[which]
-    c, s = cos[which].astype(f32)[:, None], sin[which].astype(f32)[:, None]
+    c, s = cos[which], sin[which]
     j = np.arange(width, dtype=f32)
-    # along / across the segment from its start, for every pixel of the band: (S, width)
-    along = (pu * cos[which] + pv * sin[which]).astype(f32)[:, None] + j * s
-    perp = (pv * cos[which] - pu * sin[which]).astype(f32)[:, None] + j * c
-    excess = np.maximum(-along, along - length[which].astype(f32)[:, None], out=along)
-    np.maximum(excess, 0, out=excess)
-    np.multiply(perp, perp, out=perp)
-    np.multiply(excess, excess, out=excess)
-    dist = np.sqrt(np.add(perp, excess, out=perp), out=perp)
+    # across the segment from its axis, for every pixel of the band: (S, width)
+    perp = (pv * c - pu * s).astype(f32)[:, None] + j * c.astype(f32)[:, None]
+    dist = np.abs(perp)
+    # near the ends (round caps) the distance is to the end point: only those steps need it
+    along0 = pu * c + pv * s                                              # along the segment, j = 0
+    spread = (width - 1) * s
+    cap = np.flatnonzero((along0 + np.minimum(spread, 0) < 0) | (along0 + np.maximum(spread, 0) > length[which]))
+    if len(cap):
+        along = along0[cap].astype(f32)[:, None] + j * s[cap].astype(f32)[:, None]
+        excess = np.maximum(-along, along - length[which[cap]].astype(f32)[:, None])
+        np.maximum(excess, 0, out=excess)
+        pc = perp[cap]
+        dist[cap] = np.sqrt(pc * pc + excess * excess)
     cover = np.subtract(f32(half_width + 0.5), dist, out=dist)
     if antialias:
         alpha = np.rint(np.multiply(cover, ALPHA, out=cover), out=cover)
@@ -548,6 +567,43 @@ def _segment_pixels(seg: np.ndarray, half_width: float, size: int, antialias: bo
     alpha = np.minimum(alpha.ravel().take(sel), ALPHA).astype(np.uint8)
     seg_id = rows[which.take(r)] if with_ids else None
     return flat, alpha, seg_id
+
+
+class _GlyphLine:
+    """Renders one line of text from glyphs drawn once each (the time label changes every frame
+    but uses a dozen characters); pen advances follow the font, without kerning."""
+
+    def __init__(self, font):
+        self.font = font
+        self.ascent, self.descent = font.getmetrics()
+        self.glyphs: dict[str, tuple[np.ndarray, int, int, float]] = {}
+
+    def _glyph(self, ch: str) -> tuple[np.ndarray, int, int, float]:
+        """(mask (h, w) uint8, left and top offsets from the pen on the baseline, advance)."""
+        if ch not in self.glyphs:
+            x0, y0, x1, y1 = self.font.getbbox(ch, anchor="ls")
+            im = Image.new("L", (max(1, x1 - x0), max(1, y1 - y0)), 0)
+            ImageDraw.Draw(im).text((-x0, -y0), ch, fill=255, font=self.font, anchor="ls")
+            self.glyphs[ch] = (np.asarray(im), x0, y0, self.font.getlength(ch))
+        return self.glyphs[ch]
+
+    def mask(self, text: str) -> tuple[np.ndarray, tuple[int, int]]:
+        """An "L" mask of ``text`` and the offset of its top-left from the pen start on the baseline."""
+        placed, pen, left = [], 0.0, 0
+        for ch in text:
+            g, x0, y0, adv = self._glyph(ch)
+            placed.append((g, round(pen) + x0, y0))
+            left = min(left, round(pen) + x0)
+            pen += adv
+        top = min([-self.ascent] + [y0 for _, _, y0 in placed])
+        width = max([1] + [x - left + g.shape[1] for g, x, _ in placed])
+        height = max([1] + [y0 - top + g.shape[0] for g, _, y0 in placed])
+        out = np.zeros((height, width), np.uint8)
+        for g, x, y0 in placed:
+            h, w = g.shape
+            view = out[y0 - top:y0 - top + h, x - left:x - left + w]
+            np.maximum(view, g, out=view)
+        return out, (left, top)
 
 
 def _flat_box(flat: np.ndarray, size: int) -> tuple[int, int, int, int] | None:
@@ -610,7 +666,7 @@ class _Painter:
         self.hw_path = max(0.5, PATH_WIDTH * k / 2)
         self.canvas = _Canvas(self.size)
         self.show_time = show_time
-        self.time_font = _font(max(10, round(self.size * 0.022)))
+        self.label = _GlyphLine(_font(max(10, round(self.size * 0.022))))
         self.base = self._background(title)
 
     def __len__(self) -> int:
@@ -667,13 +723,8 @@ class _Painter:
 
     def _time_label(self, img: np.ndarray, i: int) -> None:
         m = round(self.size * 0.02)
-        text = f"{i / self.fps:.2f} s  ·  frame {i + 1}/{self.scene.T}"
-        x0, y0, x1, y1 = self.time_font.getbbox(text, anchor="ls")
-        w, h = x1 - x0 + 2, y1 - y0 + 2
-        mask = Image.new("L", (w, h), 0)
-        ImageDraw.Draw(mask).text((1 - x0, 1 - y0), text, fill=255, font=self.time_font, anchor="ls")
-        origin = (max(0, m + x0 - 1), max(0, self.size - m + y0 - 1))
-        self.canvas.lay_mask(img, np.asarray(mask), origin, _ink(TEXT))
+        mask, (dx, dy) = self.label.mask(f"{i / self.fps:.2f} s  ·  frame {i + 1}/{self.scene.T}")
+        self.canvas.lay_mask(img, mask, (max(0, m + dx), max(0, self.size - m + dy)), _ink(TEXT))
 
     def rgb(self, i: int) -> Image.Image:
         """Frame ``i`` as an RGB image."""
