@@ -450,20 +450,34 @@ def _palette() -> np.ndarray:
 def _blend_table() -> np.ndarray:
     """(256 * inks * (ALPHA + 1),) uint8: entry ``(d * inks + k) * (ALPHA + 1) + a`` is the palette
     index nearest to ink ``k`` laid with coverage ``a / ALPHA`` over palette colour ``d``."""
-    pal = _palette().astype(np.float64)
-    inks = np.array(_inks(), np.float64)
-    a = np.arange(ALPHA + 1) / ALPHA
+    pal = _palette().astype(np.float32)
+    inks = np.array(_inks(), np.float32)
+    a = np.arange(ALPHA + 1, dtype=np.float32) / ALPHA
     mix = ((1 - a)[None, None, :, None] * pal[:, None, None, :]
            + a[None, None, :, None] * inks[None, :, None, :]).reshape(-1, 3)
     usable = (pal != _UNUSED).any(axis=1)
     usable[GIF_KEEP] = False
-    dist = (mix ** 2).sum(1)[:, None] - 2 * mix @ pal.T + (pal ** 2).sum(1)[None]
-    dist[:, ~usable] = np.inf
-    return np.argmin(dist, axis=1).astype(np.uint8)
+    cand = pal[usable]
+    # squared distance less |mix|^2 (the same for every candidate): |c|^2 - 2 mix.c
+    dist = (cand * cand).sum(1)[None] - 2 * (mix @ cand.T)
+    return np.flatnonzero(usable)[np.argmin(dist, axis=1)].astype(np.uint8)
+
+
+@lru_cache(maxsize=None)
+def _ink_numbers() -> dict[tuple[int, int, int], int]:
+    return {c: k for k, c in enumerate(_inks())}
 
 
 def _ink(colour) -> int:
-    return _inks().index(tuple(int(v) for v in colour))
+    """Ink number (row of the blend table) of an RGB colour of the picture."""
+    return _ink_numbers()[tuple(int(v) for v in colour)]
+
+
+def _to_rgb(idx: np.ndarray) -> Image.Image:
+    """(H, W) palette indices -> RGB image (Pillow's palette conversion, no numpy gather)."""
+    im = Image.frombuffer("P", (idx.shape[1], idx.shape[0]), np.ascontiguousarray(idx), "raw", "P", 0, 1)
+    im.putpalette(_palette().tobytes())
+    return im.convert("RGB")
 
 
 def _clip_to_view(seg: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -728,7 +742,7 @@ class _Painter:
 
     def rgb(self, i: int) -> Image.Image:
         """Frame ``i`` as an RGB image."""
-        return Image.fromarray(_palette()[self.frame(i)], "RGB")
+        return _to_rgb(self.frame(i))
 
     def frames(self) -> Iterator[np.ndarray]:
         for i in range(len(self)):
@@ -748,9 +762,8 @@ def render_frame(joints, index: int = 0, size: int = 960, title: str = "", fps: 
 def iter_frames(joints, size: int = 960, title: str = "", fps: float = 30.0, trajectory=None,
                 camera: Camera | None = None, antialias: bool = True) -> Iterator[np.ndarray]:
     """Yield every preview frame as an (size, size, 3) uint8 RGB array, one at a time."""
-    pal = _palette()
     for idx in _Painter(joints, size, title, fps, trajectory, camera, antialias).frames():
-        yield pal[idx]
+        yield np.asarray(_to_rgb(idx))
 
 
 # ---------------------------------------------------------------------------------------------
