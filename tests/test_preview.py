@@ -379,3 +379,100 @@ def test_an_encoder_failure_is_raised_and_leaves_nothing(tmp_path):
         preview.render_gif_and_mp4(walking_joints(6), tmp_path / "a.gif", tmp_path / "a.mp4", size=64,
                                    preset="no-such-preset")
     assert ls(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- rasteriser and encoders
+
+def _capsule_coverage(seg, half_width, size, n=8):
+    """Independent reference: fraction of n x n sub-samples of each pixel within ``half_width``
+    of the segment (brute force over the whole image)."""
+    x0, y0, x1, y1 = seg
+    s = (np.arange(n) + 0.5) / n
+    px = (np.arange(size)[:, None] + s[None]).ravel()                  # sample x (and y) coordinates
+    X, Y = np.meshgrid(px, px)
+    d = np.array([x1 - x0, y1 - y0])
+    L2 = d @ d
+    t = np.clip(((X - x0) * d[0] + (Y - y0) * d[1]) / L2, 0, 1) if L2 > 0 else np.zeros_like(X)
+    inside = np.hypot(X - x0 - t * d[0], Y - y0 - t * d[1]) <= half_width
+    return inside.reshape(size, n, size, n).mean(axis=(1, 3))
+
+
+@pytest.mark.parametrize("seg, hw", [
+    ((5.3, 7.1, 40.8, 19.6), 2.5),     # shallow, thick
+    ((12.0, 3.5, 17.2, 44.9), 0.75),   # steep, thin
+    ((30.5, 30.5, 30.5, 30.5), 2.0),   # a point: a disc
+    ((-20.0, 10.0, 70.0, 35.0), 1.5),  # runs out of the image on both sides
+])
+def test_segment_coverage_matches_a_supersampled_capsule(seg, hw):
+    size = 48
+    flat, alpha, _ = preview._segment_pixels(np.array([seg], float), hw, size)
+    got = np.zeros(size * size)
+    np.maximum.at(got, flat, alpha / preview.ALPHA)
+    got = got.reshape(size, size)
+    ref = _capsule_coverage(seg, hw, size)
+    assert flat.min() >= 0 and flat.max() < size * size
+    assert abs(got.sum() - ref.sum()) <= 0.06 * ref.sum() + 0.5       # the same amount of ink
+    assert np.abs(got - ref).max() <= 0.35                            # edges: box filter vs exact area
+    assert ((ref == 1) <= (got >= 0.75)).all() and ((ref == 0) <= (got <= 0.25)).all()
+
+
+def test_aliased_segments_cover_only_pixel_centres_inside():
+    seg = np.array([[3.2, 4.9, 29.7, 21.3]])
+    flat, alpha, _ = preview._segment_pixels(seg, 1.5, 32, antialias=False)
+    assert set(alpha.tolist()) == {preview.ALPHA}
+    centres = _capsule_coverage(seg[0], 1.5, 32, n=1) > 0                # one sample: the centre
+    got = np.zeros(32 * 32, bool)
+    got[flat] = True
+    assert (got.reshape(32, 32) == centres).mean() > 0.99              # all but ties at the rim
+
+
+def test_yuv420_planes_follow_bt709_with_2x2_chroma_means():
+    p = preview._Painter(walking_joints(3), 96, title="walk")
+    idx = p.frame(1)
+    y, u, v = preview._to_yuv420(idx)
+    rgb = preview._palette()[idx].astype(float) / 255
+    Y = 0.2126 * rgb[..., 0] + 0.7152 * rgb[..., 1] + 0.0722 * rgb[..., 2]
+    U = 128 + 224 * (rgb[..., 2] - Y) / 1.8556
+    V = 128 + 224 * (rgb[..., 0] - Y) / 1.5748
+    def box(a):
+        return (a[0::2, 0::2] + a[0::2, 1::2] + a[1::2, 0::2] + a[1::2, 1::2]) / 4
+    assert np.abs(np.frombuffer(y, np.uint8).reshape(96, 96) - (16 + 219 * Y)).max() <= 0.5 + 1e-9
+    assert np.abs(u - box(U)).max() <= 1 and np.abs(v - box(V)).max() <= 1
+    # only the coloured box is looked up: the rest is grey, so the planes are the same
+    grey = (rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2])
+    y0, y1, x0, x1 = p.colour_box
+    outside = np.ones_like(grey)
+    outside[y0:y1, x0:x1] = False
+    assert grey[outside].all() and not grey.all()
+    y2, u2, v2 = preview._to_yuv420(idx, p.colour_box)
+    assert y2 == y and np.array_equal(u2, u) and np.array_equal(v2, v)
+
+
+def test_time_label_from_cached_glyphs_looks_like_pillow_text():
+    from PIL import ImageDraw
+
+    font = preview._font(24)
+    text = "12.34 s  ·  frame 371/600"
+    mask, (dx, dy) = preview._GlyphLine(font).mask(text)
+    x0, y0, x1, y1 = font.getbbox(text, anchor="ls")
+    ref = Image.new("L", (x1 - x0, y1 - y0), 0)
+    ImageDraw.Draw(ref).text((-x0, -y0), text, fill=255, font=font, anchor="ls")
+    ref = np.asarray(ref, float)
+    assert abs(dx - x0) <= 1 and abs(dy + font.getmetrics()[0]) <= 1
+    assert abs(mask.shape[1] - ref.shape[1]) <= 3
+    assert abs(mask.astype(float).sum() - ref.sum()) <= 0.03 * ref.sum()   # the same ink
+
+
+def test_thinned_root_path_keeps_its_ends_and_the_current_frame():
+    j = walking_joints(90)
+    j[..., 2] -= 0.85 * np.arange(90)[:, None] / 30                  # slowed to 0.15 m/s: sub-pixel steps
+    p = preview._Painter(j, 480)
+    full = p.scene._px(p.scene.traj_rot - p.scene.eye_cam[40])
+    seg, done = p.scene.trajectory_segments(40)
+    assert len(seg) < 45                                             # thinned
+    np.testing.assert_allclose(seg[0, :2], full[0])
+    np.testing.assert_allclose(seg[-1, 2:], full[-1])
+    assert np.isclose(seg[done][-1, 2:], full[40]).all()              # travelled part ends at frame 40
+    assert np.allclose(seg[1:, :2], seg[:-1, 2:])                     # one connected polyline
+    length = np.hypot(*(full[1:] - full[:-1]).T).sum()
+    assert np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1]).sum() == pytest.approx(length, rel=0.02)

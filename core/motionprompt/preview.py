@@ -5,17 +5,21 @@ the root trajectory on it, the five kinematic chains in their colours (``skeleto
 ``skeleton.CHAIN_COLORS``), a camera that follows the root, the prompt as title, 30 fps, 960x960.
 
 How it is drawn:
-- Every 3D point of every frame (joints, their floor shadows, grid lines, floor corners,
-  trajectory) goes through one perspective pinhole camera with numpy, all frames at once
-  (``Camera``; the look-at point follows the root over the floor, the view direction is fixed).
-- Each frame is rasterised by Pillow at ``supersample`` times the size and box-downsampled,
-  which anti-aliases every line: the grey floor and grid in one channel, then the coloured
-  trajectory, shadow and skeleton only over the pixels they cover. The title is rendered once
-  (FreeType, Unicode; a CJK font when one is installed) and pasted.
-- Frames are streamed, in worker threads: to ffmpeg (libx264, yuv420p, plays in browsers and
-  Blender's VSE) and to a GIF written frame by frame with one global palette made of the
-  picture's own colours and their blends, each frame after the first storing only the pixels
-  that changed. No more than a few frames are alive at any time.
+- Every 3D point of every frame (joints, their floor shadows, grid lines, trajectory) goes
+  through one perspective pinhole camera with numpy, all frames at once (``Camera``; the look-at
+  point follows the root over the floor, the view direction is fixed, so the floor patch is the
+  same polygon in every image and is drawn once, with the title, into a static background).
+- Frames are drawn straight into indices of one global 255-colour palette: the picture's inks
+  and blends between every pair of them. Lines are capsules rasterised by numpy, all segments of
+  a layer at once (``_segment_pixels``): coverage from each pixel centre's distance to the
+  segment (anti-aliasing without supersampling), laid over what is below through a
+  (palette colour x ink x coverage) -> palette index table. Layers: grid, root path, shadow,
+  chains far to near, time label (glyphs rendered once by FreeType).
+- Frames are streamed, in worker threads: as yuv420p (table look-ups of the indices; grey
+  pixels have neutral chroma, so only the coloured box is looked up) to ffmpeg (libx264
+  ultrafast, BT.709, plays in browsers and Blender's VSE), and to a GIF written frame by frame
+  with that palette (no quantization), each frame after the first storing only the rectangle
+  that changed, compressed by Pillow without the GIL. No more than a few frames are alive.
 
 Inputs are joint positions ``(T, 22, 3)`` metres, SMPL-X axes (+Y up); arrays with more joints
 (e.g. the 55 SMPL-X joints) use their first 22. Files are written atomically: on any error
@@ -415,7 +419,7 @@ class _Scene:
 # ---------------------------------------------------------------------------------------------
 # palette and anti-aliased drawing straight into palette indices
 
-#: GIF palette index that means "unchanged since the previous frame" (transparent).
+#: Palette index never drawn (kept free for a transparent "unchanged" colour).
 GIF_KEEP = 255
 _UNUSED = (255, 0, 255)  # palette filler far from every colour drawn, so nothing maps to it
 #: Coverage of a pixel by a line is quantised to 1/ALPHA steps (the palette blends every
