@@ -522,7 +522,9 @@ def _segment_pixels(seg: np.ndarray, half_width: float, size: int, antialias: bo
     pixels wide enough for any slope is tested, all segments at once (no per-segment loop).
     """
     reach = half_width + 0.5                              # no coverage farther than this from the axis
-    seg = _clip_to_view(np.asarray(seg, np.float64).reshape(-1, 4), -reach, size + reach)
+    seg = np.asarray(seg, np.float64).reshape(-1, 4)
+    if not ((seg >= -reach) & (seg <= size + reach)).all():                # NaN rows go through here too
+        seg = _clip_to_view(seg, -reach, size + reach)
     rows = np.flatnonzero(np.isfinite(seg).all(axis=1))
     x0, y0, x1, y1 = seg[rows].T
     xmajor = np.abs(x1 - x0) >= np.abs(y1 - y0)
@@ -543,7 +545,7 @@ def _segment_pixels(seg: np.ndarray, half_width: float, size: int, antialias: bo
         return np.zeros(0, np.int32), np.zeros(0, np.uint8), np.zeros(0, np.int64) if with_ids else None
     which = np.repeat(np.arange(len(n)), n)                               # (S,) segment of each step
     k = first[which] + (np.arange(len(which)) - np.repeat(np.cumsum(n) - n, n))   # major-axis pixel
-    band = reach * math.sqrt(2.0)                                         # widest extent across
+    band = reach * math.sqrt(1.0 + float(np.abs(slope).max()) ** 2)      # widest extent across
     width = int(math.ceil(2 * band)) + 1
     f32 = np.float32
     pu = k + 0.5 - u0[which]                                              # (S,) pixel centre - start
@@ -638,8 +640,8 @@ class _Canvas:
 
     def __init__(self, size: int):
         self.size = size
-        self.blend = _blend_table()
-        self.n_inks = len(_inks())
+        # per ink: palette colour * (ALPHA + 1) + coverage -> palette index
+        self.blend = _blend_table().reshape(256, len(_inks()), ALPHA + 1).transpose(1, 0, 2).reshape(len(_inks()), -1).copy()
         self.cover = np.zeros(size * size, np.uint8)  # scratch: coverage of the layer being laid
 
     def lay(self, img: np.ndarray, flat: np.ndarray, alpha: np.ndarray, ink: int) -> None:
@@ -648,8 +650,11 @@ class _Canvas:
         if len(flat) == 0:
             return
         np.maximum.at(self.cover, flat, alpha)
-        a = self.cover[flat]
-        img[flat] = self.blend[(img[flat].astype(np.intp) * self.n_inks + ink) * (ALPHA + 1) + a]
+        a = self.cover.take(flat)
+        below = img.take(flat).astype(np.int32)
+        below *= ALPHA + 1
+        below += a
+        img[flat] = self.blend[ink].take(below)
         self.cover[flat] = 0
 
     def lay_mask(self, img: np.ndarray, mask: np.ndarray, origin: tuple[int, int], ink: int) -> None:
