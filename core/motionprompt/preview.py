@@ -698,7 +698,8 @@ class _Painter:
     def _background(self, title: str) -> np.ndarray:
         """The parts that never change, flat palette indices: white, the floor patch (the same
         polygon in every frame: the camera follows the root), the title."""
-        size, ss = self.size, 4
+        size = self.size
+        ss = max(1, min(4, 4096 // size))  # supersampled floor edges, at most 4096^2 pixels
         img = np.full(size * size, _ink(BACKGROUND), np.uint8)
         if len(self.scene.floor_px) >= 3:
             big = Image.new("L", (size * ss, size * ss), 0)
