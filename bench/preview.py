@@ -139,6 +139,40 @@ def ours_both(joints: np.ndarray, title: str, size: int, out: Path, repeat: int)
                                                       size=size)) for _ in range(repeat)]
 
 
+def per_thread(joints: np.ndarray, title: str, size: int, out: Path) -> dict:
+    """CPU seconds of each stage of one GIF+MP4 run, in the thread that runs it: drawing (main
+    thread), GIF (its worker: changed rectangle + LZW), MP4 feed (its worker: yuv420p + pipe),
+    and ffmpeg (x264, its own threads). With a free core per stage the wall-clock time would
+    approach the largest of the first three and ffmpeg's CPU over its threads."""
+    spent = {"draw": 0.0, "gif": 0.0, "mp4 feed": 0.0}
+    originals = []
+
+    def account(cls, name, key):
+        orig = getattr(cls, name)
+        originals.append((cls, name, orig))
+
+        def timed_call(self, *a, **k):
+            t = time.thread_time()
+            try:
+                return orig(self, *a, **k)
+            finally:
+                spent[key] += time.thread_time() - t
+        setattr(cls, name, timed_call)
+
+    account(preview._Painter, "frame", "draw")
+    account(preview._GifStream, "write", "gif")
+    account(preview._Mp4Stream, "write", "mp4 feed")
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        preview.render_gif_and_mp4(joints, out / "threads.gif", out / "threads.mp4", title=title, size=size)
+    finally:
+        for cls, name, orig in originals:
+            setattr(cls, name, orig)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    spent["ffmpeg"] = after.ru_utime + after.ru_stime - kids.ru_utime - kids.ru_stime
+    return spent
+
+
 def ours(joints: np.ndarray, title: str, size: int, out: Path, repeat: int = 3) -> dict:
     """Our GIF+MP4 in one pass (median of ``repeat`` runs), then the parts alone."""
     runs = ours_both(joints, title, size, out, repeat)
@@ -152,7 +186,8 @@ def ours(joints: np.ndarray, title: str, size: int, out: Path, repeat: int = 3) 
             "gif_only": timed(lambda: preview.render_gif(joints, out / "ours_only.gif", title=title, size=size)),
             "mp4_only": timed(lambda: preview.render_mp4(joints, out / "ours_only.mp4", title=title, size=size)),
             "draw": timed(draw),
-            "png": timed(lambda: preview.render_contact_sheet(joints, out / "ours.png", title=title))}
+            "png": timed(lambda: preview.render_contact_sheet(joints, out / "ours.png", title=title)),
+            "threads": per_thread(joints, title, size, out)}
 
 
 def main() -> None:
@@ -174,6 +209,8 @@ def main() -> None:
               f"MP4 {sizes['ours.mp4'] / 1e6:.2f} MB")
         print("       alone (wall / CPU s): " + ", ".join(f"{k} {o[k][0]:.2f} / {o[k][1]:.2f}" for k in
                                                           ("draw", "gif_only", "mp4_only", "png")))
+        print("       CPU by stage in one GIF+MP4 run (s): " + ", ".join(f"{k} {v:.2f}" for k, v in o["threads"].items())
+              + " (each stage runs in its own thread or process)")
         try:
             import matplotlib  # noqa: F401
         except ImportError:
