@@ -209,8 +209,8 @@ def main() -> None:
               f"MP4 {sizes['ours.mp4'] / 1e6:.2f} MB")
         print("       alone (wall / CPU s): " + ", ".join(f"{k} {o[k][0]:.2f} / {o[k][1]:.2f}" for k in
                                                           ("draw", "gif_only", "mp4_only", "png")))
-        print("       CPU by stage in one GIF+MP4 run (s): " + ", ".join(f"{k} {v:.2f}" for k, v in o["threads"].items())
-              + " (each stage runs in its own thread or process)")
+        stages = ", ".join(f"{k} {v:.2f}" for k, v in o["threads"].items())
+        print(f"       CPU by stage in one GIF+MP4 run (s): {stages} (each in its own thread or process)")
         try:
             import matplotlib  # noqa: F401
         except ImportError:

@@ -641,7 +641,8 @@ class _Canvas:
     def __init__(self, size: int):
         self.size = size
         # per ink: palette colour * (ALPHA + 1) + coverage -> palette index
-        self.blend = _blend_table().reshape(256, len(_inks()), ALPHA + 1).transpose(1, 0, 2).reshape(len(_inks()), -1).copy()
+        n = len(_inks())
+        self.blend = _blend_table().reshape(256, n, ALPHA + 1).transpose(1, 0, 2).reshape(n, -1).copy()
         self.cover = np.zeros(size * size, np.uint8)  # scratch: coverage of the layer being laid
 
     def lay(self, img: np.ndarray, flat: np.ndarray, alpha: np.ndarray, ink: int) -> None:
