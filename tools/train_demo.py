@@ -128,7 +128,11 @@ def train_vqvae(corpus: dict, cfg: VQVAEConfig, steps: int, batch: int, crop: in
     lengths = np.array([len(m) for m in data])
     ok = np.flatnonzero(lengths >= crop)
     w = torch.ones(272)
-    w[:8] = 3.0  # root motion matters most for the look of a clip
+    # The whole travel of a clip lives in two root-velocity channels and its turning in six:
+    # weigh them up, or side steps and jumps forward come back on the spot.
+    w[0:2] = 15.0
+    w[2:8] = 5.0
+    w[8:74] = 2.0  # then where the joints are (hands and feet carry the action)
     rng = np.random.default_rng(seed + 1 + start)
     bar = tqdm(range(start, steps), desc="vqvae", initial=start, total=steps)
     for step in bar:
@@ -186,9 +190,19 @@ def encode_texts(texts: list[str], batch: int = 128) -> dict:
     return out
 
 
-def _lm_batch(idx, corpus, tokens, feats, rng, end_id, pad_id):
+def _drop_tokens(f: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
+    """Drop inner text tokens (never the first / last) with probability p: the model must read
+    the whole prompt, not one memorised word."""
+    if p <= 0 or len(f) <= 3:
+        return f
+    keep = rng.random(len(f)) >= p
+    keep[0] = keep[-1] = True
+    return f[keep]
+
+
+def _lm_batch(idx, corpus, tokens, feats, rng, end_id, pad_id, token_drop=0.0):
     texts = [corpus["texts"][i][int(rng.integers(len(corpus["texts"][i])))] for i in idx]
-    fs = [feats[t] for t in texts]
+    fs = [_drop_tokens(feats[t], rng, token_drop) for t in texts]
     L = max(len(f) for f in fs)
     tf = torch.zeros(len(idx), L, fs[0].shape[1])
     tm = torch.zeros(len(idx), L, dtype=torch.bool)
@@ -205,7 +219,7 @@ def _lm_batch(idx, corpus, tokens, feats, rng, end_id, pad_id):
 
 
 def train_lm(corpus: dict, tokens: list, feats: dict, cfg: LMConfig, steps: int, batch: int, lr: float,
-             seed: int, ckpt: Path) -> PrefixLM:
+             seed: int, ckpt: Path, token_drop: float = 0.1) -> PrefixLM:
     torch.manual_seed(seed)
     model = PrefixLM(cfg).init_weights()
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
@@ -223,7 +237,7 @@ def train_lm(corpus: dict, tokens: list, feats: dict, cfg: LMConfig, steps: int,
         pool = pool[np.argsort([len(tokens[i]) for i in pool])]
         k = int(rng.integers(8))
         idx = pool[k * batch:(k + 1) * batch]
-        tf, tm, tok = _lm_batch(idx, corpus, tokens, feats, rng, cfg.end_id, cfg.pad_id)
+        tf, tm, tok = _lm_batch(idx, corpus, tokens, feats, rng, cfg.end_id, cfg.pad_id, token_drop)
         for g in opt.param_groups:
             g["lr"] = _cosine_lr(step, steps, lr)
         loss = model.loss(tf, tm, tok)
@@ -240,13 +254,15 @@ def train_lm(corpus: dict, tokens: list, feats: dict, cfg: LMConfig, steps: int,
 
 
 def export(out: Path, vq: HumanVQVAE, lm: PrefixLM, corpus: dict, info: dict) -> None:
-    """Weights (float32 safetensors), statistics, recogniser, training record and model.toml."""
+    """Weights (safetensors), statistics, recogniser, training record and model.toml."""
     from motionprompt.checkpoints import save_state_dict
     from motionprompt.model_spec import ModelSpec
 
     out.mkdir(parents=True, exist_ok=True)
     save_state_dict(vq, out / "vqvae.safetensors", metadata=dict(model="demo", part="vqvae"))
-    save_state_dict(lm, out / "lm.safetensors", metadata=dict(model="demo", part="lm"))
+    # The prefix-LM is stored in float16 (half the size; the generator runs it in float32).
+    save_state_dict({k: v.half() for k, v in lm.state_dict().items()}, out / "lm.safetensors",
+                    metadata=dict(model="demo", part="lm", stored="float16"))
     np.save(out / "mean.npy", corpus["mean"])
     np.save(out / "std.npy", corpus["std"])
     corpus["recogniser"].save(out / "recogniser.npz")
@@ -267,11 +283,12 @@ def main(argv=None) -> int:
     ap.add_argument("--clips", type=int, default=4000)
     ap.add_argument("--texts-per-clip", type=int, default=3)
     ap.add_argument("--vq-preset", default="small")
-    ap.add_argument("--vq-down-t", type=int, default=2, help="2x down-samplings: 2 = 4 frames per token")
-    ap.add_argument("--vq-steps", type=int, default=1500)
+    ap.add_argument("--vq-down-t", type=int, default=1, help="2x down-samplings: 1 = 2 frames per token")
+    ap.add_argument("--vq-levels", default="8,5,5,5,5", help="FSQ levels (their product is the code count)")
+    ap.add_argument("--vq-steps", type=int, default=2000)
     ap.add_argument("--vq-batch", type=int, default=64)
     ap.add_argument("--vq-crop", type=int, default=64)
-    ap.add_argument("--vq-lr", type=float, default=1e-3)
+    ap.add_argument("--vq-lr", type=float, default=2e-3)
     ap.add_argument("--lm-layers", type=int, default=4)
     ap.add_argument("--lm-heads", type=int, default=4)
     ap.add_argument("--lm-embd", type=int, default=256)
@@ -300,14 +317,16 @@ def main(argv=None) -> int:
     if args.stop_after == "corpus":
         return 0
 
-    vq_cfg = VQVAEConfig(**{**VQVAE_PRESETS[args.vq_preset], "down_t": args.vq_down_t})
+    levels = tuple(int(v) for v in args.vq_levels.split(","))
+    vq_cfg = VQVAEConfig(**{**VQVAE_PRESETS[args.vq_preset], "down_t": args.vq_down_t, "levels": levels})
+    vq_key = f"{args.vq_preset}_t{args.vq_down_t}_L{'-'.join(map(str, levels))}_{args.vq_steps}"
     vq = train_vqvae(corpus, vq_cfg, args.vq_steps, args.vq_batch, args.vq_crop, args.vq_lr, args.seed,
-                     wd / f"vqvae_{args.vq_preset}_t{args.vq_down_t}_{args.vq_steps}.pt")
+                     wd / f"vqvae_{vq_key}.pt")
     times["vqvae"] = time.time() - t0
     if args.stop_after == "vqvae":
         return 0
 
-    tok_path = wd / f"tokens_{args.vq_preset}_t{args.vq_down_t}_{args.vq_steps}.pkl"
+    tok_path = wd / f"tokens_{vq_key}.pkl"
     if tok_path.exists():
         tokens, vq_err = _load(tok_path)
     else:
@@ -334,13 +353,13 @@ def main(argv=None) -> int:
                       vocab_size=vq_cfg.nb_code + 2, clip_dim=384, block_size=max_text + max_tokens,
                       mlp_multiple_of=32)
     lm = train_lm(corpus, tokens, feats, lm_cfg, args.lm_steps, args.lm_batch, args.lm_lr, args.seed,
-                  wd / f"lm_{args.lm_layers}x{args.lm_embd}_{args.lm_steps}_t{args.vq_down_t}.pt")
+                  wd / f"lm_{args.lm_layers}x{args.lm_embd}_{args.lm_steps}_{vq_key}.pt")
     times["lm"] = time.time() - t0
     if args.stop_after == "lm":
         return 0
 
     info = dict(seed=args.seed, clips=args.clips, texts_per_clip=args.texts_per_clip,
-                vq_preset=args.vq_preset, vq_down_t=args.vq_down_t, vq_steps=args.vq_steps, vq_recon_l1=vq_err,
+                vq_preset=args.vq_preset, vq_down_t=args.vq_down_t, vq_levels=list(levels), vq_steps=args.vq_steps, vq_recon_l1=vq_err,
                 lm=dict(n_layer=args.lm_layers, n_head=args.lm_heads, n_embd=args.lm_embd,
                         steps=args.lm_steps, batch=args.lm_batch),
                 threads=args.threads, seconds_cumulative={k: round(v, 1) for k, v in times.items()},
