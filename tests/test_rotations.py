@@ -116,3 +116,10 @@ def test_rotations_module_does_not_need_scipy():
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert "scipy" not in imported
+
+
+def test_axis_rotation_matches_scipy():
+    theta = np.linspace(-3, 3, 7)
+    for axis, name in enumerate("xyz"):
+        np.testing.assert_allclose(rot.axis_rotation(axis, theta), Rotation.from_euler(name, theta[:, None]).as_matrix(),
+                                   atol=1e-12)

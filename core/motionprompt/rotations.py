@@ -26,6 +26,7 @@ __all__ = [
     "quaternion_to_matrix",
     "quaternion_to_axis_angle",
     "quaternion_continuity",
+    "axis_rotation",
     "yaw_matrix",
     "heading_angle",
     "matrix_to_euler_zyx",
@@ -157,6 +158,25 @@ def quaternion_continuity(q: np.ndarray) -> np.ndarray:
     flips = np.cumsum(dots < 0, axis=0) % 2
     sign = np.concatenate([np.ones_like(dots[:1]), 1.0 - 2.0 * flips], axis=0)
     return q * sign[..., None]
+
+
+def axis_rotation(axis: int, theta: np.ndarray) -> np.ndarray:
+    """Rotations about one coordinate axis (0 = x, 1 = y, 2 = z), right-handed.
+
+    Args:
+        axis: 0, 1 or 2.
+        theta: (...) radians.
+    Returns:
+        (..., 3, 3).
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    c, s = np.cos(theta), np.sin(theta)
+    R = np.zeros(theta.shape + (3, 3))
+    i, j = [(1, 2), (2, 0), (0, 1)][axis]  # the plane the rotation turns: i -> j
+    R[..., axis, axis] = 1.0
+    R[..., i, i], R[..., j, j] = c, c
+    R[..., j, i], R[..., i, j] = s, -s
+    return R
 
 
 def yaw_matrix(theta: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .rep272 import motion_to_272
-from .rotations import axis_angle_to_matrix, matrix_to_axis_angle, yaw_matrix
+from .rotations import axis_angle_to_matrix, axis_rotation, matrix_to_axis_angle, yaw_matrix
 from .skeleton import DEFAULT_REST_OFFSETS, forward_kinematics
 
 __all__ = [
@@ -59,20 +59,6 @@ ARM_DOWN = -1.3
 
 
 # --------------------------------------------------------------------------- small maths
-
-def _rot(axis: int, theta) -> np.ndarray:
-    """Rotations about one coordinate axis (0 = x, 1 = y, 2 = z): (...,) radians -> (..., 3, 3)."""
-    theta = np.asarray(theta, dtype=np.float64)
-    if axis == 1:
-        return yaw_matrix(theta)
-    c, s = np.cos(theta), np.sin(theta)
-    z, o = np.zeros_like(theta), np.ones_like(theta)
-    if axis == 0:
-        m = [o, z, z, z, c, -s, z, s, c]
-    else:
-        m = [c, -s, z, s, c, z, z, z, o]
-    return np.stack(m, axis=-1).reshape(theta.shape + (3, 3))
-
 
 def _smoothstep(u):
     u = np.clip(u, 0.0, 1.0)
@@ -139,13 +125,13 @@ class _Pose:
         self.R[:, joint] = self.R[:, joint] @ M
 
     def rx(self, joint, a):
-        self.apply(joint, _rot(0, np.broadcast_to(a, (self.T,))))
+        self.apply(joint, axis_rotation(0, np.broadcast_to(a, (self.T,))))
 
     def ry(self, joint, a):
-        self.apply(joint, _rot(1, np.broadcast_to(a, (self.T,))))
+        self.apply(joint, axis_rotation(1, np.broadcast_to(a, (self.T,))))
 
     def rz(self, joint, a):
-        self.apply(joint, _rot(2, np.broadcast_to(a, (self.T,))))
+        self.apply(joint, axis_rotation(2, np.broadcast_to(a, (self.T,))))
 
     def arm(self, side, elev=ARM_DOWN, fwd=0.0, swing=0.0, elbow=0.15, elbow_up=0.0):
         """Shoulder and elbow of one arm (radians, (T,) or scalars).
@@ -186,7 +172,7 @@ class _Pose:
 def _segment(pose: _Pose, tilt, yaw=None, air=None, contact=None, air_vel=None, seat=None,
              label="") -> Segment:
     T = pose.T
-    pose.R[:, PELVIS] = _rot(0, np.broadcast_to(tilt, (T,))) @ pose.R[:, PELVIS]
+    pose.R[:, PELVIS] = axis_rotation(0, np.broadcast_to(tilt, (T,))) @ pose.R[:, PELVIS]
     seg = Segment(
         local=pose.R,
         yaw=np.zeros(T) if yaw is None else np.asarray(yaw, dtype=np.float64),
