@@ -12,14 +12,10 @@ import torch
 
 from motionprompt import rep272
 from motionprompt.batch import Job, PromptFileError, RunDir, read_prompts, run_jobs, short_name
-from motionprompt.checkpoints import save_state_dict
 from motionprompt.cli import main
 from motionprompt.generator import Generator
-from motionprompt.model_spec import ModelSpec
 from motionprompt.motion import Motion
-from motionprompt.prefix_lm import LMConfig, PrefixLM
 from motionprompt.sampler import Cancelled, SamplingConfig
-from motionprompt.vqvae import VQVAE_PRESETS, HumanVQVAE, VQVAEConfig
 
 torch.set_num_threads(1)
 
