@@ -121,3 +121,13 @@ def test_hand_and_face_rest_offsets_match_the_real_clip(real_clip):
     assert spread.max() < 1e-5
     np.testing.assert_allclose(off[22:], EXTRA_REST_OFFSETS, atol=2e-6)
     np.testing.assert_allclose(full_rest_offsets(off[:22])[22:], EXTRA_REST_OFFSETS)
+
+
+def test_recover_in_one_pass_equals_the_two_recoveries():
+    local, root, pos = synthetic_motion(T=30, seed=4)
+    x = rep272.motion_to_272(local, pos)
+    rots, root_rec, joints = rep272.recover(x)
+    r2, t2 = rep272.recover_from_272(x)
+    np.testing.assert_array_equal(rots, r2)
+    np.testing.assert_array_equal(root_rec, t2)
+    np.testing.assert_array_equal(joints, rep272.recover_positions(x))

@@ -69,8 +69,8 @@ class Motion:
             raise ValueError(f"expected (T, {rep272.DIM}) frames, got {x.shape}")
         if not np.all(np.isfinite(x)):
             raise ValueError("272-dim frames contain NaN or infinite values")
-        rots, root = rep272.recover_from_272(x)
-        return cls(rotations=rots, root_translation=root, fps=fps, joints=rep272.recover_positions(x),
+        rots, root, joints = rep272.recover(x)
+        return cls(rotations=rots, root_translation=root, fps=fps, joints=joints,
                    features=x, prompt=prompt, seed=seed, source=source)
 
     @property

@@ -29,6 +29,7 @@ __all__ = [
     "motion_to_272",
     "recover_from_272",
     "recover_positions",
+    "recover",
     "load_mean_std",
     "normalize",
     "denormalize",
@@ -107,6 +108,19 @@ def _root_xz(x: np.ndarray, G: np.ndarray) -> np.ndarray:
     return np.cumsum(v, axis=0)
 
 
+def _rotations(x: np.ndarray, G: np.ndarray) -> np.ndarray:
+    rots = sixd_to_matrix(x[:, _ROT].reshape(len(x), NUM_JOINTS, 6))
+    rots[:, 0] = np.swapaxes(G, -1, -2) @ rots[:, 0]
+    return rots
+
+
+def _positions(x: np.ndarray, G: np.ndarray, root: np.ndarray) -> np.ndarray:
+    pos = np.einsum("tji,tkj->tki", G, x[:, _POS].reshape(len(x), NUM_JOINTS, 3))  # G_t^T p
+    pos[..., 0] += root[:, None, 0]
+    pos[..., 2] += root[:, None, 2]
+    return pos
+
+
 def recover_from_272(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """272-dim frames to SMPL-X local rotations and the world pelvis trajectory.
 
@@ -119,13 +133,10 @@ def recover_from_272(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         see ``motionprompt.motion.Motion.smplx_transl``.
     """
     x = _check(x)
-    T = x.shape[0]
     G = _heading_tracks(x)
-    rots = sixd_to_matrix(x[:, _ROT].reshape(T, NUM_JOINTS, 6))
-    rots[:, 0] = np.swapaxes(G, -1, -2) @ rots[:, 0]
     root = _root_xz(x, G)
     root[:, 1] = x[:, 9]
-    return rots, root
+    return _rotations(x, G), root
 
 
 def recover_positions(x: np.ndarray) -> np.ndarray:
@@ -137,13 +148,23 @@ def recover_positions(x: np.ndarray) -> np.ndarray:
         (T, 22, 3) world joint positions, metres, in the same frame as ``recover_from_272``.
     """
     x = _check(x)
-    T = x.shape[0]
     G = _heading_tracks(x)
-    pos = np.einsum("tji,tkj->tki", G, x[:, _POS].reshape(T, NUM_JOINTS, 3))  # G_t^T p
+    return _positions(x, G, _root_xz(x, G))
+
+
+def recover(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``recover_from_272`` and ``recover_positions`` in one pass (the heading track and the
+    root path are integrated once).
+
+    Returns:
+        local_rots (T, 22, 3, 3), root_translation (T, 3), positions (T, 22, 3).
+    """
+    x = _check(x)
+    G = _heading_tracks(x)
     root = _root_xz(x, G)
-    pos[..., 0] += root[:, None, 0]
-    pos[..., 2] += root[:, None, 2]
-    return pos
+    pos = _positions(x, G, root)
+    root[:, 1] = x[:, 9]
+    return _rotations(x, G), root, pos
 
 
 def _data_file(name: str) -> Path:
