@@ -44,6 +44,27 @@ def test_generate_returns_denormalised_motions_reproducibly(gen):
     np.testing.assert_allclose(ms[0].features, rep272.denormalize(x.astype(np.float64), gen.mean, gen.std), atol=1e-5)
 
 
+def test_guidance_from_the_model_description_steers_from_the_empty_prompt(gen):
+    """``guidance`` in the model's TOML is the default; its null row is the empty prompt's
+    features, exactly as the text encoder gives them."""
+    prompts = ["a man walks forward"]
+    off = gen.generate(prompts, seconds=3, seeds=[4])[0]
+    on = gen.generate(prompts, seconds=3, seeds=[4], guidance=3.0)[0]
+    assert on.features.shape != off.features.shape or not np.allclose(on.features, off.features)
+    f0, m0 = gen.text_encoder.encode([""])
+    feats, mask = gen.text_encoder.encode(prompts)
+    codes = gen.sampler.sample(feats, mask, seeds=[4], cfg=SamplingConfig(max_tokens=45, guidance=3.0),
+                               null_feats=f0[0][m0[0]])[0]
+    assert on.meta["tokens"] == len(codes)
+    with torch.no_grad():
+        x = gen.vqvae.decode(codes[None])[0].numpy()
+    np.testing.assert_allclose(on.features, rep272.denormalize(x.astype(np.float64), gen.mean, gen.std), atol=1e-5)
+    guided = Generator(gen.spec.replace(extra={**gen.spec.extra, "guidance": 3.0}), gen.text_encoder, gen.lm,
+                       gen.vqvae, gen.mean, gen.std)
+    assert guided.default_guidance == 3.0
+    np.testing.assert_allclose(guided.generate(prompts, seconds=3, seeds=[4])[0].features, on.features, atol=1e-6)
+
+
 def test_generate_limits_and_cancel(gen):
     ms = gen.generate(["a person waves"] * 3, seconds=2, min_seconds=1.5, seeds=[1, 2, 3])
     assert all(46 <= m.num_frames <= 60 for m in ms)

@@ -159,3 +159,44 @@ def test_half_precision_sampling_runs_and_mostly_agrees(dtype):
     assert all(len(g) == 12 and int(g.max()) < m.config.end_id for g in got)
     first = [g[0] == r[0] for g, r in zip(got, ref)]  # the first token rarely flips with rounding
     assert sum(first) >= len(first) - 1
+
+
+@torch.no_grad()
+def _guided_reference(m, feats, null, cfg, seed):
+    """Classifier-free guidance written out: full recompute of the prompt's and the empty
+    prompt's logits every step, combined as null + g * (prompt - null)."""
+    out = torch.zeros(1, 0, dtype=torch.int64)
+    seeds = torch.tensor([seed])
+    for step in range(cfg.max_tokens):
+        c = m.next_logits_full(feats, torch.ones(feats.shape[:2], dtype=torch.bool), out)
+        u = m.next_logits_full(null[None], torch.ones(1, len(null), dtype=torch.bool), out)
+        tok = choose_tokens(u + cfg.guidance * (c - u), cfg, seeds, step, m.config.end_id)
+        if int(tok) == m.config.end_id:
+            break
+        out = torch.cat([out, tok[:, None]], 1)
+    return out[0]
+
+
+@pytest.mark.parametrize("static", [False, True], ids=["growing-cache", "static-cache"])
+@pytest.mark.parametrize("greedy", [True, False], ids=["greedy", "seeded"])
+def test_guidance_equals_written_out_combination(static, greedy):
+    m = end_prone_model(seed=5)
+    feats, mask = batch_inputs(seed=6)
+    null = torch.randn(4, 12)  # longer than some prompts, shorter than others
+    cfg = SamplingConfig(greedy=greedy, temperature=0.8, top_k=20, max_tokens=30, guidance=2.5)
+    seeds = [3, 1, 4, 1, 5]
+    got = Sampler(m, static=static).sample(feats, mask, seeds=seeds, cfg=cfg, null_feats=null)
+    for b, n in enumerate(LENGTHS):
+        ref = _guided_reference(m, feats[b:b + 1, :n], null, cfg, seeds[b])
+        assert got[b].tolist() == ref.tolist()
+    plain = Sampler(m).sample(feats, mask, seeds=seeds, cfg=SamplingConfig(greedy=greedy, temperature=0.8,
+                                                                          top_k=20, max_tokens=30))
+    assert [g.tolist() for g in got] != [p.tolist() for p in plain]  # guidance changes the motion
+    one = Sampler(m).sample(feats, mask, seeds=seeds, cfg=SamplingConfig(greedy=greedy, temperature=0.8, top_k=20,
+                                                                        max_tokens=30, guidance=1.0),
+                            null_feats=null)
+    assert [g.tolist() for g in one] == [p.tolist() for p in plain]  # 1 = off
+    with pytest.raises(ValueError, match="null_feats"):
+        Sampler(m).sample(feats, mask, cfg=cfg)
+    with pytest.raises(ValueError, match="guidance"):
+        SamplingConfig(guidance=-1.0)

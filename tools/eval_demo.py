@@ -243,6 +243,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="a third of the prompts")
     ap.add_argument("--temperature", type=float, default=None)
     ap.add_argument("--top-k", type=int, default=None)
+    ap.add_argument("--guidance", type=float, default=None, help="default: the model's")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--show-errors", action="store_true")
@@ -262,6 +263,8 @@ def main(argv=None) -> int:
         sampling["temperature"] = args.temperature
     if args.top_k is not None:
         sampling["top_k"] = args.top_k
+    if args.guidance is not None:
+        sampling["guidance"] = args.guidance
     res = evaluate(gen, n_seeds=args.seeds, quick=args.quick, **sampling)
     res["load_seconds"] = load_s
     print(table(res))

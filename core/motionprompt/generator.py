@@ -77,6 +77,18 @@ class Generator:
         return cls(spec, encoder, lm, vq, mean, std, device=device, dtype=dtype)
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def default_guidance(self) -> float:
+        """The model's classifier-free guidance scale (TOML ``guidance``; 1 = off)."""
+        return float(self.spec.extra.get("guidance", 1.0))
+
+    def null_features(self) -> torch.Tensor:
+        """(L0, D) features of the empty prompt (what guidance steers away from), cached."""
+        if getattr(self, "_null", None) is None:
+            f, m = self.text_encoder.encode([""])
+            self._null = f[0][m[0].bool()].to(self.device, self.dtype)
+        return self._null
+
     def tokens_for(self, seconds: float) -> int:
         """Motion tokens covering ``seconds`` (rounded up; 1 token = 2 frames at 30 fps)."""
         frames = seconds * self.spec.fps
@@ -92,8 +104,8 @@ class Generator:
     @torch.no_grad()
     def generate(self, prompts: list[str], seconds: float = 10.0, min_seconds: float = 0.0,
                  seeds: list[int] | None = None, temperature: float = 1.0, top_k: int | None = None,
-                 top_p: float | None = None, greedy: bool = False, batch_size: int | None = None,
-                 progress: Callable[[int, int], None] | None = None,
+                 top_p: float | None = None, greedy: bool = False, guidance: float | None = None,
+                 batch_size: int | None = None, progress: Callable[[int, int], None] | None = None,
                  cancel: Callable[[], bool] | None = None) -> list[Motion]:
         """Generate one motion per prompt.
 
@@ -103,6 +115,8 @@ class Generator:
             min_seconds: END is not allowed before this (default: one token).
             seeds: one per prompt (None = fresh random seeds, recorded in ``Motion.seed``).
             temperature, top_k, top_p, greedy: token choice (greedy = the release's arg-max).
+            guidance: classifier-free guidance scale (1 = off; None = the model's ``guidance``
+                from its TOML, else 1). Each prompt then also runs against the empty prompt.
             batch_size: prompts per forward (default: all on CUDA, 16 on CPU).
             progress: ``progress(step, total)`` over all batches' token steps.
             cancel: polled between steps; True raises ``sampler.Cancelled``.
@@ -123,8 +137,10 @@ class Generator:
         if max_tokens < 1:
             raise ValueError(f"seconds must cover at least one token ({self.vqvae.config.frames_per_token} frames), got {seconds}")
         min_tokens = min(max(1, self.tokens_for(min_seconds)), max_tokens)
+        guidance = self.default_guidance if guidance is None else float(guidance)
         cfg = SamplingConfig(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p,
-                             max_tokens=max_tokens, min_tokens=min_tokens)
+                             max_tokens=max_tokens, min_tokens=min_tokens, guidance=guidance)
+        null = self.null_features() if guidance != 1.0 else None
         bs = batch_size or (len(prompts) if self.device.type == "cuda" else 16)
         chunks = [range(i, min(i + bs, len(prompts))) for i in range(0, len(prompts), bs)]
         total = len(chunks) * max_tokens
@@ -136,7 +152,8 @@ class Generator:
             t1 = time.perf_counter()
             report = None if progress is None else (lambda s, _t, base=ci * max_tokens: progress(base + s, total))
             codes = self.sampler.sample(feats.to(self.device, self.dtype), mask.to(self.device),
-                                        seeds=[seeds[i] for i in rows], cfg=cfg, progress=report, cancel=cancel)
+                                        seeds=[seeds[i] for i in rows], cfg=cfg, progress=report, cancel=cancel,
+                                        null_feats=null)
             t2 = time.perf_counter()
             for i, c in zip(rows, codes):
                 x = self.decode(c)

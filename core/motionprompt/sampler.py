@@ -47,6 +47,9 @@ class SamplingConfig:
     top_p: float | None = None
     max_tokens: int = 150  # 10 s
     min_tokens: int = 1
+    # Classifier-free guidance: logits = null + guidance * (prompt - null); 1 = off (the
+    # release's sampling). Needs a model trained with dropped prompts (the demo model is).
+    guidance: float = 1.0
 
     def __post_init__(self):
         if not self.greedy and not self.temperature > 0:
@@ -55,6 +58,8 @@ class SamplingConfig:
             raise ValueError(f"top_k must be >= 1, got {self.top_k}")
         if self.top_p is not None and not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not self.guidance >= 0:
+            raise ValueError(f"guidance must be >= 0 (1 = off), got {self.guidance}")
         if self.max_tokens < 1 or not 0 <= self.min_tokens <= self.max_tokens:
             raise ValueError(f"need 0 <= min_tokens <= max_tokens and max_tokens >= 1, got "
                              f"{self.min_tokens}, {self.max_tokens}")
@@ -229,7 +234,8 @@ class Sampler:
     def sample(self, text_feats: torch.Tensor, text_mask: torch.Tensor, seeds=None,
                cfg: SamplingConfig = SamplingConfig(),
                progress: Callable[[int, int], None] | None = None,
-               cancel: Callable[[], bool] | None = None) -> list[torch.Tensor]:
+               cancel: Callable[[], bool] | None = None,
+               null_feats: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Sample motion codes for a batch of prompts.
 
         Args:
@@ -238,17 +244,20 @@ class Sampler:
             cfg: token choice and length limits.
             progress: called as ``progress(step, total)`` after each token step.
             cancel: polled before each step; returning True raises ``Cancelled``.
+            null_feats: (L0, D) features of the empty prompt; needed when ``cfg.guidance`` != 1
+                (each prompt then runs beside a null row that sees the same tokens).
         Returns:
             B int64 tensors (N_b,) of codes (END excluded), on the CPU.
         """
         with self._threads():
-            return self._sample(text_feats, text_mask, seeds, cfg, progress, cancel)
+            return self._sample(text_feats, text_mask, seeds, cfg, progress, cancel, null_feats)
 
     @torch.no_grad()
     def _sample(self, text_feats: torch.Tensor, text_mask: torch.Tensor, seeds=None,
                 cfg: SamplingConfig = SamplingConfig(),
                 progress: Callable[[int, int], None] | None = None,
-                cancel: Callable[[], bool] | None = None) -> list[torch.Tensor]:
+                cancel: Callable[[], bool] | None = None,
+                null_feats: torch.Tensor | None = None) -> list[torch.Tensor]:
         """The body of ``sample``."""
         model, c = self.model, self.model.config
         dev = model.lm_head.weight.device
@@ -261,6 +270,12 @@ class Sampler:
         if seeds.shape != (B,):
             raise ValueError(f"need one seed per prompt ({B}), got shape {tuple(seeds.shape)}")
         seeds = seeds.to(dev)
+        guided = cfg.guidance != 1.0
+        if guided:
+            if null_feats is None:
+                raise ValueError("guidance != 1 needs the empty prompt's features (null_feats)")
+            text_feats, text_mask = _with_null_rows(text_feats, text_mask, null_feats.to(dev, text_feats.dtype))
+            L = text_mask.shape[1]
         lengths = text_mask.sum(1)
         if int(lengths.max()) + cfg.max_tokens > c.block_size:
             warnings.warn(f"text ({int(lengths.max())} tokens) + motion ({cfg.max_tokens}) exceeds the model's "
@@ -270,11 +285,11 @@ class Sampler:
         if self.static:
             text_feats, text_mask = _pad_text(text_feats, text_mask, self.TEXT_BUCKET)
             L = text_mask.shape[1]
-            cache, key_mask, step_fn = self._static_state(B, L, cfg.max_tokens)
+            cache, key_mask, step_fn = self._static_state(len(text_mask), L, cfg.max_tokens)
             key_mask.zero_()
         else:
-            cache = model.new_cache(B, L + cfg.max_tokens)
-            key_mask = torch.zeros(B, L + cfg.max_tokens, dtype=torch.bool, device=dev)
+            cache = model.new_cache(len(text_mask), L + cfg.max_tokens)
+            key_mask = torch.zeros(len(text_mask), L + cfg.max_tokens, dtype=torch.bool, device=dev)
             step_fn = self._eager_step(cache, key_mask, static=False)
         key_mask[:, :L] = text_mask
         logits = model.prefill(text_feats, text_mask, cache)
@@ -284,6 +299,9 @@ class Sampler:
         done = torch.zeros(B, dtype=torch.bool, device=dev)
         n = torch.full((B,), cfg.max_tokens, dtype=torch.int64, device=dev)
         for step in range(cfg.max_tokens):
+            if guided:  # rows B.. are the null prompt's: move the prompt's logits away from them
+                cond, null = logits[:B].float(), logits[B:].float()
+                logits = null + cfg.guidance * (cond - null)
             tok = choose_tokens(logits, cfg, seeds, step, end)
             tok = torch.where(done, end, tok)
             newly = (tok == end) & ~done
@@ -298,7 +316,7 @@ class Sampler:
                 raise Cancelled("generation cancelled")
             col = L + step
             key_mask[:, col] = True
-            logits = step_fn(tok, lengths + step, col)
+            logits = step_fn(torch.cat([tok, tok]) if guided else tok, lengths + step, col)
         if progress is not None and step + 1 < cfg.max_tokens:
             progress(cfg.max_tokens, cfg.max_tokens)
         out, n = out.cpu(), n.cpu()
@@ -334,6 +352,19 @@ class Sampler:
             return model.decode_step(tokens, positions, cols, key_mask, cache, upto=None if static else col + 1)
 
         return step
+
+
+def _with_null_rows(feats: torch.Tensor, mask: torch.Tensor, null: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, L, D) prompts + (L0, D) null prompt -> (2B, max(L, L0), D) features and mask: the B
+    prompts, then B copies of the null prompt (right-padded, masked)."""
+    B, L, D = feats.shape
+    L0 = null.shape[0]
+    W = max(L, L0)
+    out = feats.new_zeros(2 * B, W, D)
+    m = mask.new_zeros(2 * B, W)
+    out[:B, :L], m[:B, :L] = feats, mask
+    out[B:, :L0], m[B:, :L0] = null, True
+    return out, m
 
 
 def _pad_text(feats: torch.Tensor, mask: torch.Tensor, bucket: int) -> tuple[torch.Tensor, torch.Tensor]:

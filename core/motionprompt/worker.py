@@ -156,6 +156,7 @@ class Worker:
             motions = self.generator.generate(
                 prompts, seconds=float(req.get("seconds", 4.0)), seeds=req.get("seeds"),
                 temperature=float(req.get("temperature", 1.0)), top_k=req.get("top_k") or None,
+                **({"guidance": float(req["guidance"])} if req.get("guidance") is not None else {}),
                 progress=progress, cancel=cancelled)
             if cancelled():
                 raise _Cancelled()
