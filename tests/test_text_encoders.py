@@ -86,6 +86,13 @@ def test_pooling_matches_masked_reductions(tiny_t5):
     torch.testing.assert_close(cls[:, 0], full[:, 0])
     s, _ = pool_features(full, mask, "sum")
     torch.testing.assert_close(s[1, 0], full[1, :int(mask[1].sum())].sum(0), rtol=1e-5, atol=1e-5)
+    both, mb = pool_features(full, mask, "mean+tokens")
+    assert both.shape == (3, 1 + full.shape[1], 16)
+    for b in range(3):
+        n = int(mask[b].sum())
+        torch.testing.assert_close(both[b, 0], full[b, :n].mean(0), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(both[b, 1:1 + n], full[b, :n])
+        assert mb[b].tolist() == [True] * (1 + n) + [False] * (full.shape[1] - n)
     with pytest.raises(ValueError, match="pooling"):
         pool_features(full, mask, "max")
 

@@ -21,14 +21,20 @@ import torch
 
 __all__ = ["TextEncoder", "T5TextEncoder", "MiniLMTextEncoder", "build_text_encoder", "pool_features", "POOLINGS"]
 
-POOLINGS = ("none", "cls", "mean", "sum")
+POOLINGS = ("none", "cls", "mean", "sum", "mean+tokens")
 
 
 def pool_features(feats: torch.Tensor, mask: torch.Tensor, pooling: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Pool (B, L, D) features over real tokens: "none" keeps them, "cls" takes token 0,
-    "mean" / "sum" reduce over the mask. Pooled results are (B, 1, D) with an all-True mask."""
+    "mean" / "sum" reduce over the mask. Pooled results are (B, 1, D) with an all-True mask.
+    "mean+tokens" puts the mean in front of the tokens: (B, 1 + L, D), the sentence as a whole
+    (what a sentence encoder such as MiniLM is trained to make robust to rewording) and its
+    words in order (what "first ..., then ..." needs)."""
     if pooling == "none":
         return feats, mask
+    if pooling == "mean+tokens":
+        mean, one = pool_features(feats, mask, "mean")
+        return torch.cat([mean, feats], 1), torch.cat([one, mask], 1)
     if pooling == "cls":
         out = feats[:, :1]
     elif pooling in ("mean", "sum"):
