@@ -133,8 +133,10 @@ def test_heldout_wordings_never_appear_in_training_text():
     singles, pairs = prompts_demo.heldout_prompts()
     assert len(singles) == sum(len(h) for _, h in prompts_demo.PHRASES.values()) and len(pairs) >= 10
     held_subjects = [s for s, _, _ in prompts_demo.HELDOUT_SUBJECTS]
+    held_connectors = [c.split("{")[0].strip() for c in prompts_demo.HELDOUT_CONNECTORS]  # "Next,", "afterwards"
     for t in texts:
         assert not any(t.startswith(s + " ") for s in held_subjects), t
+        assert not any(c.lower() in t.lower() for c in held_connectors), t
     assert not {p for p, _ in singles} & set(texts)
     assert set(prompts_demo.PHRASES) == set(synth.ACTIONS)
 

@@ -1,7 +1,8 @@
 """Train the shipped demo model: procedural corpus -> FSQ VQ-VAE -> prefix-LM on MiniLM text.
 
     python tools/train_demo.py                  # everything, into core/motionprompt/data/demo/
-    python tools/train_demo.py --work-dir build/demo_train --clips 4000 --vq-steps 1500 --lm-steps 1500
+    python tools/train_demo.py --work-dir build/demo_train --out build/demo_model   # try a build first
+    python tools/eval_demo.py --model build/demo_model/model.toml                  # then measure it
 
 Phases (each checkpointed in ``--work-dir``; a rerun resumes where it stopped):
   1. corpus: ``--clips`` procedural clips (``motionprompt.synth``), several prompts each
@@ -13,8 +14,8 @@ Phases (each checkpointed in ``--work-dir``; a rerun resumes where it stopped):
   5. lm: the prefix-LM (teacher forcing, codes then END);
   6. export: safetensors, mean.npy / std.npy, model.toml into ``--out``.
 
-Deterministic for a given seed and thread count; 2 CPU cores take about 25 minutes with the
-defaults.
+Deterministic for a given seed and thread count; 2 CPU cores take about 30 minutes with the
+defaults (the prefix-LM is two thirds of it).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import math
 import pickle
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +41,7 @@ from motionprompt.prefix_lm import LMConfig, PrefixLM  # noqa: E402
 from motionprompt.vqvae import VQVAE_PRESETS, HumanVQVAE, VQVAEConfig  # noqa: E402
 
 DEFAULT_OUT = ROOT / "core" / "motionprompt" / "data" / "demo"
+NULL_TEXT = ""  # the prompt guidance steers away from (Generator.null_features encodes the same)
 # Groups of the 272 layout whose std is averaged (as the published statistics are).
 STD_GROUPS = [(0, 2), (2, 8), (8, 74), (74, 140), (140, 272)]
 
@@ -117,8 +120,37 @@ def _vq_forward(model: HumanVQVAE, x: torch.Tensor) -> tuple[torch.Tensor, torch
     return model.vqvae.decoder(zq.transpose(1, 2)).transpose(1, 2), z
 
 
+# Joints whose place tells the actions apart: ankles, feet, head, elbows, wrists.
+END_EFFECTORS = (7, 8, 10, 11, 15, 18, 19, 20, 21)
+
+
+def _vq_channel_weights() -> torch.Tensor:
+    """(272,) loss weight per channel of the normalised frame."""
+    w = torch.ones(272)
+    # The whole travel of a clip lives in two root-velocity channels and its turning in six:
+    # weigh them up, or side steps and jumps forward come back on the spot. Sideways velocity
+    # (channel 0) is rare in the corpus and was the first thing a VQ-VAE dropped.
+    w[0], w[1] = 60.0, 15.0
+    w[2:8] = 5.0
+    w[8:74] = 2.0  # then where the joints are
+    for j in END_EFFECTORS:  # hands and feet carry the action, and its side
+        w[8 + 3 * j:11 + 3 * j] *= 3.0
+        w[74 + 3 * j:77 + 3 * j] *= 3.0
+    return w
+
+
+def _path_loss(rec: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Error of the integrated root track (velocity and heading change summed over the crop):
+    a small steady velocity error that a per-frame loss shrugs off is a drift of metres."""
+    scale = torch.ones(8, dtype=x.dtype)
+    scale[0] = 4.0  # sideways: see _vq_channel_weights
+    pr = torch.cumsum(rec[..., 0:8] * scale, 1) / 8.0
+    px = torch.cumsum(x[..., 0:8] * scale, 1) / 8.0
+    return torch.nn.functional.smooth_l1_loss(pr, px, beta=0.05)
+
+
 def train_vqvae(corpus: dict, cfg: VQVAEConfig, steps: int, batch: int, crop: int, lr: float, seed: int,
-                ckpt: Path) -> HumanVQVAE:
+                ckpt: Path, path_weight: float = 1.0) -> HumanVQVAE:
     torch.manual_seed(seed)
     model = HumanVQVAE(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
@@ -127,27 +159,30 @@ def train_vqvae(corpus: dict, cfg: VQVAEConfig, steps: int, batch: int, crop: in
     data = [(m - mean) / std for m in corpus["motions"]]
     lengths = np.array([len(m) for m in data])
     ok = np.flatnonzero(lengths >= crop)
-    w = torch.ones(272)
-    # The whole travel of a clip lives in two root-velocity channels and its turning in six:
-    # weigh them up, or side steps and jumps forward come back on the spot.
-    w[0:2] = 15.0
-    w[2:8] = 5.0
-    w[8:74] = 2.0  # then where the joints are (hands and feet carry the action)
+    # Every action as often as every other: rare ones (side steps, punches) are otherwise what
+    # an under-trained VQ-VAE gives up first.
+    count = Counter(a for labels in corpus["labels"] for a in set(labels))
+    p_clip = np.array([np.mean([1.0 / count[a] for a in corpus["labels"][i]]) for i in ok])
+    p_clip /= p_clip.sum()
+    w = _vq_channel_weights()
     rng = np.random.default_rng(seed + 1 + start)
     bar = tqdm(range(start, steps), desc="vqvae", initial=start, total=steps)
     for step in bar:
-        idx = rng.choice(ok, size=batch)
+        idx = rng.choice(ok, size=batch, p=p_clip)
         offs = [int(rng.integers(0, lengths[i] - crop + 1)) for i in idx]
         x = torch.from_numpy(np.stack([data[i][o:o + crop] for i, o in zip(idx, offs)]))
         for g in opt.param_groups:
             g["lr"] = _cosine_lr(step, steps, lr)
         rec, z = _vq_forward(model, x)
-        err = torch.nn.functional.smooth_l1_loss(rec, x, reduction="none", beta=0.05)
+        # Quadratic below one standard deviation: an L1 loss fits the median, and the median of
+        # "left or right punch" is no punch at all; squared errors keep rare, large moves.
+        err = torch.nn.functional.smooth_l1_loss(rec, x, reduction="none", beta=1.0)
         vel = torch.nn.functional.smooth_l1_loss(rec[:, 1:] - rec[:, :-1], x[:, 1:] - x[:, :-1],
-                                                 reduction="none", beta=0.05)
+                                                 reduction="none", beta=1.0)
         # Keep the FSQ inputs where tanh still has a slope: saturated latents stop learning and
         # collapse onto a handful of codes.
         loss = (err * w).mean() + 0.5 * (vel * w).mean() + 0.1 * torch.relu(z.abs() - 2.0).pow(2).mean()
+        loss = loss + path_weight * _path_loss(rec, x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -175,11 +210,11 @@ def tokenize(corpus: dict, model: HumanVQVAE) -> tuple[list, float]:
 
 
 @torch.no_grad()
-def encode_texts(texts: list[str], batch: int = 128) -> dict:
-    """MiniLM token features of distinct prompts: text -> float16 (L, 384)."""
+def encode_texts(texts: list[str], pooling: str, batch: int = 128) -> dict:
+    """MiniLM features of distinct prompts as the generator will see them: text -> float16 (L, 384)."""
     from motionprompt.text_encoders import MiniLMTextEncoder
 
-    enc = MiniLMTextEncoder()
+    enc = MiniLMTextEncoder(pooling=pooling)
     out = {}
     uniq = sorted(set(texts))
     for i in tqdm(range(0, len(uniq), batch), desc="text", unit="batch"):
@@ -200,8 +235,11 @@ def _drop_tokens(f: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarra
     return f[keep]
 
 
-def _lm_batch(idx, corpus, tokens, feats, rng, end_id, pad_id, token_drop=0.0):
+def _lm_batch(idx, corpus, tokens, feats, rng, end_id, pad_id, token_drop=0.0, p_uncond=0.0):
     texts = [corpus["texts"][i][int(rng.integers(len(corpus["texts"][i])))] for i in idx]
+    # Some rows see the empty prompt: the model also learns motion without text, which
+    # classifier-free guidance at sampling time steers away from.
+    texts = [NULL_TEXT if rng.random() < p_uncond else t for t in texts]
     fs = [_drop_tokens(feats[t], rng, token_drop) for t in texts]
     L = max(len(f) for f in fs)
     tf = torch.zeros(len(idx), L, fs[0].shape[1])
@@ -219,7 +257,7 @@ def _lm_batch(idx, corpus, tokens, feats, rng, end_id, pad_id, token_drop=0.0):
 
 
 def train_lm(corpus: dict, tokens: list, feats: dict, cfg: LMConfig, steps: int, batch: int, lr: float,
-             seed: int, ckpt: Path, token_drop: float = 0.1) -> PrefixLM:
+             seed: int, ckpt: Path, token_drop: float = 0.1, p_uncond: float = 0.1) -> PrefixLM:
     torch.manual_seed(seed)
     model = PrefixLM(cfg).init_weights()
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
@@ -237,7 +275,7 @@ def train_lm(corpus: dict, tokens: list, feats: dict, cfg: LMConfig, steps: int,
         pool = pool[np.argsort([len(tokens[i]) for i in pool])]
         k = int(rng.integers(8))
         idx = pool[k * batch:(k + 1) * batch]
-        tf, tm, tok = _lm_batch(idx, corpus, tokens, feats, rng, cfg.end_id, cfg.pad_id, token_drop)
+        tf, tm, tok = _lm_batch(idx, corpus, tokens, feats, rng, cfg.end_id, cfg.pad_id, token_drop, p_uncond)
         for g in opt.param_groups:
             g["lr"] = _cosine_lr(step, steps, lr)
         loss = model.loss(tf, tm, tok)
@@ -267,10 +305,12 @@ def export(out: Path, vq: HumanVQVAE, lm: PrefixLM, corpus: dict, info: dict) ->
     np.save(out / "std.npy", corpus["std"])
     corpus["recogniser"].save(out / "recogniser.npz")
     (out / "training.json").write_text(json.dumps(info, indent=2) + "\n")
-    spec = ModelSpec(name="demo", text_encoder=dict(kind="minilm", path=None, max_tokens=150, pooling="none"),
+    spec = ModelSpec(name="demo", text_encoder=dict(kind="minilm", path=None, max_tokens=150,
+                                                    pooling=info["text_pooling"]),
                      lm=lm.config, lm_checkpoint=out / "lm.safetensors", vqvae=vq.config,
                      vqvae_checkpoint=out / "vqvae.safetensors", mean=out / "mean.npy", std=out / "std.npy",
-                     extra=dict(description="motionprompt demo model: procedural corpus, see MODEL_CARD.md"))
+                     extra=dict(description="motionprompt demo model: procedural corpus, see MODEL_CARD.md",
+                                guidance=float(info["guidance"])))
     spec.write(out / "model.toml")
 
 
@@ -280,14 +320,14 @@ def main(argv=None) -> int:
     ap.add_argument("--work-dir", type=Path, default=ROOT / "build" / "demo_train")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--clips", type=int, default=4000)
+    ap.add_argument("--clips", type=int, default=6000)
     ap.add_argument("--texts-per-clip", type=int, default=3)
     ap.add_argument("--vq-preset", default="small")
     ap.add_argument("--vq-down-t", type=int, default=1, help="2x down-samplings: 1 = 2 frames per token")
-    ap.add_argument("--vq-levels", default="8,5,5,5,5", help="FSQ levels (their product is the code count)")
-    ap.add_argument("--vq-steps", type=int, default=2000)
+    ap.add_argument("--vq-levels", default="4,4,4,4,4,4", help="FSQ levels (their product is the code count)")
+    ap.add_argument("--vq-steps", type=int, default=4000)
     ap.add_argument("--vq-batch", type=int, default=64)
-    ap.add_argument("--vq-crop", type=int, default=64)
+    ap.add_argument("--vq-crop", type=int, default=48)
     ap.add_argument("--vq-lr", type=float, default=2e-3)
     ap.add_argument("--lm-layers", type=int, default=4)
     ap.add_argument("--lm-heads", type=int, default=4)
@@ -295,8 +335,11 @@ def main(argv=None) -> int:
     ap.add_argument("--lm-steps", type=int, default=1500)
     ap.add_argument("--lm-batch", type=int, default=32)
     ap.add_argument("--lm-lr", type=float, default=1e-3)
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads (1 is fastest on a busy shared machine)")
+    ap.add_argument("--text-pooling", default="mean+tokens", help="text prefix: none or mean+tokens")
+    ap.add_argument("--p-uncond", type=float, default=0.1, help="share of LM rows trained on the empty prompt")
+    ap.add_argument("--guidance", type=float, default=1.5, help="guidance scale written to model.toml (1 = off)")
+    ap.add_argument("--threads", type=int, default=2,
+                    help="torch threads (use 1 on a busy shared machine)")
     ap.add_argument("--stop-after", choices=["corpus", "vqvae", "tokens", "text", "lm"], default=None)
     args = ap.parse_args(argv)
 
@@ -337,11 +380,11 @@ def main(argv=None) -> int:
     if args.stop_after == "tokens":
         return 0
 
-    feat_path = wd / f"text_{args.clips}_{args.seed}.pkl"
+    feat_path = wd / f"text_{args.clips}_{args.seed}_{args.text_pooling}.pkl"
     if feat_path.exists():
         feats = _load(feat_path)
     else:
-        feats = encode_texts([t for ts in corpus["texts"] for t in ts])
+        feats = encode_texts([NULL_TEXT] + [t for ts in corpus["texts"] for t in ts], args.text_pooling)
         _save(feats, feat_path)
     times["text"] = time.time() - t0
     if args.stop_after == "text":
@@ -353,7 +396,8 @@ def main(argv=None) -> int:
                       vocab_size=vq_cfg.nb_code + 2, clip_dim=384, block_size=max_text + max_tokens,
                       mlp_multiple_of=32)
     lm = train_lm(corpus, tokens, feats, lm_cfg, args.lm_steps, args.lm_batch, args.lm_lr, args.seed,
-                  wd / f"lm_{args.lm_layers}x{args.lm_embd}_{args.lm_steps}_{vq_key}.pt")
+                  wd / f"lm_{args.lm_layers}x{args.lm_embd}_{args.lm_steps}_{args.text_pooling}_u{args.p_uncond}_{vq_key}.pt",
+                  p_uncond=args.p_uncond)
     times["lm"] = time.time() - t0
     if args.stop_after == "lm":
         return 0
@@ -361,7 +405,8 @@ def main(argv=None) -> int:
     info = dict(seed=args.seed, clips=args.clips, texts_per_clip=args.texts_per_clip,
                 vq_preset=args.vq_preset, vq_down_t=args.vq_down_t, vq_levels=list(levels), vq_steps=args.vq_steps, vq_recon_l1=vq_err,
                 lm=dict(n_layer=args.lm_layers, n_head=args.lm_heads, n_embd=args.lm_embd,
-                        steps=args.lm_steps, batch=args.lm_batch),
+                        steps=args.lm_steps, batch=args.lm_batch, p_uncond=args.p_uncond),
+                text_pooling=args.text_pooling, guidance=args.guidance,
                 threads=args.threads, seconds_cumulative={k: round(v, 1) for k, v in times.items()},
                 actions=list(synth.ACTIONS))
     export(args.out, vq, lm, corpus, info)

@@ -36,7 +36,9 @@ COUNT_WORDS = {1: [" once", " one time"], 2: [" twice", " two times"], 3: [" thr
 NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
 CONNECTORS = [", then {pron} ", " and then ", ", then ", ". After that, {pron} ", ", and after that ",
-              " and ", ", and then {pron} "]
+              " and ", ", and then {pron} ", ". Then {pron} ", "; then {pron} ", " and later ",
+              ", later {pron} ", ". Once done, {pron} ", ". Subsequently {pron} ", " before {pron} ",
+              ", and when finished {pron} ", " and finally "]
 HELDOUT_CONNECTORS = [". Next, {pron} ", ", afterwards {pron} "]
 
 

@@ -387,20 +387,26 @@ def clap(count=3, speed=1.0):
 
 
 def punch(count=2, side=1, speed=1.0):
-    """Boxing guard, then ``count`` straight punches with one arm."""
-    period = 0.6 / speed
+    """Boxing guard (fists at the chin), then ``count`` straight punches with one arm, each
+    held at full reach for a moment: a jab, not the clap-like brush of the guard."""
+    period = 0.7 / speed
     rise = 0.4
     dur = 0.2 + 2 * rise + count * period + 0.2
     T, t = _frames(dur)
     pose = _Pose(T)
     guard = _hold_profile(t, 0.1, rise, count * period + 0.1, rise)
     ph = (t - 0.2 - rise) / period
-    strike = np.where((ph > 0) & (ph < count), np.sin(np.pi * np.clip(ph % 1.0, 0, 1)) ** 2, 0.0)
+    u = np.clip(ph % 1.0, 0, 1)
+    # out in the first quarter, held to 0.6, back by 0.85 of each period
+    out = np.clip(u / 0.25, 0, 1)
+    back = np.clip((u - 0.6) / 0.25, 0, 1)
+    prof = (3 * out ** 2 - 2 * out ** 3) * (1 - (3 * back ** 2 - 2 * back ** 3))
+    strike = np.where((ph > 0) & (ph < count), prof, 0.0)
     for s in (1, -1):
         hit = strike if s == side else 0.0
-        pose.arm(s, elev=ARM_DOWN + (-ARM_DOWN - 0.6) * guard + 0.45 * hit,
-                 fwd=0.85 * guard + 0.5 * hit, elbow=0.15 + 1.9 * guard * (1 - hit))
-    pose.spine(twist=-side * 0.35 * strike, bend=0.05 * guard)
+        pose.arm(s, elev=ARM_DOWN + (-ARM_DOWN - 0.75) * guard + 0.6 * hit,
+                 fwd=0.7 * guard + 0.65 * hit, elbow=0.15 + 2.1 * guard * (1 - hit))
+    pose.spine(twist=-side * 0.4 * strike, bend=0.05 * guard)
     _standing_legs(pose, hip=-0.1 * guard, knee=0.2 * guard)
     return _segment(pose, 0.0, label="punch_left" if side > 0 else "punch_right")
 
@@ -760,7 +766,7 @@ def sample_clip(rng: np.random.Generator, max_seconds: float = 9.0, n_actions: i
     """One random clip of one to three blended actions, at most ``max_seconds`` long."""
     names = list(ACTIONS)
     for _ in range(100):  # redraw until the clip fits
-        k = n_actions or int(rng.choice([1, 2, 3], p=[0.55, 0.35, 0.10]))
+        k = n_actions or int(rng.choice([1, 2, 3], p=[0.45, 0.43, 0.12]))
         chosen = actions or [names[i] for i in rng.integers(len(names), size=k)]
         items = [(a, sample_params(a, rng)) for a in chosen]
         seg = sequence([make_action(a, p) for a, p in items])
