@@ -56,6 +56,7 @@ class Generator:
         self.mean = np.asarray(mean, dtype=np.float64)
         self.std = np.asarray(std, dtype=np.float64)
         self.timings: dict[str, float] = {}
+        self._null: torch.Tensor | None = None  # the empty prompt's features, made on first use
 
     @classmethod
     def from_spec(cls, spec_or_name, device="cpu", dtype: torch.dtype | None = None) -> "Generator":
@@ -84,7 +85,7 @@ class Generator:
 
     def null_features(self) -> torch.Tensor:
         """(L0, D) features of the empty prompt (what guidance steers away from), cached."""
-        if getattr(self, "_null", None) is None:
+        if self._null is None:
             f, m = self.text_encoder.encode([""])
             self._null = f[0][m[0].bool()].to(self.device, self.dtype)
         return self._null

@@ -143,6 +143,7 @@ def full_rest_offsets(body_offsets: np.ndarray) -> np.ndarray:
         raise ValueError(f"rest offsets must be (22, 3) or (55, 3), got {body_offsets.shape}")
     return np.concatenate([body_offsets, EXTRA_REST_OFFSETS], axis=0)
 
+
 def _parents_for(num_joints: int, parents) -> np.ndarray:
     parents = np.asarray(PARENTS[:num_joints] if parents is None else parents)
     if len(parents) != num_joints:
