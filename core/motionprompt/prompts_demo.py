@@ -218,12 +218,15 @@ def describe_sequence(items: list[tuple[str, dict]], rng: np.random.Generator, h
     return "".join(parts)
 
 
-def heldout_prompts(seed: int = 1234) -> tuple[list[tuple[str, str]], list[tuple[str, tuple[str, str]]]]:
+def heldout_prompts(seed: int = 1234, variants: int = 4
+                    ) -> tuple[list[tuple[str, str]], list[tuple[str, tuple[str, str]]]]:
     """The evaluation prompts: held-out wordings only.
 
     Returns:
         singles: (prompt, action) for every held-out phrase of every action;
-        pairs: (prompt, (first action, second action)) for a fixed set of two-action sequences.
+        pairs: (prompt, (first action, second action)): ``variants`` wordings (held-out phrases,
+        subject and connector drawn afresh) of each of a fixed set of two-action sequences. One
+        wording per sequence made the figure hang on twelve sentences.
     """
     rng = np.random.default_rng(seed)
     singles = []
@@ -236,7 +239,7 @@ def heldout_prompts(seed: int = 1234) -> tuple[list[tuple[str, str]], list[tuple
                     ("walk_backward", "kick_left"), ("jump_forward", "clap"), ("bow", "walk_forward"),
                     ("wave_left", "turn_right"), ("punch_right", "jog_in_place")]
     pairs = []
-    for a, b in pair_actions:
+    for a, b in [ab for ab in pair_actions for _ in range(variants)]:
         subj, poss, pron = HELDOUT_SUBJECTS[rng.integers(len(HELDOUT_SUBJECTS))]
         pa = PHRASES[a][1][rng.integers(len(PHRASES[a][1]))].format(poss=poss, speed="", count="", dur="")
         pb = PHRASES[b][1][rng.integers(len(PHRASES[b][1]))].format(poss=poss, speed="", count="", dur="")

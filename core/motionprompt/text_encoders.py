@@ -4,7 +4,8 @@ One interface, ``encode(list[str]) -> (features float32 (B, L, D), mask bool (B,
 right-padded, mask True on real tokens. ``pooling`` "none" (default, as released) keeps every
 token; "cls" / "mean" / "sum" give one feature per prompt (L = 1); "mean+tokens" puts the
 sentence mean in front of the tokens; "clauses+tokens" puts one mean per clause in front of them
-(each clause, cut at punctuation, encoded on its own: see ``split_clauses``).
+(each clause, cut at punctuation, encoded on its own: see ``split_clauses``); "phrases+tokens"
+also cuts at "and" / "then".
 
 - ``T5TextEncoder``: a T5 encoder (flan-t5-xl for the released 3B / 7B: D = 2048) from a local
   folder (``local_files_only``). As released: the whole prompt is encoded (``</s>`` included),
@@ -25,16 +26,18 @@ import torch
 __all__ = ["TextEncoder", "T5TextEncoder", "MiniLMTextEncoder", "build_text_encoder", "pool_features",
            "split_clauses", "POOLINGS"]
 
-POOLINGS = ("none", "cls", "mean", "sum", "mean+tokens", "clauses+tokens")
+POOLINGS = ("none", "cls", "mean", "sum", "mean+tokens", "clauses+tokens", "phrases+tokens")
 
 _CLAUSE_END = re.compile(r"[,.;:!?\n]+")
+_PHRASE_END = re.compile(r"[,.;:!?\n]+|\b(?:and|then)\b", re.IGNORECASE)
 
 
-def split_clauses(prompt: str) -> list[str]:
+def split_clauses(prompt: str, at_words: bool = False) -> list[str]:
     """The prompt cut at punctuation (, . ; : ! ? and line breaks), stripped, empty parts dropped:
-    "a man walks. Next, he waves" -> ["a man walks", "Next", "he waves"]. A prompt with no
+    "a man walks. Next, he waves" -> ["a man walks", "Next", "he waves"]. ``at_words`` also cuts
+    at the words "and" / "then" ("walks and then waves" -> ["walks", "waves"]). A prompt with no
     words left gives [prompt.strip()] (one clause, possibly empty)."""
-    parts = [c.strip() for c in _CLAUSE_END.split(prompt)]
+    parts = [c.strip() for c in (_PHRASE_END if at_words else _CLAUSE_END).split(prompt)]
     return [c for c in parts if c] or [prompt.strip()]
 
 
@@ -46,8 +49,8 @@ def pool_features(feats: torch.Tensor, mask: torch.Tensor, pooling: str) -> tupl
     words in order (what "first ..., then ..." needs)."""
     if pooling == "none":
         return feats, mask
-    if pooling == "clauses+tokens":
-        raise ValueError('"clauses+tokens" needs the prompt text: use TextEncoder.encode')
+    if pooling in ("clauses+tokens", "phrases+tokens"):
+        raise ValueError(f'"{pooling}" needs the prompt text: use TextEncoder.encode')
     if pooling == "mean+tokens":
         mean, one = pool_features(feats, mask, "mean")
         return torch.cat([mean, feats], 1), torch.cat([one, mask], 1)
@@ -122,18 +125,19 @@ class TextEncoder:
                           f"first {self.max_tokens} (as released): {', '.join(repr(prompts[i][:40]) for i in long[:3])}",
                           stacklevel=2)
             feats, att = feats[:, :self.max_tokens], att[:, :self.max_tokens]
-        if self.pooling == "clauses+tokens":
-            return self._clauses_and_tokens(list(prompts), feats.float(), att.bool())
+        if self.pooling in ("clauses+tokens", "phrases+tokens"):
+            return self._clauses_and_tokens(list(prompts), feats.float(), att.bool(),
+                                            at_words=self.pooling == "phrases+tokens")
         return pool_features(feats.float(), att.bool(), self.pooling)
 
-    def _clauses_and_tokens(self, prompts: list[str], feats: torch.Tensor,
-                            mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _clauses_and_tokens(self, prompts: list[str], feats: torch.Tensor, mask: torch.Tensor,
+                            at_words: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows [mean of clause 1, ..., mean of clause k, token 1, ..., token n], right-padded.
 
         Each clause is encoded alone, so its mean is the sentence embedding a sentence encoder
         gives a one-action sentence (what the model sees most), and their order is the order
         of the actions; the tokens of the whole prompt follow, as in "mean+tokens"."""
-        clauses = [split_clauses(p) for p in prompts]
+        clauses = [split_clauses(p, at_words) for p in prompts]
         flat = [c for cs in clauses for c in cs]
         cf, cm = self._features(flat)
         cmask = cm.bool()[..., None]

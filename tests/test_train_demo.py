@@ -1,0 +1,47 @@
+"""tools/train_demo.py pieces that decide what the prefix-LM learns: the loss weights on the
+codes that start an action, and the weighted cross-entropy, against hand computations."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+
+import train_demo  # noqa: E402
+from motionprompt.prefix_lm import LMConfig, PrefixLM  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def test_start_weights_boost_the_first_codes_of_each_action():
+    # two actions blended over frames 87..97; 2 frames per code; 195 frames = 97 codes + END
+    w = train_demo._start_weights([(0, 97), (87, 195)], n_tokens=97, fpt=2, window=12, boost=4.0)
+    assert w.shape == (98,)
+    boosted = set(range(0, 12)) | set(range(43, 55))
+    assert {int(i) for i in np.flatnonzero(w == 4.0)} == boosted
+    assert np.all(w[[i for i in range(98) if i not in boosted]] == 1.0)
+    # a window running past the last code stops there (END keeps weight 1)
+    w = train_demo._start_weights([(0, 10), (8, 20)], n_tokens=10, fpt=2, window=12, boost=3.0)
+    assert w.tolist() == [3.0] * 10 + [1.0]
+
+
+def test_weighted_loss_is_the_weighted_mean_of_per_code_cross_entropy():
+    torch.manual_seed(0)
+    cfg = LMConfig(n_layer=1, n_head=2, n_embd=16, vocab_size=20, clip_dim=8, mlp_multiple_of=16)
+    model = PrefixLM(cfg).init_weights(std=0.5).eval()
+    feats = torch.randn(2, 3, 8)
+    mask = torch.tensor([[1, 1, 1], [1, 1, 0]], dtype=torch.bool)
+    tok = torch.tensor([[3, 4, cfg.end_id, cfg.pad_id], [5, 6, 7, cfg.end_id]])
+    ones = (tok != cfg.pad_id).float()
+    # plain weights: the model's own mean cross-entropy over non-padding targets
+    torch.testing.assert_close(train_demo._weighted_loss(model, feats, mask, tok, ones), model.loss(feats, mask, tok))
+    # boosted: sum(w * nll) / sum(w), computed by hand from log-softmax
+    wt = torch.tensor([[4.0, 1.0, 1.0, 0.0], [1.0, 4.0, 4.0, 1.0]])
+    logp = torch.log_softmax(model(feats, mask, tok), -1)
+    nll = -logp.gather(-1, tok.clamp_max(cfg.vocab_size - 2)[..., None])[..., 0]
+    want = (nll * wt).sum() / wt.sum()
+    torch.testing.assert_close(train_demo._weighted_loss(model, feats, mask, tok, wt), want)
