@@ -206,6 +206,8 @@ Sequences of two or three actions joined by "then", "and then", "after that", "l
 
 ## Known weaknesses of this build
 {weak}
+- Three actions in one prompt: the middle one is usually lost (the README's "walks forward, then
+  turns around and waves with the right hand" gave the walk and a wave for 8 of 8 seeds, no turn).
 - Seeds change lengths, counts, sides of turns and where sequences switch, but the corpus has
   one gait per action and speed word, so two "normal" walks look alike (diversity row).
 - Guidance sharpens the action (single-action accuracy) but blurs "for N seconds": pass
