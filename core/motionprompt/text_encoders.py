@@ -118,35 +118,41 @@ class TextEncoder:
         """Prompts -> (features float32 (B, L, D), mask bool (B, L)), L <= max_tokens."""
         if isinstance(prompts, str):
             prompts = [prompts]
-        feats, att = self._features(list(prompts))
+        prompts, clauses = list(prompts), None
+        if self.pooling in ("clauses+tokens", "phrases+tokens"):
+            # the prompts and their clauses in one encoder batch (one pass, not two)
+            clauses = [split_clauses(p, self.pooling == "phrases+tokens") for p in prompts]
+            feats, att = self._features(prompts + [c for cs in clauses for c in cs])
+            feats, att, clause_feats, clause_att = feats[:len(prompts)], att[:len(prompts)], \
+                feats[len(prompts):], att[len(prompts):]
+        else:
+            feats, att = self._features(prompts)
         if feats.shape[1] > self.max_tokens:
             long = [i for i, n in enumerate(att.sum(1).tolist()) if n > self.max_tokens]
             warnings.warn(f"{len(long)} prompt(s) longer than {self.max_tokens} text tokens were cut to the "
                           f"first {self.max_tokens} (as released): {', '.join(repr(prompts[i][:40]) for i in long[:3])}",
                           stacklevel=2)
             feats, att = feats[:, :self.max_tokens], att[:, :self.max_tokens]
-        if self.pooling in ("clauses+tokens", "phrases+tokens"):
-            return self._clauses_and_tokens(list(prompts), feats.float(), att.bool(),
-                                            at_words=self.pooling == "phrases+tokens")
+        if clauses is not None:
+            return self._clauses_and_tokens(clauses, clause_feats, clause_att, feats.float(), att.bool())
         return pool_features(feats.float(), att.bool(), self.pooling)
 
-    def _clauses_and_tokens(self, prompts: list[str], feats: torch.Tensor, mask: torch.Tensor,
-                            at_words: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    @staticmethod
+    def _clauses_and_tokens(clauses: list[list[str]], cf: torch.Tensor, cm: torch.Tensor, feats: torch.Tensor,
+                            mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows [mean of clause 1, ..., mean of clause k, token 1, ..., token n], right-padded.
 
         Each clause is encoded alone, so its mean is the sentence embedding a sentence encoder
         gives a one-action sentence (what the model sees most), and their order is the order
-        of the actions; the tokens of the whole prompt follow, as in "mean+tokens"."""
-        clauses = [split_clauses(p, at_words) for p in prompts]
-        flat = [c for cs in clauses for c in cs]
-        cf, cm = self._features(flat)
+        of the actions; the tokens of the whole prompt follow, as in "mean+tokens".
+        ``cf`` / ``cm``: encoder features and mask of every clause, in order (sum k, L', D)."""
         cmask = cm.bool()[..., None]
         means = (cf.float() * cmask).sum(1) / cmask.sum(1).clamp_min(1)  # (sum k, D)
         counts = [len(cs) for cs in clauses]
         n_tok = mask.sum(1).tolist()
         L = max(k + n for k, n in zip(counts, n_tok))
-        out = feats.new_zeros(len(prompts), L, feats.shape[-1])
-        out_mask = torch.zeros(len(prompts), L, dtype=torch.bool, device=feats.device)
+        out = feats.new_zeros(len(clauses), L, feats.shape[-1])
+        out_mask = torch.zeros(len(clauses), L, dtype=torch.bool, device=feats.device)
         start = 0
         for b, (k, n) in enumerate(zip(counts, n_tok)):
             out[b, :k] = means[start:start + k]
