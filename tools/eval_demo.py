@@ -280,6 +280,8 @@ def write_card(path: Path, res: dict, spec, info: dict) -> None:
         parts.append(f"{k} {(v - before) / 60:.1f} min")
         before = v
     times = ", ".join(parts) + (f" ({before / 60:.0f} min in all)" if parts else "")
+    if info.get("timing_note"):
+        times += f" ({info['timing_note']})"
     text = CARD.format(
         n_layer=spec.lm.n_layer, n_head=spec.lm.n_head, n_embd=spec.lm.n_embd, vocab=spec.lm.vocab_size,
         codes=spec.vqvae.nb_code, levels=list(spec.vqvae.levels), width=spec.vqvae.width,
