@@ -1,5 +1,5 @@
 """tools/train_demo.py pieces that decide what the prefix-LM learns: the loss weights on the
-codes that start an action, and the weighted cross-entropy, against hand computations."""
+codes that start an action, and the weighted cross-entropy they feed, against hand computations."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ def test_start_weights_boost_the_first_codes_of_each_action():
 
 
 def test_weighted_loss_is_the_weighted_mean_of_per_code_cross_entropy():
+    """PrefixLM.loss with the weights train_demo builds: sum(w * nll) / sum(w)."""
     torch.manual_seed(0)
     cfg = LMConfig(n_layer=1, n_head=2, n_embd=16, vocab_size=20, clip_dim=8, mlp_multiple_of=16)
     model = PrefixLM(cfg).init_weights(std=0.5).eval()
@@ -38,10 +39,10 @@ def test_weighted_loss_is_the_weighted_mean_of_per_code_cross_entropy():
     tok = torch.tensor([[3, 4, cfg.end_id, cfg.pad_id], [5, 6, 7, cfg.end_id]])
     ones = (tok != cfg.pad_id).float()
     # plain weights: the model's own mean cross-entropy over non-padding targets
-    torch.testing.assert_close(train_demo._weighted_loss(model, feats, mask, tok, ones), model.loss(feats, mask, tok))
+    torch.testing.assert_close(model.loss(feats, mask, tok, ones), model.loss(feats, mask, tok))
     # boosted: sum(w * nll) / sum(w), computed by hand from log-softmax
     wt = torch.tensor([[4.0, 1.0, 1.0, 0.0], [1.0, 4.0, 4.0, 1.0]])
     logp = torch.log_softmax(model(feats, mask, tok), -1)
     nll = -logp.gather(-1, tok.clamp_max(cfg.vocab_size - 2)[..., None])[..., 0]
     want = (nll * wt).sum() / wt.sum()
-    torch.testing.assert_close(train_demo._weighted_loss(model, feats, mask, tok, wt), want)
+    torch.testing.assert_close(model.loss(feats, mask, tok, wt), want)

@@ -163,7 +163,7 @@ def table(res: dict) -> str:
     rows = [
         ("single-action accuracy (held-out wordings)", f"{100 * res['single']:.0f} % of {res['single_n']}", ">= 90 %"),
         ("two actions in the right order", f"{100 * res['order']:.0f} % of {res['order_n']}", ">= 70 %"),
-        ("the same, training-style wordings", f"{100 * res.get('order_train', float('nan')):.0f} %", "-"),
+        ("the same, training-style wordings", f"{100 * res['order_train']:.0f} %", "-"),
         ("duration from the text within +-10 %", f"{100 * res['duration_text']:.0f} % "
                                                    f"(mean error {100 * res['duration_text_err']:.0f} %)", "-"),
         ("duration through the API within +-10 %", f"{100 * res['duration_api']:.0f} %", "100 %"),

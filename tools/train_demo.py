@@ -268,19 +268,9 @@ def _lm_batch(idx, corpus, tokens, feats, rng, end_id, pad_id, token_drop=0.0, p
         n = len(tokens[i])
         tok[r, :n] = torch.from_numpy(tokens[i].astype(np.int64))
         tok[r, n] = end_id
-        boost = start_boost if texts[r] != NULL_TEXT and start_window > 0 else 1.0
+        boost = 1.0 if texts[r] == NULL_TEXT else start_boost
         wt[r, :n + 1] = torch.from_numpy(_start_weights(corpus["spans"][i], n, fpt, start_window, boost))
     return tf, tm, tok, wt
-
-
-def _weighted_loss(model: PrefixLM, tf, tm, tok, wt) -> torch.Tensor:
-    """Cross-entropy of every target weighted by ``wt`` (0 on padding), over the weights' sum."""
-    logits = model(tf, tm, tok)
-    target = tok.masked_fill(wt == 0, 0)  # padding (weight 0) -> any valid class
-    ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1),
-                                           reduction="none")
-    w = wt.reshape(-1)
-    return (ce * w).sum() / w.sum()
 
 
 def train_lm(corpus: dict, tokens: list, feats: dict, cfg: LMConfig, steps: int, batch: int, lr: float,
@@ -307,7 +297,7 @@ def train_lm(corpus: dict, tokens: list, feats: dict, cfg: LMConfig, steps: int,
                                     fpt, start_window, start_boost)
         for g in opt.param_groups:
             g["lr"] = _cosine_lr(step, steps, lr)
-        loss = _weighted_loss(model, tf, tm, tok, wt)
+        loss = model.loss(tf, tm, tok, wt)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -328,11 +328,17 @@ class PrefixLM(nn.Module):
         first = h.gather(1, last_text[:, None, None].expand(-1, 1, h.shape[-1]))  # (B, 1, n)
         return self.lm_head(torch.cat([first, h[:, L:]], 1))
 
-    def loss(self, text_feats: torch.Tensor, text_mask: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        """Mean cross-entropy of ``forward`` against ``tokens``, PAD targets ignored."""
+    def loss(self, text_feats: torch.Tensor, text_mask: torch.Tensor, tokens: torch.Tensor,
+             weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean cross-entropy of ``forward`` against ``tokens``, PAD targets ignored; with
+        ``weights`` (B, M), the weighted mean sum(w * CE) / sum(w) (PAD targets must weigh 0)."""
         logits = self(text_feats, text_mask, tokens)
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tokens.reshape(-1),
-                               ignore_index=self.config.pad_id)
+        flat = logits.reshape(-1, logits.shape[-1]).float()
+        if weights is None:
+            return F.cross_entropy(flat, tokens.reshape(-1), ignore_index=self.config.pad_id)
+        ce = F.cross_entropy(flat, tokens.reshape(-1), ignore_index=self.config.pad_id, reduction="none")
+        w = weights.reshape(-1).to(ce.dtype)
+        return (ce * w).sum() / w.sum()
 
     @torch.no_grad()
     def next_logits_full(self, text_feats: torch.Tensor, text_mask: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,8 @@ __all__ = ["TextEncoder", "T5TextEncoder", "MiniLMTextEncoder", "build_text_enco
            "split_clauses", "POOLINGS"]
 
 POOLINGS = ("none", "cls", "mean", "sum", "mean+tokens", "clauses+tokens", "phrases+tokens")
+#: poolings that encode each clause of the prompt on its own -> whether clauses also end at "and" / "then"
+CLAUSE_POOLINGS = {"clauses+tokens": False, "phrases+tokens": True}
 
 _CLAUSE_END = re.compile(r"[,.;:!?\n]+")
 _PHRASE_END = re.compile(r"[,.;:!?\n]+|\b(?:and|then)\b", re.IGNORECASE)
@@ -49,7 +51,7 @@ def pool_features(feats: torch.Tensor, mask: torch.Tensor, pooling: str) -> tupl
     words in order (what "first ..., then ..." needs)."""
     if pooling == "none":
         return feats, mask
-    if pooling in ("clauses+tokens", "phrases+tokens"):
+    if pooling in CLAUSE_POOLINGS:
         raise ValueError(f'"{pooling}" needs the prompt text: use TextEncoder.encode')
     if pooling == "mean+tokens":
         mean, one = pool_features(feats, mask, "mean")
@@ -118,13 +120,13 @@ class TextEncoder:
         """Prompts -> (features float32 (B, L, D), mask bool (B, L)), L <= max_tokens."""
         if isinstance(prompts, str):
             prompts = [prompts]
-        prompts, clauses = list(prompts), None
-        if self.pooling in ("clauses+tokens", "phrases+tokens"):
+        prompts, clauses, n = list(prompts), None, len(prompts)
+        if self.pooling in CLAUSE_POOLINGS:
             # the prompts and their clauses in one encoder batch (one pass, not two)
-            clauses = [split_clauses(p, self.pooling == "phrases+tokens") for p in prompts]
+            clauses = [split_clauses(p, CLAUSE_POOLINGS[self.pooling]) for p in prompts]
             feats, att = self._features(prompts + [c for cs in clauses for c in cs])
-            feats, att, clause_feats, clause_att = feats[:len(prompts)], att[:len(prompts)], \
-                feats[len(prompts):], att[len(prompts):]
+            clause_feats, clause_att = feats[n:], att[n:]
+            feats, att = feats[:n], att[:n]
         else:
             feats, att = self._features(prompts)
         if feats.shape[1] > self.max_tokens:
