@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 
@@ -13,9 +14,10 @@ import torch
 from motionprompt import rep272
 from motionprompt.batch import Job, PromptFileError, RunDir, read_prompts, run_jobs, short_name
 from motionprompt.cli import main
-from motionprompt.generator import Generator
+from motionprompt.generator import Generator, segment_seed
 from motionprompt.motion import Motion
-from motionprompt.sampler import Cancelled, SamplingConfig
+from motionprompt.sampler import Cancelled, SamplingConfig, reference_sample
+from motionprompt.segments import fit_lengths
 
 torch.set_num_threads(1)
 
@@ -63,6 +65,67 @@ def test_guidance_from_the_model_description_steers_from_the_empty_prompt(gen):
                        gen.vqvae, gen.mean, gen.std)
     assert guided.default_guidance == 3.0
     np.testing.assert_allclose(guided.generate(prompts, seconds=3, seeds=[4])[0].features, on.features, atol=1e-6)
+
+
+def _alone(gen, text, seed, low, high):
+    """One text's codes by the release's loop (no batch, no cache)."""
+    f, m = gen.text_encoder.encode([text])
+    return reference_sample(gen.lm, f, m, cfg=SamplingConfig(min_tokens=low, max_tokens=high), seed=seed)
+
+
+@pytest.fixture(scope="module")
+def short_gen(gen):
+    """The tiny model with a bias towards END, so that motions end after a few tokens."""
+    lm = copy.deepcopy(gen.lm)
+    head = torch.nn.Linear(lm.lm_head.in_features, lm.lm_head.out_features, bias=True)
+    head.weight.data = lm.lm_head.weight.data.clone()
+    head.bias.data.zero_()
+    head.bias.data[lm.config.end_id] = 3.0
+    lm.lm_head = head
+    return Generator(gen.spec, gen.text_encoder, lm, gen.vqvae, gen.mean, gen.std)
+
+
+def test_segment_seeds():
+    assert segment_seed(9, 0) == 9
+    seeds = [segment_seed(s, k) for s in (0, 1, 2**31 - 1) for k in range(1, 50)]
+    assert len(set(seeds)) == len(seeds) and all(0 <= s < 2**31 for s in seeds)
+
+
+@pytest.mark.parametrize("seconds, min_seconds, fits", [(6, 0, "as chosen"), (1, 0, "cut"), (6, 6, "longer")])
+def test_composed_prompt_plays_each_action_alone_in_order(short_gen, seconds, min_seconds, fits):
+    """With ``compose`` each action is sampled as if it were the whole prompt (its own seed),
+    and the codes of all of them are decoded as one sequence; lengths outside the limits are
+    fitted by cutting the longest segments or by holding END off (the free start is kept)."""
+    gen = short_gen
+    composed = Generator(gen.spec.replace(extra={**gen.spec.extra, "compose": True}), gen.text_encoder, gen.lm,
+                         gen.vqvae, gen.mean, gen.std)
+    assert composed.default_compose and not gen.default_compose
+    prompt = "a man walks forward, then he waves. Next, a jump"
+    parts = ["a man walks forward", "he waves", "a jump"]
+    high, low = 15 * seconds, max(1, 15 * min_seconds)
+    free = [_alone(gen, t, segment_seed(3, k), 1, high) for k, t in enumerate(parts)]
+    total = sum(len(c) for c in free)
+    assert {"as chosen": low <= total <= high, "cut": total > high, "longer": total < low}[fits], total
+    want = fit_lengths([len(c) for c in free], low, high)
+    codes = [c[:w] if w <= len(c) else _alone(gen, t, segment_seed(3, k), w, w)
+             for k, (t, c, w) in enumerate(zip(parts, free, want))]
+    for c, f in zip(codes, free):
+        n = min(len(c), len(f))
+        assert c[:n].tolist() == f[:n].tolist()
+
+    m, single = composed.generate([prompt, "a woman bows"], seconds=seconds, min_seconds=min_seconds, seeds=[3, 3])
+    with torch.no_grad():
+        x = gen.vqvae.decode(torch.cat(codes)[None])[0].numpy()
+    np.testing.assert_allclose(m.features, rep272.denormalize(x.astype(np.float64), gen.mean, gen.std), atol=1e-5)
+    ends = np.cumsum([2 * len(c) for c in codes]).tolist()
+    assert m.meta["segments"] == [dict(text=t, frames=[a, b]) for t, a, b in zip(parts, [0] + ends[:-1], ends)]
+    assert m.meta["tokens"] == sum(want) and m.meta["ended"] == (fits == "as chosen")
+    # a prompt of one action is generated exactly as without compose
+    plain = gen.generate(["a woman bows"], seconds=seconds, min_seconds=min_seconds, seeds=[3])[0]
+    np.testing.assert_allclose(single.features, plain.features, atol=1e-6)
+    assert "segments" not in single.meta
+    off = composed.generate([prompt], seconds=seconds, min_seconds=min_seconds, seeds=[3], compose=False)[0]
+    assert "segments" not in off.meta
 
 
 def test_generate_limits_and_cancel(gen):

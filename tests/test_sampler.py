@@ -76,6 +76,29 @@ def test_min_and_max_tokens():
     assert [len(g) for g in got] == [9] * len(LENGTHS)
 
 
+@pytest.mark.parametrize("static", [False, True], ids=["growing-cache", "static-cache"])
+def test_per_row_min_tokens_equal_each_row_alone(static):
+    """Rows with their own shortest lengths get what the release's loop gives each alone with
+    that ``min_tokens``; a longer minimum keeps the row's free tokens as its start."""
+    m = end_prone_model(seed=5)
+    feats, mask = batch_inputs(seed=6)
+    cfg = SamplingConfig(temperature=0.9, max_tokens=30, min_tokens=1)
+    seeds = [3, 1, 4, 1, 5]
+    free = [reference_sample(m, feats[b:b + 1, :n], cfg=cfg, seed=seeds[b]) for b, n in enumerate(LENGTHS)]
+    mins = [len(f) + 4 for f in free]
+    mins[2] = 0
+    assert max(mins) <= cfg.max_tokens, "test model should end rows early"
+    got = Sampler(m, static=static).sample(feats, mask, seeds=seeds, cfg=cfg, min_tokens=mins)
+    for b, n in enumerate(LENGTHS):
+        alone = SamplingConfig(temperature=0.9, max_tokens=30, min_tokens=mins[b])
+        assert got[b].tolist() == reference_sample(m, feats[b:b + 1, :n], cfg=alone, seed=seeds[b]).tolist()
+        assert len(got[b]) >= mins[b] and got[b][:len(free[b])].tolist() == free[b].tolist()
+    with pytest.raises(ValueError, match="one min_tokens per prompt"):
+        Sampler(m).sample(feats, mask, seeds=seeds, cfg=cfg, min_tokens=[1, 2])
+    with pytest.raises(ValueError, match="each in 0..30"):
+        Sampler(m).sample(feats, mask, seeds=seeds, cfg=cfg, min_tokens=[31] * 5)
+
+
 def test_progress_and_cancel():
     m = end_prone_model()
     feats, mask = batch_inputs()

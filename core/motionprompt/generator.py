@@ -7,6 +7,11 @@
 Prompts are encoded and sampled in batches (every row exactly as if alone); each row's codes are
 decoded to normalised 272-dim frames, de-normalised with the model's mean / std, and turned into
 a ``Motion`` carrying the prompt, its seed and the model name.
+
+With ``compose`` (the model's TOML ``compose``, else off), each action of a prompt
+(``segments.split_actions``) is sampled as its own row and the rows' codes are decoded as one
+sequence, so the decoder makes the joins; when the segments together miss the length limits,
+``segments.fit_lengths`` cuts the longest or lengthens all.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from .model_spec import ModelSpec, ModelSpecError, resolve_spec
 from .motion import Motion
 from .prefix_lm import PrefixLM
 from .sampler import Sampler, SamplingConfig
+from .segments import fit_lengths, split_actions
 from .text_encoders import build_text_encoder
 from .vqvae import HumanVQVAE
 
@@ -34,6 +40,17 @@ __all__ = ["Generator", "random_seed"]
 def random_seed() -> int:
     """A fresh seed (31 bits, so it fits every tool that stores it)."""
     return secrets.randbits(31)
+
+
+def segment_seed(seed: int, index: int) -> int:
+    """The seed of a prompt's ``index``-th action segment: the prompt's own for the first, a
+    fixed 31-bit mix of (seed, index) for the others, so one seed reproduces every segment."""
+    if index == 0:
+        return int(seed)
+    x = (int(seed) * 0x9E3779B1 + index * 0x85EBCA77) & 0xFFFFFFFF
+    x ^= x >> 15
+    x = (x * 0x2C1B3C6D) & 0xFFFFFFFF
+    return (x ^ (x >> 12)) & 0x7FFFFFFF
 
 
 def _default_dtype(device: torch.device) -> torch.dtype:
@@ -83,6 +100,11 @@ class Generator:
         """The model's classifier-free guidance scale (TOML ``guidance``; 1 = off)."""
         return float(self.spec.extra.get("guidance", 1.0))
 
+    @property
+    def default_compose(self) -> bool:
+        """Whether prompts are generated action by action (TOML ``compose``; default off)."""
+        return bool(self.spec.extra.get("compose", False))
+
     def null_features(self) -> torch.Tensor:
         """(L0, D) features of the empty prompt (what guidance steers away from), cached."""
         if self._null is None:
@@ -107,7 +129,7 @@ class Generator:
                  seeds: list[int] | None = None, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, greedy: bool = False, guidance: float | None = None,
                  batch_size: int | None = None, progress: Callable[[int, int], None] | None = None,
-                 cancel: Callable[[], bool] | None = None) -> list[Motion]:
+                 cancel: Callable[[], bool] | None = None, compose: bool | None = None) -> list[Motion]:
         """Generate one motion per prompt.
 
         Args:
@@ -118,12 +140,16 @@ class Generator:
             temperature, top_k, top_p, greedy: token choice (greedy = the release's arg-max).
             guidance: classifier-free guidance scale (1 = off; None = the model's ``guidance``
                 from its TOML, else 1). Each prompt then also runs against the empty prompt.
-            batch_size: prompts per forward (default: all on CUDA, 16 on CPU).
+            batch_size: rows per forward (default: all on CUDA, 16 on CPU).
             progress: ``progress(step, total)`` over all batches' token steps.
             cancel: polled between steps; True raises ``sampler.Cancelled``.
+            compose: generate each action of a prompt on its own and play them in order
+                (None = the model's TOML ``compose``, else off). A prompt of one action is
+                generated exactly as without it.
         Returns:
             ``Motion`` objects in prompt order (fps, prompt, seed set; ``source`` = model name;
-            ``meta`` holds the token count and whether the model ended the motion itself).
+            ``meta`` holds the token count, whether the model ended the motion itself and, when
+            composed, ``segments``: each action's text and [first, end) frames).
         """
         prompts = [str(p) for p in prompts]
         if not prompts:
@@ -141,26 +167,82 @@ class Generator:
         guidance = self.default_guidance if guidance is None else float(guidance)
         cfg = SamplingConfig(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p,
                              max_tokens=max_tokens, min_tokens=min_tokens, guidance=guidance)
-        null = self.null_features() if guidance != 1.0 else None
-        bs = batch_size or (len(prompts) if self.device.type == "cuda" else 16)
-        chunks = [range(i, min(i + bs, len(prompts))) for i in range(0, len(prompts), bs)]
-        total = len(chunks) * max_tokens
+        compose = self.default_compose if compose is None else bool(compose)
+        # one row per action segment (a prompt's segments never outnumber its tokens)
+        parts = [(split_actions(p) if compose else [p])[:max_tokens] for p in prompts]
+        rows = [(i, k, text) for i, ps in enumerate(parts) for k, text in enumerate(ps)]
+        row_seeds = [segment_seed(seeds[i], k) for i, k, _ in rows]
+        single = [len(ps) == 1 for ps in parts]
+        # a one-segment prompt keeps the caller's min_tokens; segments find their length first
+        mins = [min_tokens if single[i] else 1 for i, _, _ in rows]
+
+        self.timings = dict(text_s=0.0, sample_s=0.0, decode_s=0.0)
+        bs = batch_size or (len(rows) if self.device.type == "cuda" else 16)
+        codes = self._sample_rows([t for _, _, t in rows], row_seeds, cfg, mins, bs,
+                                  progress, cancel)
+        owned: list[list[int]] = [[] for _ in prompts]  # each prompt's rows, in order
+        for r, (i, _, _) in enumerate(rows):
+            owned[i].append(r)
+        # composed prompts whose segments together miss the length limits: the longest segments
+        # are cut, or all grow (re-sampled with END held off, which keeps each row's tokens up to
+        # its old end since draws depend on (seed, step) only)
+        cut: set[int] = {r for r, c in enumerate(codes) if len(c) >= max_tokens}  # rows the limit stopped
+        longer: dict[int, int] = {}
+        for i, mine in enumerate(owned):
+            lens = [len(codes[r]) for r in mine]
+            if single[i] or min_tokens <= sum(lens) <= max_tokens:
+                continue
+            for r, n, want in zip(mine, lens, fit_lengths(lens, min_tokens, max_tokens)):
+                if want < n:
+                    codes[r] = codes[r][:want]
+                    cut.add(r)
+                elif want > n:
+                    longer[r] = want
+        if longer:
+            rs = sorted(longer)
+            again = self._sample_rows([rows[r][2] for r in rs], [row_seeds[r] for r in rs],
+                                      SamplingConfig(**{**cfg.__dict__, "min_tokens": 1,
+                                                        "max_tokens": max(longer.values())}),
+                                      [longer[r] for r in rs], bs, None, cancel)
+            for r, c in zip(rs, again):
+                if len(c) > longer[r]:
+                    cut.add(r)
+                codes[r] = c[:longer[r]]
+
         motions: list[Motion] = []
-        t_text = t_lm = t_dec = 0.0
+        t0 = time.perf_counter()
+        fpt = self.vqvae.config.frames_per_token
+        for i, (p, mine) in enumerate(zip(prompts, owned)):
+            c = torch.cat([codes[r] for r in mine])
+            m = Motion.from_272(self.decode(c), fps=self.spec.fps, prompt=p, seed=seeds[i], source=self.spec.name)
+            m.meta.update(tokens=int(len(c)), ended=not any(r in cut for r in mine))
+            if not single[i]:
+                ends = np.cumsum([len(codes[r]) * fpt for r in mine]).tolist()
+                m.meta["segments"] = [dict(text=rows[r][2], frames=[int(a), int(b)])
+                                      for r, a, b in zip(mine, [0] + ends[:-1], ends)]
+            motions.append(m)
+        self.timings["decode_s"] += time.perf_counter() - t0
+        return motions
+
+    def _sample_rows(self, texts: list[str], seeds: list[int], cfg: SamplingConfig, mins: list[int], bs: int,
+                     progress, cancel) -> list[torch.Tensor]:
+        """Sample each text's codes in batches of ``bs`` (row ``r`` at least ``mins[r]`` tokens);
+        text encoding and sampling times are added to ``self.timings``."""
+        null = self.null_features() if cfg.guidance != 1.0 else None
+        chunks = [range(i, min(i + bs, len(texts))) for i in range(0, len(texts), bs)]
+        total = len(chunks) * cfg.max_tokens
+        out: list[torch.Tensor] = []
         for ci, rows in enumerate(chunks):
             t0 = time.perf_counter()
-            feats, mask = self.text_encoder.encode([prompts[i] for i in rows])
+            feats, mask = self.text_encoder.encode([texts[i] for i in rows])
             t1 = time.perf_counter()
-            report = None if progress is None else (lambda s, _t, base=ci * max_tokens: progress(base + s, total))
-            codes = self.sampler.sample(feats.to(self.device, self.dtype), mask.to(self.device),
-                                        seeds=[seeds[i] for i in rows], cfg=cfg, progress=report, cancel=cancel,
-                                        null_feats=null)
-            t2 = time.perf_counter()
-            for i, c in zip(rows, codes):
-                x = self.decode(c)
-                m = Motion.from_272(x, fps=self.spec.fps, prompt=prompts[i], seed=seeds[i], source=self.spec.name)
-                m.meta.update(tokens=int(len(c)), ended=bool(len(c) < max_tokens))
-                motions.append(m)
-            t_text, t_lm, t_dec = t_text + t1 - t0, t_lm + t2 - t1, t_dec + time.perf_counter() - t2
-        self.timings = dict(text_s=t_text, sample_s=t_lm, decode_s=t_dec)
-        return motions
+            report = None if progress is None else (lambda s, _t, base=ci * cfg.max_tokens: progress(base + s, total))
+            row_min = [mins[i] for i in rows]
+            out += self.sampler.sample(feats.to(self.device, self.dtype), mask.to(self.device),
+                                       seeds=[seeds[i] for i in rows], cfg=cfg, progress=report, cancel=cancel,
+                                       null_feats=null,
+                                       min_tokens=None if len(set(row_min)) == 1 and row_min[0] == cfg.min_tokens
+                                       else row_min)
+            self.timings["text_s"] += t1 - t0
+            self.timings["sample_s"] += time.perf_counter() - t1
+        return out

@@ -115,26 +115,50 @@ def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) 
 
 
 def choose_tokens(logits: torch.Tensor, cfg: SamplingConfig, seeds: torch.Tensor, step: int,
-                  end_id: int) -> torch.Tensor:
+                  end_id: int, min_tokens: torch.Tensor | None = None) -> torch.Tensor:
     """Pick one token per row.
+
+    A row that may not end yet gets the token it would get if it could, unless that is END; only
+    then is it drawn again, with the same uniform, from the other tokens. So a longer minimum
+    length keeps a row's tokens up to where it ended before, and continues from there.
 
     Args:
         logits: (B, V) next-token logits (V = nb_code + 1: codes and END).
         seeds: (B,) int64 row seeds; step: the token index (same for all rows).
+        min_tokens: (B,) int64 per-row shortest lengths, in place of ``cfg.min_tokens``.
     Returns:
         (B,) int64 token ids.
     """
     logits = logits.float()
-    if step < cfg.min_tokens:
-        logits = logits.clone()
-        logits[:, end_id] = float("-inf")
+    if min_tokens is not None:
+        no_end = step < min_tokens.to(logits.device)
+    else:
+        no_end = torch.full(logits.shape[:1], step < cfg.min_tokens, dtype=torch.bool, device=logits.device)
     if cfg.greedy:
-        return logits.argmax(-1)
-    logits = filter_logits(logits / cfg.temperature, cfg.top_k, cfg.top_p)
-    cdf = logits.softmax(-1).double().cumsum(-1)  # (B, V)
-    u = hashed_uniform(seeds, step) * cdf[:, -1]
-    idx = torch.searchsorted(cdf, u[:, None].to(cdf.device), right=True)[:, 0]
-    return idx.clamp_max(logits.shape[-1] - 1)
+        return logits.masked_fill(_end_column(logits, end_id) & no_end[:, None], float("-inf")).argmax(-1)
+    probs = filter_logits(logits / cfg.temperature, cfg.top_k, cfg.top_p).softmax(-1).double()
+    u = hashed_uniform(seeds, step).to(probs.device)
+    idx = _draw(probs, u)
+    redo = no_end & (idx == end_id)
+    if bool(redo.any()):
+        others = probs.masked_fill(_end_column(probs, end_id), 0.0)
+        # the filters may have left END alone: then the likeliest other token
+        best = logits.masked_fill(_end_column(logits, end_id), float("-inf")).argmax(-1)
+        again = torch.where(others.sum(-1) > 0, _draw(others, u), best)
+        idx = torch.where(redo, again, idx)
+    return idx
+
+
+def _end_column(x: torch.Tensor, end_id: int) -> torch.Tensor:
+    """(1, V) bool, True at END."""
+    return (torch.arange(x.shape[-1], device=x.device) == end_id)[None]
+
+
+def _draw(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Inverse-CDF draw per row: (B, V) probabilities (any positive total), (B,) uniforms."""
+    cdf = probs.cumsum(-1)
+    idx = torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True)[:, 0]
+    return idx.clamp_max(probs.shape[-1] - 1)
 
 
 # ---------------------------------------------------------------------- the release's loop
@@ -235,7 +259,7 @@ class Sampler:
                cfg: SamplingConfig = SamplingConfig(),
                progress: Callable[[int, int], None] | None = None,
                cancel: Callable[[], bool] | None = None,
-               null_feats: torch.Tensor | None = None) -> list[torch.Tensor]:
+               null_feats: torch.Tensor | None = None, min_tokens=None) -> list[torch.Tensor]:
         """Sample motion codes for a batch of prompts.
 
         Args:
@@ -246,18 +270,21 @@ class Sampler:
             cancel: polled before each step; returning True raises ``Cancelled``.
             null_feats: (L0, D) features of the empty prompt; needed when ``cfg.guidance`` != 1
                 (each prompt then runs beside a null row that sees the same tokens).
+            min_tokens: B ints, each row's shortest length in place of ``cfg.min_tokens``
+                (each at most ``cfg.max_tokens``); a row's tokens are those it gets alone with
+                that ``min_tokens``.
         Returns:
             B int64 tensors (N_b,) of codes (END excluded), on the CPU.
         """
         with self._threads():
-            return self._sample(text_feats, text_mask, seeds, cfg, progress, cancel, null_feats)
+            return self._sample(text_feats, text_mask, seeds, cfg, progress, cancel, null_feats, min_tokens)
 
     @torch.no_grad()
     def _sample(self, text_feats: torch.Tensor, text_mask: torch.Tensor, seeds=None,
                 cfg: SamplingConfig = SamplingConfig(),
                 progress: Callable[[int, int], None] | None = None,
                 cancel: Callable[[], bool] | None = None,
-                null_feats: torch.Tensor | None = None) -> list[torch.Tensor]:
+                null_feats: torch.Tensor | None = None, min_tokens=None) -> list[torch.Tensor]:
         """The body of ``sample``."""
         model, c = self.model, self.model.config
         dev = model.lm_head.weight.device
@@ -270,6 +297,11 @@ class Sampler:
         if seeds.shape != (B,):
             raise ValueError(f"need one seed per prompt ({B}), got shape {tuple(seeds.shape)}")
         seeds = seeds.to(dev)
+        if min_tokens is not None:
+            min_tokens = torch.as_tensor(min_tokens, dtype=torch.int64).to(dev)
+            if min_tokens.shape != (B,) or bool((min_tokens < 0).any() | (min_tokens > cfg.max_tokens).any()):
+                raise ValueError(f"need one min_tokens per prompt ({B}), each in 0..{cfg.max_tokens}, "
+                                 f"got {min_tokens.tolist()}")
         guided = cfg.guidance != 1.0
         if guided:
             if null_feats is None:
@@ -302,7 +334,7 @@ class Sampler:
             if guided:  # rows B.. are the null prompt's: move the prompt's logits away from them
                 cond, null = logits[:B].float(), logits[B:].float()
                 logits = null + cfg.guidance * (cond - null)
-            tok = choose_tokens(logits, cfg, seeds, step, end)
+            tok = choose_tokens(logits, cfg, seeds, step, end, min_tokens)
             tok = torch.where(done, end, tok)
             newly = (tok == end) & ~done
             n = torch.where(newly, step, n)
