@@ -117,8 +117,10 @@ def test_composed_prompt_plays_each_action_alone_in_order(short_gen, seconds, mi
     with torch.no_grad():
         x = gen.vqvae.decode(torch.cat(codes)[None])[0].numpy()
     np.testing.assert_allclose(m.features, rep272.denormalize(x.astype(np.float64), gen.mean, gen.std), atol=1e-5)
-    ends = np.cumsum([2 * len(c) for c in codes]).tolist()
-    assert m.meta["segments"] == [dict(text=t, frames=[a, b]) for t, a, b in zip(parts, [0] + ends[:-1], ends)]
+    ends = np.cumsum([2 * len(c) for c in codes])  # frames at 30 fps
+    assert [s["text"] for s in m.meta["segments"]] == parts
+    np.testing.assert_allclose([(s["start"], s["end"]) for s in m.meta["segments"]],
+                               np.stack([np.r_[0, ends[:-1]], ends], 1) / 30, atol=1e-4)
     assert m.meta["tokens"] == sum(want) and m.meta["ended"] == (fits == "as chosen")
     # a prompt of one action is generated exactly as without compose
     plain = gen.generate(["a woman bows"], seconds=seconds, min_seconds=min_seconds, seeds=[3])[0]
@@ -152,6 +154,14 @@ def test_generate_command_writes_the_seed_layout(model_toml, tmp_path, capsys):
     assert [r["seed"] for r in recs] == [9, 10] and all(r["status"] == "done" for r in recs)
     assert not any((root / k / ".incomplete").exists() for k in ("0", "1"))
     assert str(root / "0") in capsys.readouterr().out
+    assert recs[0]["settings"]["compose"] is False and "segments" not in recs[0]
+    # --compose: the record lists the actions, in seconds of the written motion
+    rc = main(["generate", "a person waves. Next, she jumps", "--model", str(model_toml), "--seconds", "2",
+               "--seed", "9", "--out-dir", str(tmp_path), "--exp-name", "composed", "--no-preview", "--compose"])
+    rec = json.loads((tmp_path / "composed" / "manifest.jsonl").read_text())
+    assert rc == 0 and rec["settings"]["compose"] is True
+    assert [s["text"] for s in rec["segments"]] == ["a person waves", "she jumps"]
+    assert abs(rec["segments"][-1]["end"] - rec["seconds"]) < 0.05
 
 
 def test_batch_command_skips_comments_and_resumes(model_toml, tmp_path):

@@ -152,8 +152,8 @@ def test_real_generator_on_a_tiny_model(model_toml, tmp_path):
     w.p = p
     try:
         assert w.read(lambda m: m["type"] in ("ready", "error"))[-1]["type"] == "ready"
-        w.send(cmd="generate", id="t", prompts=["a person waves", "a person jumps"], seconds=1.0, seeds=[1, 2],
-               temperature=1.0, top_k=20, out_dir=str(tmp_path))
+        w.send(cmd="generate", id="t", prompts=["a person waves", "a person jumps, then claps"], seconds=1.0,
+               seeds=[1, 2], temperature=1.0, top_k=20, compose=True, out_dir=str(tmp_path))
         msgs = w.read(lambda m: m.get("id") == "t" and m["type"] != "progress")
         assert msgs[-1]["type"] == "result", msgs[-1]
         assert any(m["type"] == "progress" for m in msgs)
@@ -162,5 +162,11 @@ def test_real_generator_on_a_tiny_model(model_toml, tmp_path):
         for item in items:
             m = load_motion(item["path"])
             assert m.num_frames == item["frames"] and np.all(np.isfinite(m.rotations))
+        # the request's compose: the two actions of the second prompt are segments of its motion
+        assert "segments" not in items[0]
+        segs = items[1]["segments"]
+        assert [s["text"] for s in segs] == ["a person jumps", "claps"]
+        assert segs[0]["start"] == 0 and segs[0]["end"] == segs[1]["start"]
+        assert abs(segs[1]["end"] - items[1]["frames"] / 30) < 1e-3
     finally:
         w.close()

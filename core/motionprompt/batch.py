@@ -292,7 +292,8 @@ def _run_group(group: list[Job], run: RunDir, generate, settings: dict, previews
         rec = dict(key=job.key, line=job.line, prompt=job.prompt, sample=job.sample, seed=first.seed,
                    status="done", error=None, settings=settings, folder=folder.name, files=files,
                    texts=texts_out, frames=first.num_frames, seconds=round(first.duration, 3),
-                   ended=first.meta.get("ended"),
+                   ended=first.meta.get("ended"), **({"segments": first.meta["segments"]}
+                                                     if "segments" in first.meta else {}),
                    timings=dict(generate_s=round(t_gen, 4), write_s=round(time.perf_counter() - t1, 4)),
                    time=time.time())
         run.finish(folder, rec)

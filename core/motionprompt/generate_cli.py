@@ -50,6 +50,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     s.add_argument("--greedy", action="store_true", help="arg-max tokens (the release's default; ignores seeds)")
     s.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance scale, 1 = off (default: the model's; the demo's is in its TOML)")
+    s.add_argument("--compose", action=argparse.BooleanOptionalAction, default=None,
+                   help="generate each action of a prompt on its own, in order (actions are separated by "
+                        "punctuation and by 'then', 'after that', ...; default: the model's, on for the demo)")
     s.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=None,
                    help="texts per forward pass (default: 64 on CUDA, 8 on CPU)")
 
@@ -185,13 +188,15 @@ def _run(prompts: list[tuple[int, str]], args, exp_default: str, resume: bool) -
     settings = dict(model=gen.spec.name, seconds=args.seconds, min_seconds=args.min_seconds,
                     temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, greedy=args.greedy,
                     guidance=gen.default_guidance if args.guidance is None else args.guidance, fps=fps,
+                    compose=gen.default_compose if args.compose is None else args.compose,
                     device=str(gen.device), dtype=str(gen.dtype).replace("torch.", ""))
     batch_size = args.batch_size or (64 if gen.device.type == "cuda" else 8)
 
     def generate(texts, seeds):
         motions = gen.generate(texts, seconds=args.seconds, min_seconds=args.min_seconds, seeds=seeds,
                                temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                               greedy=args.greedy, guidance=args.guidance, batch_size=batch_size)
+                               greedy=args.greedy, guidance=args.guidance, batch_size=batch_size,
+                               compose=args.compose)
         return [m.resampled(fps) for m in motions]
 
     with tqdm(total=len(jobs), unit="motion", disable=len(jobs) < 2) as bar:

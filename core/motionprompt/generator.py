@@ -149,7 +149,7 @@ class Generator:
         Returns:
             ``Motion`` objects in prompt order (fps, prompt, seed set; ``source`` = model name;
             ``meta`` holds the token count, whether the model ended the motion itself and, when
-            composed, ``segments``: each action's text and [first, end) frames).
+            composed, ``segments``: each action's text and its ``start`` / ``end`` in seconds).
         """
         prompts = [str(p) for p in prompts]
         if not prompts:
@@ -216,10 +216,10 @@ class Generator:
             c = torch.cat([codes[r] for r in mine])
             m = Motion.from_272(self.decode(c), fps=self.spec.fps, prompt=p, seed=seeds[i], source=self.spec.name)
             m.meta.update(tokens=int(len(c)), ended=not any(r in cut for r in mine))
-            if not single[i]:
-                ends = np.cumsum([len(codes[r]) * fpt for r in mine]).tolist()
-                m.meta["segments"] = [dict(text=rows[r][2], frames=[int(a), int(b)])
-                                      for r, a, b in zip(mine, [0] + ends[:-1], ends)]
+            if not single[i]:  # in seconds, which survive resampling
+                ends = np.cumsum([len(codes[r]) * fpt / self.spec.fps for r in mine]).tolist()
+                m.meta["segments"] = [dict(text=rows[r][2], start=round(a, 4), end=round(b, 4))
+                                      for r, a, b in zip(mine, [0.0] + ends[:-1], ends)]
             motions.append(m)
         self.timings["decode_s"] += time.perf_counter() - t0
         return motions

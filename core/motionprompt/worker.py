@@ -7,7 +7,8 @@ Blender add-on runs when Blender's own Python has no torch.
 Requests (one JSON object per line on stdin)::
 
     {"cmd": "generate", "id": "r1", "prompts": ["a person walks"], "seconds": 4.0,
-     "seeds": [1] | null, "temperature": 1.0, "top_k": null, "out_dir": "/tmp/x"}
+     "seeds": [1] | null, "temperature": 1.0, "top_k": null, "out_dir": "/tmp/x",
+     "guidance": null, "compose": null}    (null: the model's own setting)
     {"cmd": "cancel", "id": "r1"}      stop that job (the worker stays alive)
     {"cmd": "ping"} / {"cmd": "quit"}
 
@@ -17,6 +18,7 @@ Replies (stdout; one JSON object per line, nothing else is ever written there)::
     {"type": "progress", "id": "r1", "step": 3, "total": 60}
     {"type": "result", "id": "r1", "motions": [{"path": ".../r1_0.npy", "prompt": ..., "seed": 1,
      "fps": 30.0, "frames": 120, "source": "demo"}], "seconds": 1.9}
+     (a composed motion's entry also has "segments": [{"text", "start", "end"}], in seconds)
     {"type": "cancelled", "id": "r1"}
     {"type": "error", "id": "r1" | null, "message": "..."}
     {"type": "pong"}
@@ -157,6 +159,7 @@ class Worker:
                 prompts, seconds=float(req.get("seconds", 4.0)), seeds=req.get("seeds"),
                 temperature=float(req.get("temperature", 1.0)), top_k=req.get("top_k") or None,
                 **({"guidance": float(req["guidance"])} if req.get("guidance") is not None else {}),
+                **({"compose": bool(req["compose"])} if req.get("compose") is not None else {}),
                 progress=progress, cancel=cancelled)
             if cancelled():
                 raise _Cancelled()
@@ -168,7 +171,8 @@ class Worker:
                 path = out_dir / f"{safe}_{i}.npy"
                 export(m, "npy", path)
                 items.append({"path": str(path), "prompt": m.prompt, "seed": m.seed, "fps": float(m.fps),
-                              "frames": int(m.num_frames), "source": m.source or self.model_name})
+                              "frames": int(m.num_frames), "source": m.source or self.model_name,
+                              **({"segments": m.meta["segments"]} if "segments" in m.meta else {})})
             return {"type": "result", "id": req.get("id"), "motions": items,
                     "seconds": round(time.perf_counter() - t0, 3)}
         except _Cancelled:
