@@ -133,6 +133,15 @@ def set_frame_range(scene, action) -> None:
     scene.frame_end = int(round(end))
 
 
+def mark_segments(action, segments: list[dict], fps: float, frame_start: int = 1) -> None:
+    """A pose marker on ``action`` where each action segment of a composed prompt begins
+    (``segments``: ``{"text", "start"}`` with ``start`` in seconds), named by its text; the
+    Action Editor shows them with View > Show Pose Markers, and they move with the action."""
+    for seg in segments:
+        marker = action.pose_markers.new(str(seg["text"])[:63])  # Blender names hold 63 bytes
+        marker.frame = int(frame_start + round(float(seg["start"]) * fps))
+
+
 def apply_motion(obj, motion, name: str | None = None, frame_start: int = 1, root_motion: str = "pelvis",
                  scene=None, set_scene_range: bool = True, set_scene_fps: bool = True):
     """Key ``motion`` onto the armature ``obj`` as a new action; bones it does not drive are untouched.

@@ -37,7 +37,7 @@ def generation_request(context) -> dict:
     n = s.variants
     return {"prompts": [prompt] * n, "seeds": [s.seed + i for i in range(n)], "seconds": float(s.seconds),
             "temperature": float(s.temperature), "top_k": int(s.top_k) or None,
-            "out_dir": str(results_dir(context))}
+            "compose": {"ON": True, "OFF": False}.get(s.compose), "out_dir": str(results_dir(context))}
 
 
 def handle_replies(context, replies: list[dict], model: str) -> tuple[str, str | None]:

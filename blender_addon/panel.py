@@ -33,6 +33,7 @@ class MOTIONPROMPT_PT_generate(_MotionPanel, bpy.types.Panel):
         col.prop(s, "temperature")
         col.prop(s, "top_k")
         col.prop(s, "variants")
+        col.prop(s, "compose")
         layout.prop(s, "model")
         if s.model == "FILE":
             layout.prop(s, "model_file", text="")

@@ -16,8 +16,9 @@ FBX_PRESETS = [("unity", "Unity", "Metres, upright with zero root rotation"),
 
 
 class MotionPromptSettings(bpy.types.PropertyGroup):
-    prompt: bpy.props.StringProperty(name="Prompt", default="a person walks forward and waves",
-                                     description="What the character should do")
+    prompt: bpy.props.StringProperty(name="Prompt", default="a person walks forward, then waves with the right hand",
+                                     description="What the character should do. Separate actions with commas, "
+                                                 "full stops or 'then'")
     seconds: bpy.props.FloatProperty(name="Duration", default=4.0, min=0.5, max=20.0, unit="TIME_ABSOLUTE",
                                      description="Longest motion in seconds (the model may end earlier)")
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0, max=2**31 - 1)
@@ -25,6 +26,12 @@ class MotionPromptSettings(bpy.types.PropertyGroup):
     top_k: bpy.props.IntProperty(name="Top-k", default=0, min=0, max=1024, description="0: off")
     variants: bpy.props.IntProperty(name="Variants", default=1, min=1, max=8,
                                     description="Motions per Generate (seeds seed, seed+1, ...)")
+    compose: bpy.props.EnumProperty(
+        name="Actions", default="MODEL",
+        items=[("MODEL", "Model's choice", "As the model's description says (the demo: one by one)"),
+               ("ON", "One by one", "Each action of the prompt (separated by punctuation or 'then') is generated "
+                                    "on its own and played in order; a pose marker names each"),
+               ("OFF", "Whole prompt", "The model reads the whole prompt at once")])
     model: bpy.props.EnumProperty(name="Model", items=MODELS, default="demo")
     model_file: bpy.props.StringProperty(name="Model file", subtype="FILE_PATH", default="")
     target: bpy.props.EnumProperty(

@@ -77,6 +77,7 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "") ->
         action = keys.apply_motion(obj, keyed, name=name, frame_start=settings.frame_start,
                                    root_motion=settings.root_motion, scene=scene,
                                    set_scene_fps=settings.fps_mode == "SET_SCENE")
+        keys.mark_segments(action, it.get("segments") or [], keyed.fps, settings.frame_start)
         history.record(obj, action, {
             "prompt": m.prompt, "seed": m.seed, "model": str(m.source or model), "file": str(it["path"]),
             "fps": float(m.fps), "temperature": float(settings.temperature), "top_k": int(settings.top_k),

@@ -15,6 +15,7 @@ import numpy as np
 
 from motionprompt.motion import Motion
 from motionprompt.rotations import axis_angle_to_matrix
+from motionprompt.segments import split_actions
 
 
 class FakeCancelled(RuntimeError):
@@ -30,7 +31,7 @@ class FakeGenerator:
         self.step_seconds = float(os.environ.get("FAKE_STEP_SECONDS", "0.002"))
 
     def generate(self, prompts, seconds=4.0, seeds=None, temperature=1.0, top_k=None, progress=None,
-                 cancel=None, **_):
+                 cancel=None, compose=None, **_):
         tokens = max(1, int(round(seconds * 15)))
         seeds = list(seeds) if seeds else list(range(len(prompts)))
         for p in prompts:
@@ -56,6 +57,11 @@ class FakeGenerator:
             aa[:, 2, 0] = -0.4 * np.sin(4 * np.pi * t[:, 0])
             root = np.concatenate([0 * t, 0.95 + 0 * t, 1.2 * t], axis=1)
             m = Motion(axis_angle_to_matrix(aa), root, prompt=prompt, seed=int(seed), source=f"fake-{self.model}")
+            parts = split_actions(prompt) if compose else [prompt]
+            if len(parts) > 1:  # equal shares, as the real generator's meta describes them
+                edges = np.linspace(0, T / 30.0, len(parts) + 1)
+                m.meta["segments"] = [dict(text=t, start=float(a), end=float(b))
+                                      for t, a, b in zip(parts, edges[:-1], edges[1:])]
             out.append(m.with_(features=m.to_272()))
         return out
 

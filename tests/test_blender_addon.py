@@ -117,6 +117,22 @@ def test_cancel_and_busy_refusal(addon, monkeypatch, mode):
     assert bpy.ops.motionprompt.generate() == {"FINISHED"}  # alive and free again
 
 
+@pytest.mark.parametrize("compose", ["ON", "OFF"])
+def test_composed_prompt_marks_where_each_action_begins(addon, compose):
+    """Pose markers at each action's first frame, at the scene's frame rate after resampling."""
+    addon.prompt, addon.seconds, addon.compose, addon.frame_start = "a person walks. Next, she waves", 2.0, compose, 5
+    addon.fps_mode = "RESAMPLE"
+    bpy.context.scene.render.fps, bpy.context.scene.render.fps_base = 24, 1.0
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    action = bpy.context.active_object.animation_data.action
+    marks = sorted((m.frame, m.name) for m in action.pose_markers)
+    if compose == "OFF":
+        assert marks == []
+    else:  # the fake generator gives the two actions one second each
+        assert marks == [(5, "a person walks"), (5 + 24, "she waves")]
+        assert action.frame_range[1] == 5 + 47  # 60 frames at 30 fps: 59 / 30 s, 47 frames at 24
+
+
 def test_resample_to_scene_fps_and_selected_target(addon):
     bpy.context.scene.render.fps = 24
     addon.fps_mode = "RESAMPLE"
@@ -191,12 +207,16 @@ def test_demo_model_through_the_worker_to_keys(addon, monkeypatch):
         pytest.skip("demo model not installed")
     monkeypatch.delenv("MOTIONPROMPT_GENERATOR_FACTORY")
     monkeypatch.setattr(preferences._Defaults, "backend", "WORKER")
-    addon.prompt, addon.seconds = "a person walks forward", 2.0
+    addon.prompt, addon.seconds = "a person walks forward, then waves with the right hand", 10.0
+    assert addon.compose == "MODEL"  # the demo's own choice: action by action
     assert bpy.ops.motionprompt.generate() == {"FINISHED"}
     obj = bpy.context.active_object
     action = obj.animation_data.action
     assert "demo" in action[history.PROPS["model"]]
     _check_keys_match_file(obj, action)
+    marks = sorted((m.frame, m.name) for m in action.pose_markers)
+    assert [n for _, n in marks] == ["a person walks forward", "waves with the right hand"]
+    assert marks[0][0] == 1 and 1 < marks[1][0] < action.frame_range[1]
 
 
 def test_rest_from_smplx_model_files_and_selected_target_needs_an_armature(addon, monkeypatch):

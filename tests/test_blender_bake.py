@@ -21,13 +21,14 @@ def _env():
 
 def test_bake_prompts_and_motion_files_resumable_bad_prompt_recorded(tmp_path):
     prompts = tmp_path / "prompts.txt"
-    prompts.write_text("# a comment\na person walks\nfail\n\na person waves\n", encoding="utf-8")
+    prompts.write_text("# a comment\na person walks\nfail\n\na person waves\na person walks. Next, she waves\n",
+                       encoding="utf-8")
     clip = tmp_path / "clip.npy"
     export(synthetic_motion(T=20, seed=3), "npy", clip)
     out = tmp_path / "baked"
     cmd = [sys.executable, str(REPO / "tools" / "bake.py"), "--", "--prompts", str(prompts), "--out-dir", str(out),
            "--motion", str(clip), "--fbx-preset", "unreal", "--blend", "--no-previews", "--seconds", "0.4",
-           "--seed", "7", "--backend", "WORKER"]
+           "--seed", "7", "--backend", "WORKER", "--compose"]
     p = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300)
     assert p.returncode == 1, p.stderr[-2000:]  # one prompt failed, the others were baked
     records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
@@ -50,8 +51,16 @@ def test_bake_prompts_and_motion_files_resumable_bad_prompt_recorded(tmp_path):
     assert tuple(arm.animation_data.action.frame_range) == (2.0, 13.0)
     assert abs(arm.scale[0] - 0.01) < 1e-6
 
+    # a composed prompt: its actions in the manifest, and as pose markers in the .blend
+    two = next(r for r in records if r["prompt"] == "a person walks. Next, she waves")
+    assert [g["text"] for g in two["segments"]] == ["a person walks", "she waves"] and "segments" not in walk
+    blend = next((out / two["folder"]).glob("*.blend"))
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    marks = sorted((m.frame, m.name) for a in bpy.data.actions for m in a.pose_markers)
+    assert marks == [(1, "a person walks"), (1 + round(two["segments"][1]["start"] * 30), "she waves")]
+
     # resume: nothing done is redone; the failed prompt is tried again (and fails again)
     p2 = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, env=_env(), timeout=300)
     assert p2.returncode == 1
-    assert p2.stdout.count("skip (done)") == 3
+    assert p2.stdout.count("skip (done)") == 4
     assert len([line for line in (out / "manifest.jsonl").read_text().splitlines()]) == len(records) + 1

@@ -66,13 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=None, help="seed of the first prompt (then +1 per line)")
     gen.add_argument("--temperature", type=float, default=1.0)
     gen.add_argument("--top-k", type=int, default=0)
+    gen.add_argument("--compose", action=argparse.BooleanOptionalAction, default=None,
+                     help="generate each action of a prompt on its own (default: the model's; on for the demo)")
     gen.add_argument("--backend", default="AUTO", choices=("AUTO", "IN_PROCESS", "WORKER"))
     gen.add_argument("--python", default="", help="interpreter for the worker (default: the project's .venv)")
     return p
 
 
-def bake_motion(motion, folder: Path, stem: str, args) -> list[str]:
-    """Key ``motion`` on a fresh SMPL-X armature in an empty scene; write FBX (and .blend)."""
+def bake_motion(motion, folder: Path, stem: str, args, segments: list[dict] | None = None) -> list[str]:
+    """Key ``motion`` on a fresh SMPL-X armature in an empty scene; write FBX (and .blend).
+    ``segments`` (a composed prompt's actions) become pose markers of the action."""
     import bpy
 
     from blender_addon import armature, fbx_export, keys
@@ -81,7 +84,8 @@ def bake_motion(motion, folder: Path, stem: str, args) -> list[str]:
     bpy.ops.wm.read_factory_settings(use_empty=True)
     obj = armature.build_armature("SMPLX", motion.rest_offsets(), body_only=args.body_only)
     root_motion = args.root_motion or ("root" if args.fbx_preset == "unreal" else "pelvis")
-    keys.apply_motion(obj, motion, name=(motion.prompt or stem)[:55], root_motion=root_motion)
+    action = keys.apply_motion(obj, motion, name=(motion.prompt or stem)[:55], root_motion=root_motion)
+    keys.mark_segments(action, segments or [], motion.fps)
     written = []
     fbx_export.export_fbx(obj, folder / f"{stem}.fbx", args.fbx_preset)
     written.append(f"{stem}.fbx")
@@ -127,6 +131,7 @@ def run(args) -> int:
             continue
         t0 = time.perf_counter()
         try:
+            segments = []
             if path is not None:
                 motion = load_motion(path, prompt=path.stem)
             else:
@@ -134,16 +139,18 @@ def run(args) -> int:
                     be = backends.get_backend(mode, args.model, args.device, args.python)
                 reply = be.run_sync(prompts=[job.prompt], seeds=None if job.seed is None else [job.seed],
                                     seconds=args.seconds, temperature=args.temperature,
-                                    top_k=args.top_k or None, out_dir=str(work))
+                                    top_k=args.top_k or None, compose=args.compose, out_dir=str(work))
                 item = reply["motions"][0]
                 motion = load_motion(item["path"], fps=item["fps"], prompt=item["prompt"])
                 motion.seed, motion.source = item["seed"], item["source"]
+                segments = item.get("segments") or []
             folder = run_dir.claim(job, reuse=leftovers.get(job.key))
             files = output_files(motion, folder, 0, previews=not args.no_previews)
-            files += bake_motion(motion, folder, f"0_{short_name(motion.prompt or job.prompt)}", args)
+            files += bake_motion(motion, folder, f"0_{short_name(motion.prompt or job.prompt)}", args, segments)
             rec = dict(key=job.key, line=job.line, prompt=job.prompt, seed=motion.seed, status="done", error=None,
                        folder=folder.name, files=files, frames=motion.num_frames,
-                       fbx_preset=args.fbx_preset, seconds=round(time.perf_counter() - t0, 3), time=time.time())
+                       fbx_preset=args.fbx_preset, seconds=round(time.perf_counter() - t0, 3), time=time.time(),
+                       **({"segments": segments} if segments else {}))
             run_dir.finish(folder, rec)
             print(f"bake: {folder.name}: {job.prompt} ({motion.num_frames} frames, {rec['seconds']:.1f} s)")
         except (backends.GenerationError, backends.WorkerError, MotionFileError, ValueError, OSError,
