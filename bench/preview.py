@@ -198,7 +198,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs of ours (median reported)")
     args = ap.parse_args()
     joints, what = sample_joints(args.frames)
-    title = "a person walks forward, turns around and waves with the right hand"
+    title = "a person walks forward, turns around, then waves with the right hand"
     print(f"motion: {what}, {len(joints)} frames, {args.size}x{args.size}, GIF + MP4")
     with tempfile.TemporaryDirectory() as d:
         out = Path(d)
