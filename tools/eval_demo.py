@@ -330,6 +330,8 @@ def main(argv=None) -> int:
     ap.add_argument("--guidance", type=float, default=None, help="default: the model's")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
+                    help="prefix-LM precision (default: the generator's)")
     ap.add_argument("--show-errors", action="store_true")
     ap.add_argument("--card", action="store_true", help="write MODEL_CARD.md beside the model with the table")
     args = ap.parse_args(argv)
@@ -340,7 +342,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    gen = Generator.from_spec(args.model)
+    gen = Generator.from_spec(args.model, dtype=getattr(torch, args.dtype) if args.dtype else None)
     load_s = time.perf_counter() - t0
     sampling = {}
     if args.temperature is not None:
