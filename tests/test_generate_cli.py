@@ -130,6 +130,15 @@ def test_composed_prompt_plays_each_action_alone_in_order(short_gen, seconds, mi
     assert "segments" not in off.meta
 
 
+def test_more_actions_than_tokens_are_dropped_with_a_warning(short_gen):
+    gen = short_gen
+    composed = Generator(gen.spec.replace(extra={**gen.spec.extra, "compose": True}), gen.text_encoder, gen.lm,
+                         gen.vqvae, gen.mean, gen.std)
+    with pytest.warns(UserWarning, match="3 actions do not fit in 2 tokens"):
+        m = composed.generate(["a man walks, then he waves, then a jump"], seconds=0.1, seeds=[1])[0]
+    assert [s["text"] for s in m.meta["segments"]] == ["a man walks", "he waves"] and m.meta["tokens"] == 2
+
+
 def test_generate_limits_and_cancel(gen):
     ms = gen.generate(["a person waves"] * 3, seconds=2, min_seconds=1.5, seeds=[1, 2, 3])
     assert all(46 <= m.num_frames <= 60 for m in ms)

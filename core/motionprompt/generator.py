@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import secrets
 import time
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -169,7 +170,12 @@ class Generator:
                              max_tokens=max_tokens, min_tokens=min_tokens, guidance=guidance)
         compose = self.default_compose if compose is None else bool(compose)
         # one row per action segment (a prompt's segments never outnumber its tokens)
-        parts = [(split_actions(p) if compose else [p])[:max_tokens] for p in prompts]
+        parts = [split_actions(p) if compose else [p] for p in prompts]
+        for i, ps in enumerate(parts):
+            if len(ps) > max_tokens:
+                warnings.warn(f"prompt {i}: {len(ps)} actions do not fit in {max_tokens} tokens ({seconds} s); "
+                              f"the last {len(ps) - max_tokens} are dropped", stacklevel=2)
+                parts[i] = ps[:max_tokens]
         rows = [(i, k, text) for i, ps in enumerate(parts) for k, text in enumerate(ps)]
         row_seeds = [segment_seed(seeds[i], k) for i, k, _ in rows]
         single = [len(ps) == 1 for ps in parts]
