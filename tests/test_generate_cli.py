@@ -130,6 +130,24 @@ def test_composed_prompt_plays_each_action_alone_in_order(short_gen, seconds, mi
     assert "segments" not in off.meta
 
 
+def test_subject_from_the_model_description_is_the_one_who_moves(short_gen):
+    """TOML ``subject``: the prefix-LM reads "a person ..." whoever the prompt names; the motion
+    keeps the prompt as written, and so do a composed prompt's segments."""
+    gen = short_gen
+    named = Generator(gen.spec.replace(extra={**gen.spec.extra, "subject": "a person", "compose": True}),
+                      gen.text_encoder, gen.lm, gen.vqvae, gen.mean, gen.std)
+    m, two = named.generate(["the athlete jumps", "a lady waves. Next, claps"], seconds=4, seeds=[3, 4])
+    plain, plain_two = gen.generate(["a person jumps", "a person waves. Next, claps"], seconds=4, seeds=[3, 4])
+    np.testing.assert_allclose(m.features, plain.features, atol=1e-6)
+    assert m.prompt == "the athlete jumps"
+    assert [s["text"] for s in two.meta["segments"]] == ["a lady waves", "claps"]
+    codes = [_alone(gen, t, segment_seed(4, k), 1, 60) for k, t in enumerate(["a person waves", "a person claps"])]
+    codes = [c[:w] for c, w in zip(codes, fit_lengths([len(c) for c in codes], 1, 60))]
+    with torch.no_grad():
+        x = gen.vqvae.decode(torch.cat(codes)[None])[0].numpy()
+    np.testing.assert_allclose(two.features, rep272.denormalize(x.astype(np.float64), gen.mean, gen.std), atol=1e-5)
+
+
 def test_more_actions_than_tokens_are_dropped_with_a_warning(short_gen):
     gen = short_gen
     composed = Generator(gen.spec.replace(extra={**gen.spec.extra, "compose": True}), gen.text_encoder, gen.lm,

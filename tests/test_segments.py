@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from motionprompt.segments import fit_lengths, split_actions
+from motionprompt.segments import fit_lengths, split_actions, with_subject
 
 
 @pytest.mark.parametrize("prompt, actions", [
@@ -74,3 +74,19 @@ def test_fit_lengths_refuses_impossible_limits():
         fit_lengths([5, 5, 5], 0, 2)
     with pytest.raises(ValueError):
         fit_lengths([5], 10, 5)
+
+
+@pytest.mark.parametrize("text, read", [
+    ("the athlete runs straight ahead", "a person runs straight ahead"),
+    ("a lady waves with the left hand", "a person waves with the left hand"),
+    ("An old man walks", "An old man walks"),  # longer noun phrases stay as written
+    ("turns around", "a person turns around"),
+    ("is waving, with both hands", "a person is waving, with both hands"),
+    ("does squats", "a person does squats"),
+    ("he jumps", "he jumps"), ("someone claps", "someone claps"), ("John walks", "John walks"),
+    ("his arms go up", "his arms go up"), ("this dancer spins", "a person spins"),
+    ("jump", "jump"), ("", ""),
+])
+def test_with_subject(text, read):
+    assert with_subject(text) == read
+    assert with_subject(text, "someone") == read.replace("a person", "someone")

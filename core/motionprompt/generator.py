@@ -11,7 +11,8 @@ a ``Motion`` carrying the prompt, its seed and the model name.
 With ``compose`` (the model's TOML ``compose``, else off), each action of a prompt
 (``segments.split_actions``) is sampled as its own row and the rows' codes are decoded as one
 sequence, so the decoder makes the joins; when the segments together miss the length limits,
-``segments.fit_lengths`` cuts the longest or lengthens all.
+``segments.fit_lengths`` cuts the longest or lengthens all. A model whose TOML names a
+``subject`` reads each prompt or action with that subject (``segments.with_subject``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from .model_spec import ModelSpec, ModelSpecError, resolve_spec
 from .motion import Motion
 from .prefix_lm import PrefixLM
 from .sampler import Sampler, SamplingConfig
-from .segments import fit_lengths, split_actions
+from .segments import fit_lengths, split_actions, with_subject
 from .text_encoders import build_text_encoder
 from .vqvae import HumanVQVAE
 
@@ -100,6 +101,12 @@ class Generator:
     def default_guidance(self) -> float:
         """The model's classifier-free guidance scale (TOML ``guidance``; 1 = off)."""
         return float(self.spec.extra.get("guidance", 1.0))
+
+    def model_text(self, text: str) -> str:
+        """A prompt (or one action of it) as the prefix-LM reads it: with the model's TOML
+        ``subject`` as the one who moves (``segments.with_subject``) when it names one."""
+        subject = self.spec.extra.get("subject")
+        return with_subject(text, subject) if subject else text
 
     @property
     def default_compose(self) -> bool:
@@ -184,7 +191,7 @@ class Generator:
 
         self.timings = dict(text_s=0.0, sample_s=0.0, decode_s=0.0)
         bs = batch_size or (len(rows) if self.device.type == "cuda" else 16)
-        codes = self._sample_rows([t for _, _, t in rows], row_seeds, cfg, mins, bs,
+        codes = self._sample_rows([self.model_text(t) for _, _, t in rows], row_seeds, cfg, mins, bs,
                                   progress, cancel)
         owned: list[list[int]] = [[] for _ in prompts]  # each prompt's rows, in order
         for r, (i, _, _) in enumerate(rows):
@@ -206,7 +213,7 @@ class Generator:
                     longer[r] = want
         if longer:
             rs = sorted(longer)
-            again = self._sample_rows([rows[r][2] for r in rs], [row_seeds[r] for r in rs],
+            again = self._sample_rows([self.model_text(rows[r][2]) for r in rs], [row_seeds[r] for r in rs],
                                       SamplingConfig(**{**cfg.__dict__, "min_tokens": 1,
                                                         "max_tokens": max(longer.values())}),
                                       [longer[r] for r in rs], bs, None, cancel)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["split_actions", "fit_lengths"]
+__all__ = ["split_actions", "fit_lengths", "with_subject"]
 
 # Where a prompt is cut: punctuation, or sequence words even without it ("walks and then
 # waves", "jumps before he claps"); an "and" before a sequence word goes with it.
@@ -64,6 +64,32 @@ def split_actions(prompt: str) -> list[str]:
             after_comma = cut.group().strip() == ","
             pos = cut.end()
     return [prompt[a:b] for a, b in parts] or [prompt.strip()]
+
+
+# First words that end in "s" but are not verbs.
+_NOT_VERBS = {"his", "this", "its", "hers", "theirs", "ours", "yours", "was", "always", "sometimes", "perhaps",
+              "afterwards", "towards", "backwards", "forwards", "sideways", "boss", "class"}
+_ARTICLES = {"a", "an", "the", "this", "that", "one"}
+
+
+def _verb_like(word: str) -> bool:
+    """A third-person present verb, by its form: "walks", "does", "is" (not "his", "this")."""
+    return word == "is" or (len(word) > 2 and word.endswith("s") and word not in _NOT_VERBS)
+
+
+def with_subject(text: str, subject: str = "a person") -> str:
+    """``text`` with ``subject`` as the one who moves, for a model whose corpus has one body
+    and no notion of who moves: "the athlete runs" / "a lady waves" -> "a person runs" /
+    "a person waves" (an article, one word, then a verb), and "turns around" -> "a person
+    turns around" (a verb first: an action cut from a longer prompt). Anything else (pronouns,
+    names, longer noun phrases) is left as written."""
+    words = text.split()
+    low = [w.lower().strip(",.;:!?") for w in words]
+    if low and _verb_like(low[0]):
+        return f"{subject} {text.strip()}"
+    if len(low) >= 3 and low[0] in _ARTICLES and _verb_like(low[2]):
+        return " ".join([subject] + words[2:])
+    return text
 
 
 def fit_lengths(lengths: list[int], low: int, high: int) -> list[int]:
