@@ -148,6 +148,27 @@ def test_subject_from_the_model_description_is_the_one_who_moves(short_gen):
     np.testing.assert_allclose(two.features, rep272.denormalize(x.astype(np.float64), gen.mean, gen.std), atol=1e-5)
 
 
+def test_cpu_dtype_from_the_model_description(gen, monkeypatch):
+    """TOML ``cpu_dtype = "bfloat16"``: the prefix-LM runs in bfloat16 on a CPU that has it
+    natively, else in float32; an explicit dtype wins; models without the key stay float32."""
+    import motionprompt.generator as generator
+
+    spec = gen.spec.replace(extra={**gen.spec.extra, "cpu_dtype": "bfloat16"})
+
+    def build(s, **kw):  # the LM is converted in place: a copy each time
+        return Generator(s, gen.text_encoder, copy.deepcopy(gen.lm), gen.vqvae, gen.mean, gen.std, **kw)
+
+    for native, want in [(True, torch.bfloat16), (False, torch.float32)]:
+        monkeypatch.setattr(generator, "native_bf16_cpu", lambda native=native: native)
+        g = build(spec)
+        assert g.dtype == want and g.lm.lm_head.weight.dtype == want
+        m = g.generate(["a man walks"], seconds=1, seeds=[1])[0]
+        assert np.all(np.isfinite(m.features)) and m.num_frames == 2 * m.meta["tokens"]
+    monkeypatch.setattr(generator, "native_bf16_cpu", lambda: True)
+    assert build(spec, dtype=torch.float32).dtype == torch.float32
+    assert build(gen.spec).dtype == torch.float32
+
+
 def test_more_actions_than_tokens_are_dropped_with_a_warning(short_gen):
     gen = short_gen
     composed = Generator(gen.spec.replace(extra={**gen.spec.extra, "compose": True}), gen.text_encoder, gen.lm,
