@@ -21,6 +21,7 @@ import math
 import secrets
 import time
 import warnings
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
@@ -204,36 +205,13 @@ class Generator:
 
         self.timings = dict(text_s=0.0, sample_s=0.0, decode_s=0.0)
         bs = batch_size or (len(rows) if self.device.type == "cuda" else 16)
-        codes = self._sample_rows([self.model_text(t) for _, _, t in rows], row_seeds, cfg, mins, bs,
-                                  progress, cancel)
+        texts = [self.model_text(t) for _, _, t in rows]
+        codes = self._sample_rows(texts, row_seeds, cfg, mins, bs, progress, cancel)
         owned: list[list[int]] = [[] for _ in prompts]  # each prompt's rows, in order
         for r, (i, _, _) in enumerate(rows):
             owned[i].append(r)
-        # composed prompts whose segments together miss the length limits: the longest segments
-        # are cut, or all grow (re-sampled with END held off, which keeps each row's tokens up to
-        # its old end since draws depend on (seed, step) only)
-        cut: set[int] = {r for r, c in enumerate(codes) if len(c) >= max_tokens}  # rows the limit stopped
-        longer: dict[int, int] = {}
-        for i, mine in enumerate(owned):
-            lens = [len(codes[r]) for r in mine]
-            if single[i] or min_tokens <= sum(lens) <= max_tokens:
-                continue
-            for r, n, want in zip(mine, lens, fit_lengths(lens, min_tokens, max_tokens)):
-                if want < n:
-                    codes[r] = codes[r][:want]
-                    cut.add(r)
-                elif want > n:
-                    longer[r] = want
-        if longer:
-            rs = sorted(longer)
-            again = self._sample_rows([self.model_text(rows[r][2]) for r in rs], [row_seeds[r] for r in rs],
-                                      SamplingConfig(**{**cfg.__dict__, "min_tokens": 1,
-                                                        "max_tokens": max(longer.values())}),
-                                      [longer[r] for r in rs], bs, None, cancel)
-            for r, c in zip(rs, again):
-                if len(c) > longer[r]:
-                    cut.add(r)
-                codes[r] = c[:longer[r]]
+        forced = self._fit_composed(codes, [mine for i, mine in enumerate(owned) if not single[i]],
+                                    texts, row_seeds, cfg, bs, cancel)
 
         motions: list[Motion] = []
         t0 = time.perf_counter()
@@ -241,7 +219,7 @@ class Generator:
         for i, (p, mine) in enumerate(zip(prompts, owned)):
             c = torch.cat([codes[r] for r in mine])
             m = Motion.from_272(self.decode(c), fps=self.spec.fps, prompt=p, seed=seeds[i], source=self.spec.name)
-            m.meta.update(tokens=int(len(c)), ended=not any(r in cut for r in mine))
+            m.meta.update(tokens=int(len(c)), ended=not any(r in forced for r in mine))
             if not single[i]:  # in seconds, which survive resampling
                 ends = np.cumsum([len(codes[r]) * fpt / self.spec.fps for r in mine]).tolist()
                 m.meta["segments"] = [dict(text=rows[r][2], start=round(a, 4), end=round(b, 4))
@@ -249,6 +227,39 @@ class Generator:
             motions.append(m)
         self.timings["decode_s"] += time.perf_counter() - t0
         return motions
+
+    def _fit_composed(self, codes: list[torch.Tensor], groups: list[list[int]], texts: list[str], seeds: list[int],
+                      cfg: SamplingConfig, bs: int, cancel) -> set[int]:
+        """Fit each composed prompt's segments (``groups`` of rows of ``codes``, changed in
+        place) into [cfg.min_tokens, cfg.max_tokens] together: the longest are cut, or all grow
+        (``segments.fit_lengths``). Growing rows are sampled again with END held off, which
+        keeps their tokens up to the old end (draws depend on (seed, step) only).
+
+        Returns:
+            the rows whose length was not the model's choice (cut, or stopped by a limit).
+        """
+        forced = {r for r, c in enumerate(codes) if len(c) >= cfg.max_tokens}
+        longer: dict[int, int] = {}
+        for rows in groups:
+            lens = [len(codes[r]) for r in rows]
+            if cfg.min_tokens <= sum(lens) <= cfg.max_tokens:
+                continue
+            for r, n, want in zip(rows, lens, fit_lengths(lens, cfg.min_tokens, cfg.max_tokens)):
+                if want < n:
+                    codes[r] = codes[r][:want]
+                    forced.add(r)
+                elif want > n:
+                    longer[r] = want
+        if longer:
+            rs = sorted(longer)
+            again = self._sample_rows([texts[r] for r in rs], [seeds[r] for r in rs],
+                                      replace(cfg, min_tokens=1, max_tokens=max(longer.values())),
+                                      [longer[r] for r in rs], bs, None, cancel)
+            for r, c in zip(rs, again):
+                if len(c) > longer[r]:
+                    forced.add(r)
+                codes[r] = c[:longer[r]]
+        return forced
 
     def _sample_rows(self, texts: list[str], seeds: list[int], cfg: SamplingConfig, mins: list[int], bs: int,
                      progress, cancel) -> list[torch.Tensor]:
