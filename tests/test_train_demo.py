@@ -46,3 +46,34 @@ def test_weighted_loss_is_the_weighted_mean_of_per_code_cross_entropy():
     nll = -logp.gather(-1, tok.clamp_max(cfg.vocab_size - 2)[..., None])[..., 0]
     want = (nll * wt).sum() / wt.sum()
     torch.testing.assert_close(model.loss(feats, mask, tok, wt), want)
+
+
+def test_export_writes_a_model_the_generator_loads_with_its_settings(tmp_path):
+    """The exported model.toml carries the generation settings the card describes (guidance,
+    action-by-action composing, the subject, the CPU precision): a retrained demo behaves as
+    the shipped one. Weights come back as saved (the prefix-LM through float16)."""
+    from motionprompt import model_spec, recognise
+    from motionprompt.generator import Generator
+    from motionprompt.vqvae import VQVAE_PRESETS, HumanVQVAE, VQVAEConfig
+
+    torch.manual_seed(0)
+    vq = HumanVQVAE(VQVAEConfig(**VQVAE_PRESETS["tiny"]))
+    lm = PrefixLM(LMConfig.from_preset("tiny", vocab_size=vq.config.nb_code + 2, clip_dim=384)).init_weights()
+    rng = np.random.default_rng(0)
+    rec = recognise.fit_recogniser(rng.normal(size=(20, len(recognise.features(np.zeros((30, 22, 3)))))),
+                                   np.arange(20) % 2, ("idle", "walk_forward"), steps=5)
+    corpus = dict(mean=np.zeros(272, np.float32), std=np.ones(272, np.float32), recogniser=rec)
+    info = dict(text_pooling="clauses+tokens", guidance=1.5, compose=True, subject="a person", cpu_dtype="bfloat16")
+    train_demo.export(tmp_path, vq, lm, corpus, info)
+    spec = model_spec.resolve_spec(str(tmp_path / "model.toml"))
+    assert spec.extra["guidance"] == 1.5 and spec.extra["compose"] is True
+    assert spec.extra["subject"] == "a person" and spec.extra["cpu_dtype"] == "bfloat16"
+    assert spec.text_encoder["pooling"] == "clauses+tokens"
+    gen = Generator.from_spec(spec, dtype=torch.float32)
+    assert gen.default_compose and gen.model_text("the athlete jumps") == "a person jumps"
+    for k, v in lm.state_dict().items():
+        torch.testing.assert_close(gen.lm.state_dict()[k], v.half().float())
+    # float32 on the CPU: the key is left out, and the generator stays in float32
+    train_demo.export(tmp_path / "f32", vq, lm, corpus, {**info, "cpu_dtype": "float32", "subject": ""})
+    spec = model_spec.resolve_spec(str(tmp_path / "f32" / "model.toml"))
+    assert "cpu_dtype" not in spec.extra and "subject" not in spec.extra

@@ -317,7 +317,8 @@ def export(out: Path, vq: HumanVQVAE, lm: PrefixLM, corpus: dict, info: dict) ->
 
     out.mkdir(parents=True, exist_ok=True)
     save_state_dict(vq, out / "vqvae.safetensors", metadata=dict(model="demo", part="vqvae"))
-    # The prefix-LM is stored in float16 (half the size; the generator runs it in float32).
+    # The prefix-LM is stored in float16 (half the size; the generator runs it in float32, or in
+    # bfloat16 on CPUs that have it natively: ``cpu_dtype``).
     save_state_dict({k: v.half() for k, v in lm.state_dict().items()}, out / "lm.safetensors",
                     metadata=dict(model="demo", part="lm", stored="float16"))
     np.save(out / "mean.npy", corpus["mean"])
@@ -329,7 +330,9 @@ def export(out: Path, vq: HumanVQVAE, lm: PrefixLM, corpus: dict, info: dict) ->
                      lm=lm.config, lm_checkpoint=out / "lm.safetensors", vqvae=vq.config,
                      vqvae_checkpoint=out / "vqvae.safetensors", mean=out / "mean.npy", std=out / "std.npy",
                      extra=dict(description="motionprompt demo model: procedural corpus, see MODEL_CARD.md",
-                                guidance=float(info["guidance"])))
+                                guidance=float(info["guidance"]), compose=bool(info["compose"]),
+                                **({"subject": info["subject"]} if info.get("subject") else {}),
+                                **({"cpu_dtype": info["cpu_dtype"]} if info.get("cpu_dtype") != "float32" else {})))
     spec.write(out / "model.toml")
 
 
@@ -361,6 +364,12 @@ def main(argv=None) -> int:
                     help="loss weight of the codes that start an action (1 = plain cross-entropy)")
     ap.add_argument("--p-uncond", type=float, default=0.1, help="share of LM rows trained on the empty prompt")
     ap.add_argument("--guidance", type=float, default=1.5, help="guidance scale written to model.toml (1 = off)")
+    ap.add_argument("--compose", action=argparse.BooleanOptionalAction, default=True,
+                    help="model.toml: generate prompts action by action (see motionprompt.segments)")
+    ap.add_argument("--subject", default="a person",
+                    help="model.toml: the subject every action is read with ('' = as written)")
+    ap.add_argument("--cpu-dtype", default="bfloat16", choices=["bfloat16", "float32"],
+                    help="model.toml: prefix-LM precision on CPUs with native bfloat16")
     ap.add_argument("--threads", type=int, default=2,
                     help="torch threads (use 1 on a busy shared machine)")
     ap.add_argument("--stop-after", choices=["corpus", "vqvae", "tokens", "text", "lm"], default=None)
@@ -433,7 +442,8 @@ def main(argv=None) -> int:
                 lm=dict(n_layer=args.lm_layers, n_head=args.lm_heads, n_embd=args.lm_embd,
                         steps=args.lm_steps, batch=args.lm_batch, p_uncond=args.p_uncond,
                         start_frames=args.lm_start_frames, start_boost=args.lm_start_boost),
-                text_pooling=args.text_pooling, guidance=args.guidance,
+                text_pooling=args.text_pooling, guidance=args.guidance, compose=args.compose,
+                subject=args.subject, cpu_dtype=args.cpu_dtype,
                 threads=args.threads, seconds_cumulative={k: round(v, 1) for k, v in times.items()},
                 actions=list(synth.ACTIONS))
     export(args.out, vq, lm, corpus, info)
