@@ -1,4 +1,5 @@
-"""A prompt as a timeline: its actions in order, and their share of a length.
+"""A prompt as a timeline: its actions in order (``split_actions``), their share of a length
+(``fit_lengths``), and the subject a one-body model reads them with (``with_subject``).
 
 A small model follows one action per prompt far better than a sentence of several (the demo
 model: 90 % of single held-out actions, about half of two-action sentences kept in order), so a
