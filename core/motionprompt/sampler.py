@@ -132,13 +132,19 @@ def choose_tokens(logits: torch.Tensor, cfg: SamplingConfig, seeds: torch.Tensor
     logits = logits.float()
     if min_tokens is not None:
         no_end = step < min_tokens.to(logits.device)
+    elif step < cfg.min_tokens:
+        no_end = torch.ones(logits.shape[:1], dtype=torch.bool, device=logits.device)
     else:
-        no_end = torch.full(logits.shape[:1], step < cfg.min_tokens, dtype=torch.bool, device=logits.device)
+        no_end = None  # every row may end: nothing to mask, nothing to redraw
     if cfg.greedy:
+        if no_end is None:
+            return logits.argmax(-1)
         return logits.masked_fill(_end_column(logits, end_id) & no_end[:, None], float("-inf")).argmax(-1)
     probs = filter_logits(logits / cfg.temperature, cfg.top_k, cfg.top_p).softmax(-1).double()
     u = hashed_uniform(seeds, step).to(probs.device)
     idx = _draw(probs, u)
+    if no_end is None:
+        return idx
     redo = no_end & (idx == end_id)
     if bool(redo.any()):
         others = probs.masked_fill(_end_column(probs, end_id), 0.0)

@@ -25,9 +25,11 @@ import re
 
 __all__ = ["split_actions", "fit_lengths", "with_subject"]
 
+#: Punctuation that ends a clause (also where text_encoders' clause poolings cut a prompt).
+CLAUSE_END = r"[,.;:!?\n]+"
 # Where a prompt is cut: punctuation, or sequence words even without it ("walks and then
 # waves", "jumps before he claps"); an "and" before a sequence word goes with it.
-_CUT = re.compile(r"[,.;:!?\n]+|\s+(?:and\s+)?\b(?:then|after that|afterwards|later|finally|followed by|before)\b",
+_CUT = re.compile(CLAUSE_END + r"|\s+(?:and\s+)?\b(?:then|after that|afterwards|later|finally|followed by|before)\b",
                   re.IGNORECASE)
 # Connector words dropped from the start of a part (repeatedly: "and then", "and after that").
 _LEAD = re.compile(r"^(?:(?:and|then|next|after that|afterwards|later|finally|subsequently|once done|"

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import torch
 
+from .segments import CLAUSE_END
+
 __all__ = ["TextEncoder", "T5TextEncoder", "MiniLMTextEncoder", "build_text_encoder", "pool_features",
            "split_clauses", "POOLINGS"]
 
@@ -30,8 +32,8 @@ POOLINGS = ("none", "cls", "mean", "sum", "mean+tokens", "clauses+tokens", "phra
 #: poolings that encode each clause of the prompt on its own -> whether clauses also end at "and" / "then"
 CLAUSE_POOLINGS = {"clauses+tokens": False, "phrases+tokens": True}
 
-_CLAUSE_END = re.compile(r"[,.;:!?\n]+")
-_PHRASE_END = re.compile(r"[,.;:!?\n]+|\b(?:and|then)\b", re.IGNORECASE)
+_CLAUSE_END = re.compile(CLAUSE_END)
+_PHRASE_END = re.compile(CLAUSE_END + r"|\b(?:and|then)\b", re.IGNORECASE)
 
 
 def split_clauses(prompt: str, at_words: bool = False) -> list[str]:
