@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
@@ -77,3 +78,24 @@ def test_export_writes_a_model_the_generator_loads_with_its_settings(tmp_path):
     train_demo.export(tmp_path / "f32", vq, lm, corpus, {**info, "cpu_dtype": "float32", "subject": ""})
     spec = model_spec.resolve_spec(str(tmp_path / "f32" / "model.toml"))
     assert "cpu_dtype" not in spec.extra and "subject" not in spec.extra
+
+
+@pytest.mark.parametrize("flag, value, changed", [
+    ("--seed", "1", {"corpus", "vqvae", "tokens", "text", "lm"}),
+    ("--clips", "100", {"corpus", "vqvae", "tokens", "text", "lm"}),
+    ("--texts-per-clip", "5", {"corpus", "vqvae", "tokens", "text", "lm"}),  # one generator draws both
+    ("--vq-steps", "10", {"vqvae", "tokens", "lm"}), ("--vq-batch", "8", {"vqvae", "tokens", "lm"}),
+    ("--vq-crop", "16", {"vqvae", "tokens", "lm"}), ("--vq-lr", "0.01", {"vqvae", "tokens", "lm"}),
+    ("--vq-levels", "8,8", {"vqvae", "tokens", "lm"}), ("--vq-down-t", "2", {"vqvae", "tokens", "lm"}),
+    ("--text-pooling", "mean+tokens", {"text", "lm"}),
+    ("--lm-heads", "8", {"lm"}), ("--lm-batch", "8", {"lm"}), ("--lm-lr", "0.01", {"lm"}),
+    ("--lm-start-boost", "2", {"lm"}), ("--p-uncond", "0.2", {"lm"}),
+    ("--guidance", "3", set()), ("--threads", "1", set()), ("--out", "elsewhere", set()),
+])
+def test_work_files_are_named_by_what_they_hold(flag, value, changed):
+    """A run with another value never reuses a work-dir file whose content that value changes,
+    and still reuses the others."""
+    base = train_demo.work_files(train_demo.build_parser().parse_args([]))
+    other = train_demo.work_files(train_demo.build_parser().parse_args([flag, value]))
+    assert {k for k in base if base[k] != other[k]} == changed
+    assert len(set(base.values())) == len(base)

@@ -336,7 +336,21 @@ def export(out: Path, vq: HumanVQVAE, lm: PrefixLM, corpus: dict, info: dict) ->
     spec.write(out / "model.toml")
 
 
-def main(argv=None) -> int:
+def work_files(args: argparse.Namespace) -> dict[str, str]:
+    """The work-dir file of each phase, named by every argument its content depends on, directly
+    or through the phases it reads, so a run with other values never reuses another run's files
+    (the corpus draws motions and texts from one generator: the text count changes the clips)."""
+    corpus = f"{args.clips}_{args.seed}_x{args.texts_per_clip}"
+    vq = (f"{corpus}_{args.vq_preset}_t{args.vq_down_t}_L{args.vq_levels.replace(',', '-')}_{args.vq_steps}"
+          f"_b{args.vq_batch}_c{args.vq_crop}_lr{args.vq_lr:g}")
+    boost = f"_b{args.lm_start_boost:g}x{args.lm_start_frames}" if args.lm_start_boost != 1 else ""
+    lm = (f"{vq}_{args.text_pooling}_{args.lm_layers}x{args.lm_heads}x{args.lm_embd}_{args.lm_steps}"
+          f"_b{args.lm_batch}_lr{args.lm_lr:g}_u{args.p_uncond}{boost}")
+    return dict(corpus=f"corpus_{corpus}.pkl", vqvae=f"vqvae_{vq}.pt", tokens=f"tokens_{vq}.pkl",
+                text=f"text_{corpus}_{args.text_pooling}.pkl", lm=f"lm_{lm}.pt")
+
+
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work-dir", type=Path, default=ROOT / "build" / "demo_train")
@@ -373,7 +387,12 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2,
                     help="torch threads (use 1 on a busy shared machine)")
     ap.add_argument("--stop-after", choices=["corpus", "vqvae", "tokens", "text", "lm"], default=None)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    files = work_files(args)
 
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # denormal floats slow CPU training down ~20x
@@ -382,9 +401,10 @@ def main(argv=None) -> int:
     t0 = time.time()
     times = {}
 
-    path = wd / f"corpus_{args.clips}_{args.seed}.pkl"
-    corpus = _load(path) if path.exists() else None
-    if corpus is None or "spans" not in corpus:  # (caches from before spans were kept: rebuilt, same clips)
+    path = wd / files["corpus"]
+    if path.exists():
+        corpus = _load(path)
+    else:
         corpus = build_corpus(args.clips, args.seed, args.texts_per_clip)
         _save(corpus, path)
     times["corpus"] = time.time() - t0
@@ -393,14 +413,13 @@ def main(argv=None) -> int:
 
     levels = tuple(int(v) for v in args.vq_levels.split(","))
     vq_cfg = VQVAEConfig(**{**VQVAE_PRESETS[args.vq_preset], "down_t": args.vq_down_t, "levels": levels})
-    vq_key = f"{args.vq_preset}_t{args.vq_down_t}_L{'-'.join(map(str, levels))}_{args.vq_steps}"
     vq = train_vqvae(corpus, vq_cfg, args.vq_steps, args.vq_batch, args.vq_crop, args.vq_lr, args.seed,
-                     wd / f"vqvae_{vq_key}.pt")
+                     wd / files["vqvae"])
     times["vqvae"] = time.time() - t0
     if args.stop_after == "vqvae":
         return 0
 
-    tok_path = wd / f"tokens_{vq_key}.pkl"
+    tok_path = wd / files["tokens"]
     if tok_path.exists():
         tokens, vq_err = _load(tok_path)
     else:
@@ -411,7 +430,7 @@ def main(argv=None) -> int:
     if args.stop_after == "tokens":
         return 0
 
-    feat_path = wd / f"text_{args.clips}_{args.seed}_{args.text_pooling}.pkl"
+    feat_path = wd / files["text"]
     if feat_path.exists():
         feats = _load(feat_path)
     else:
@@ -427,10 +446,8 @@ def main(argv=None) -> int:
                       vocab_size=vq_cfg.nb_code + 2, clip_dim=384, block_size=max_text + max_tokens,
                       mlp_multiple_of=32)
     fpt = vq.config.frames_per_token
-    boost_key = f"_b{args.lm_start_boost:g}x{args.lm_start_frames}" if args.lm_start_boost != 1 else ""
     lm = train_lm(corpus, tokens, feats, lm_cfg, args.lm_steps, args.lm_batch, args.lm_lr, args.seed,
-                  wd / f"lm_{args.lm_layers}x{args.lm_embd}_{args.lm_steps}_{args.text_pooling}_u{args.p_uncond}"
-                       f"{boost_key}_{vq_key}.pt",
+                  wd / files["lm"],
                   p_uncond=args.p_uncond, fpt=fpt, start_window=-(-args.lm_start_frames // fpt),
                   start_boost=args.lm_start_boost)
     times["lm"] = time.time() - t0
