@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from motionprompt import rep272
-from motionprompt.formats import EXPORTERS, SUFFIXES, export
-from motionprompt.motion import Motion
+from motionprompt.body import rep272
+from motionprompt.files.formats import EXPORTERS, SUFFIXES, export
+from motionprompt.body.motion import Motion
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "reference" / "clip000000_272.npy"
 

@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from motionprompt.prefix_lm import LMConfig, PrefixLM
-from motionprompt.sampler import Sampler, SamplingConfig, reference_sample
+from motionprompt.models.prefix_lm import LMConfig, PrefixLM
+from motionprompt.generation.sampler import Sampler, SamplingConfig, reference_sample
 
 
 def main() -> None:

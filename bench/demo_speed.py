@@ -41,7 +41,7 @@ def cold_cli(threads: int) -> None:
 def warm(threads: int, repeats: int, dtype: str | None = None) -> None:
     import torch
 
-    from motionprompt.generator import Generator
+    from motionprompt.generation.generator import Generator
 
     torch.set_num_threads(threads)
     t = time.perf_counter()

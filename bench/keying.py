@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import bpy  # noqa: E402
 
 from blender_addon import armature, keys  # noqa: E402
-from motionprompt.rotations import axis_angle_to_matrix, matrix_to_quaternion, quaternion_continuity  # noqa: E402
-from motionprompt.skeleton import JOINT_NAMES  # noqa: E402
+from motionprompt.body.rotations import axis_angle_to_matrix, matrix_to_quaternion, quaternion_continuity  # noqa: E402
+from motionprompt.body.skeleton import JOINT_NAMES  # noqa: E402
 
 
 def main(T: int = 300, repeats: int = 5) -> None:

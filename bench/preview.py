@@ -1,4 +1,4 @@
-"""Benchmark: skeleton preview GIF + MP4, the seed's way (matplotlib 3D) vs motionprompt.preview.
+"""Benchmark: skeleton preview GIF + MP4, the seed's way (matplotlib 3D) vs motionprompt.files.preview.
 
     .venv/bin/python bench/preview.py [--frames 300] [--size 960] [--seed-frames N]
 
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from motionprompt import preview
-from motionprompt.skeleton import KINEMATIC_CHAINS
+from motionprompt.files import preview
+from motionprompt.body.skeleton import KINEMATIC_CHAINS
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "reference" / "clip000000_joints55.npy"
 
@@ -40,7 +40,7 @@ def sample_joints(T: int) -> tuple[np.ndarray, str]:
     """(T, 22, 3) joints: the real clip when present, else a synthetic walk."""
     if REAL.is_file():
         return np.load(REAL)[:T, :22].astype(np.float64), f"real clip {REAL.name}[:{T}, :22]"
-    from motionprompt.skeleton import DEFAULT_REST_OFFSETS, rest_positions
+    from motionprompt.body.skeleton import DEFAULT_REST_OFFSETS, rest_positions
 
     rest = rest_positions(DEFAULT_REST_OFFSETS)
     t = np.arange(T) / 30.0

@@ -1,12 +1,12 @@
 """Where generation runs: inside Blender's Python, or in a persistent worker process.
 
-Both backends speak the worker's reply protocol (``motionprompt.worker``: progress / result /
+Both backends speak the worker's reply protocol (``motionprompt.app.worker``: progress / result /
 cancelled / error dicts), so the operators handle one message shape:
 
 - ``InProcessBackend``: Blender's Python imports torch and the model stack (e.g. the ``bpy``
   module inside the project's .venv). The model is loaded once and kept; a job runs on a
   plain thread that never touches ``bpy``; the modal operator polls its replies.
-- ``WorkerBackend``: ``python -m motionprompt.worker`` started with the interpreter from the
+- ``WorkerBackend``: ``python -m motionprompt.app.worker`` started with the interpreter from the
   preferences; a dead worker is reported with its stderr tail and restarted on the next request.
 
 ``run_sync`` is the headless path (``blender -b``, the ``bpy`` module): no timers fire there,
@@ -92,7 +92,7 @@ class InProcessBackend(Backend):
     def __init__(self, model: str, device: str):
         super().__init__(model, device)
         self.replies: queue.Queue = queue.Queue()
-        self.worker = None  # motionprompt.worker.Worker, built with the model on first use
+        self.worker = None  # motionprompt.app.worker.Worker, built with the model on first use
         self.loaded = False
 
     def status(self) -> str:
@@ -111,7 +111,7 @@ class InProcessBackend(Backend):
                 from .core import motionprompt as mp
                 import importlib
 
-                wmod = importlib.import_module(f"{mp.__name__}.worker")
+                wmod = importlib.import_module(f"{mp.__name__}.app.worker")
                 generator = wmod.load_generator(self.model, self.device)
                 self.worker = wmod.Worker(generator, self.replies.put, model_name=self.model, device=self.device)
                 self.loaded = True

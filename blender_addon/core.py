@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["motionprompt", "rotations", "skeleton", "formats", "Motion", "has_generator"]
+__all__ = ["motionprompt", "rotations", "skeleton", "formats", "atomic_path", "Motion", "has_generator"]
 
 
 def _import():
@@ -27,17 +27,18 @@ def _import():
 
 motionprompt = _import()
 _name = motionprompt.__name__
-rotations = importlib.import_module(f"{_name}.rotations")
-skeleton = importlib.import_module(f"{_name}.skeleton")
-formats = importlib.import_module(f"{_name}.formats")
-Motion = importlib.import_module(f"{_name}.motion").Motion
+rotations = importlib.import_module(f"{_name}.body.rotations")
+skeleton = importlib.import_module(f"{_name}.body.skeleton")
+formats = importlib.import_module(f"{_name}.files.formats")
+atomic_path = importlib.import_module(f"{_name}.atomic").atomic_path
+Motion = importlib.import_module(f"{_name}.body.motion").Motion
 
 
 def has_generator() -> bool:
     """True when generation can run inside this Python (torch and the model stack import)."""
     try:
         importlib.import_module("torch")
-        importlib.import_module(f"{_name}.generator")
+        importlib.import_module(f"{_name}.generation.generator")
     except Exception:  # noqa: BLE001 - any import failure means: use the worker
         return False
     return True

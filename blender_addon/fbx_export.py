@@ -70,7 +70,7 @@ def export_fbx(obj, path, preset: str = "unity", action=None, scene=None) -> Pat
     Returns:
         ``path``.
     """
-    from .core import formats
+    from .core import atomic_path
 
     if preset not in PRESETS:
         raise ValueError(f"unknown FBX preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -109,7 +109,7 @@ def export_fbx(obj, path, preset: str = "unity", action=None, scene=None) -> Pat
         copy.select_set(True)
         view_layer.objects.active = copy
         path = Path(path)
-        with formats.atomic_path(path) as tmp:
+        with atomic_path(path) as tmp:
             bpy.ops.export_scene.fbx(
                 filepath=str(tmp), use_selection=True, object_types={"ARMATURE"},
                 add_leaf_bones=False, bake_anim=True, bake_anim_use_all_bones=True,

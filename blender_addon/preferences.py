@@ -17,7 +17,7 @@ class MotionPromptPreferences(bpy.types.AddonPreferences):
         name="Backend",
         items=[("AUTO", "Automatic", "In Blender's Python when torch and motionprompt import there, else the worker"),
                ("IN_PROCESS", "In Blender", "Generate inside Blender's Python (needs torch there)"),
-               ("WORKER", "Worker process", "A persistent 'python -m motionprompt.worker' process")],
+               ("WORKER", "Worker process", "A persistent 'python -m motionprompt.app.worker' process")],
         default="AUTO")
     python_path: bpy.props.StringProperty(
         name="Python", subtype="FILE_PATH", default="",

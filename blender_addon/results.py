@@ -26,7 +26,7 @@ def rest_offsets_for(motion, rest: str, smplx_dir: str = "") -> np.ndarray:
         from .core import motionprompt as mp
         import importlib
 
-        joints = importlib.import_module(f"{mp.__name__}.smplx_body").rest_joints(bpy.path.abspath(smplx_dir))
+        joints = importlib.import_module(f"{mp.__name__}.body.smplx_body").rest_joints(bpy.path.abspath(smplx_dir))
         parents = np.array(skeleton.PARENTS)
         off = joints - joints[np.maximum(parents, 0)]
         off[0] = 0.0

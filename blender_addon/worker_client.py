@@ -1,4 +1,4 @@
-"""The add-on's side of ``python -m motionprompt.worker``: a child process, JSON lines.
+"""The add-on's side of ``python -m motionprompt.app.worker``: a child process, JSON lines.
 
 No ``bpy`` here: reader threads only move lines into queues; the modal operator (main thread)
 drains them with ``poll``. A crashed worker is reported with the tail of its stderr and
@@ -59,7 +59,7 @@ class WorkerClient:
         if self.alive():
             return
         env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
-        cmd = [self.python, "-m", "motionprompt.worker", "--model", self.model, "--device", self.device]
+        cmd = [self.python, "-m", "motionprompt.app.worker", "--model", self.model, "--device", self.device]
         try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          text=True, encoding="utf-8", bufsize=1, env=env)

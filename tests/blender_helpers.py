@@ -14,8 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from motionprompt.motion import Motion  # noqa: E402
-from motionprompt.rotations import axis_angle_to_matrix  # noqa: E402
+from motionprompt.body.motion import Motion  # noqa: E402
+from motionprompt.body.rotations import axis_angle_to_matrix  # noqa: E402
 
 #: SMPL-X (x, y, z) -> Blender (x, -z, y), written out independently of the add-on.
 SMPLX_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])

@@ -46,10 +46,10 @@ def model_toml(tmp_path_factory):
     here, not at the top, so tests that do not need it stay light."""
     import torch
 
-    from motionprompt.checkpoints import save_state_dict
-    from motionprompt.model_spec import ModelSpec
-    from motionprompt.prefix_lm import LMConfig, PrefixLM
-    from motionprompt.vqvae import VQVAE_PRESETS, HumanVQVAE, VQVAEConfig
+    from motionprompt.models.checkpoints import save_state_dict
+    from motionprompt.models.model_spec import ModelSpec
+    from motionprompt.models.prefix_lm import LMConfig, PrefixLM
+    from motionprompt.models.vqvae import VQVAE_PRESETS, HumanVQVAE, VQVAEConfig
 
     d = tmp_path_factory.mktemp("tiny_model")
     torch.manual_seed(0)

@@ -1,4 +1,4 @@
-"""A tiny stand-in for ``motionprompt.generator.Generator`` (tests of the worker and the add-on).
+"""A tiny stand-in for ``motionprompt.generation.generator.Generator`` (tests of the worker and the add-on).
 
 Selected with ``MOTIONPROMPT_GENERATOR_FACTORY=fake_generator:make_generator`` (tests/ on the
 path). Each motion is a smooth arm swing plus a walk forward, one step per token (2 frames);
@@ -13,9 +13,9 @@ import time
 
 import numpy as np
 
-from motionprompt.motion import Motion
-from motionprompt.rotations import axis_angle_to_matrix
-from motionprompt.segments import split_actions
+from motionprompt.body.motion import Motion
+from motionprompt.body.rotations import axis_angle_to_matrix
+from motionprompt.generation.segments import split_actions
 
 
 class FakeCancelled(RuntimeError):

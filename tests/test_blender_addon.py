@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from blender_helpers import SMPLX_TO_BLENDER, bpy, reset, world_heads
 
-from motionprompt.formats import load_motion
-from motionprompt.skeleton import BODY_JOINT_NAMES, JOINT_NAMES
+from motionprompt.files.formats import load_motion
+from motionprompt.body.skeleton import BODY_JOINT_NAMES, JOINT_NAMES
 
 import blender_addon  # noqa: E402
 from blender_addon import backend, history, preferences  # noqa: E402
@@ -147,7 +147,7 @@ def test_resample_to_scene_fps_and_selected_target(addon):
 
 
 def test_load_motion_file_and_export_buttons(addon, tmp_path):
-    from motionprompt.formats import export
+    from motionprompt.files.formats import export
     from blender_helpers import synthetic_motion
 
     src = tmp_path / "clip.npy"
@@ -201,7 +201,7 @@ def test_modal_polls_replies_applies_on_main_thread_and_escape_cancels(addon, mo
 
 
 def test_demo_model_through_the_worker_to_keys(addon, monkeypatch):
-    from motionprompt import model_spec
+    from motionprompt.models import model_spec
 
     if not model_spec.DEMO_SPEC.is_file():
         pytest.skip("demo model not installed")
@@ -220,10 +220,10 @@ def test_demo_model_through_the_worker_to_keys(addon, monkeypatch):
 
 
 def test_rest_from_smplx_model_files_and_selected_target_needs_an_armature(addon, monkeypatch):
-    import motionprompt.smplx_body as smplx_body
-    from motionprompt.skeleton import DEFAULT_REST_OFFSETS, rest_positions
+    import motionprompt.body.smplx_body as smplx_body
+    from motionprompt.body.skeleton import DEFAULT_REST_OFFSETS, rest_positions
 
-    from motionprompt.skeleton import EXTRA_REST_OFFSETS
+    from motionprompt.body.skeleton import EXTRA_REST_OFFSETS
 
     joints = rest_positions(np.concatenate([DEFAULT_REST_OFFSETS * 1.1, EXTRA_REST_OFFSETS])) + [0.0, 0.3, 0.0]
     seen = []

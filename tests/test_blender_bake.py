@@ -9,7 +9,7 @@ import sys
 
 from blender_helpers import REPO, bpy, reset, synthetic_motion
 
-from motionprompt.formats import export, load_motion
+from motionprompt.files.formats import export, load_motion
 
 TESTS = REPO / "tests"
 

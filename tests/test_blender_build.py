@@ -25,7 +25,7 @@ def test_zip_carries_manifest_addon_and_vendored_core(tmp_path):
     names = zipfile.ZipFile(out).namelist()
     assert names[0] == "blender_manifest.toml"
     for need in ("__init__.py", "armature.py", "keys.py", "fbx_export.py", "operators.py", "panel.py",
-                 "vendor/__init__.py", "vendor/motionprompt/rotations.py", "vendor/motionprompt/formats.py",
+                 "vendor/__init__.py", "vendor/motionprompt/body/rotations.py", "vendor/motionprompt/files/formats.py",
                  "vendor/motionprompt/data/motionmillion_mean.npy", "wheels/scipy-1.0-cp311-none-any.whl"):
         assert need in names, need
     assert not any(n.endswith(("generator.py", "prefix_lm.py", "worker.py")) or "__pycache__" in n for n in names)

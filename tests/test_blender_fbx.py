@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from blender_helpers import SMPLX_TO_BLENDER, bpy, reset, synthetic_motion, world_heads
 
-from motionprompt.motion import Motion
-from motionprompt.skeleton import BODY_JOINT_NAMES
+from motionprompt.body.motion import Motion
+from motionprompt.body.skeleton import BODY_JOINT_NAMES
 
 from blender_addon import armature, fbx_export, keys  # noqa: E402
 

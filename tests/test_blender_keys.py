@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from blender_helpers import SMPLX_TO_BLENDER, bpy, reset, synthetic_motion, world_heads
 
-from motionprompt.motion import Motion
-from motionprompt.skeleton import BODY_JOINT_NAMES, JOINT_NAMES, PARENTS, rest_positions
+from motionprompt.body.motion import Motion
+from motionprompt.body.skeleton import BODY_JOINT_NAMES, JOINT_NAMES, PARENTS, rest_positions
 
 from blender_addon import armature, keys  # noqa: E402  (blender_helpers put the repo on sys.path)
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from blender_helpers import REPO, bpy, reset
-from motionprompt.formats import export, load_motion
-from motionprompt.motion import Motion
-from motionprompt.skeleton import BODY_JOINT_NAMES
+from motionprompt.files.formats import export, load_motion
+from motionprompt.body.motion import Motion
+from motionprompt.body.skeleton import BODY_JOINT_NAMES
 
 from test_rep272 import synthetic_motion
 

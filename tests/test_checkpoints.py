@@ -9,11 +9,11 @@ import collections
 import pytest
 import torch
 
-from motionprompt.checkpoints import (CheckpointError, _mismatch, infer_lm_config, load_prefix_lm, load_vqvae,
+from motionprompt.models.checkpoints import (CheckpointError, _mismatch, infer_lm_config, load_prefix_lm, load_vqvae,
                                       read_state_dict, save_state_dict)
-from motionprompt.model_spec import DEMO_SPEC, ModelSpec, ModelSpecError
-from motionprompt.prefix_lm import LMConfig, PrefixLM
-from motionprompt.vqvae import HumanVQVAE, VQVAEConfig
+from motionprompt.models.model_spec import DEMO_SPEC, ModelSpec, ModelSpecError
+from motionprompt.models.prefix_lm import LMConfig, PrefixLM
+from motionprompt.models.vqvae import HumanVQVAE, VQVAEConfig
 
 torch.set_num_threads(1)
 

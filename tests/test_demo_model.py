@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from motionprompt import prompts_demo
-from motionprompt.model_spec import DEMO_SPEC
-from motionprompt.recognise import Recogniser, foot_skating
+from motionprompt_demo import captions
+from motionprompt.models.model_spec import DEMO_SPEC
+from motionprompt_demo.recognise import Recogniser, foot_skating
 
 pytestmark = pytest.mark.skipif(not DEMO_SPEC.is_file(), reason="demo model not trained yet")
 
 #: Every action the model knows; the test asks for each with its first held-out wording.
-ACTIONS = list(prompts_demo.PHRASES)
+ACTIONS = list(captions.PHRASES)
 #: Held-out pairs in the right order, floors against regressions. Action by action (the demo's
 #: TOML has ``compose = true``) the build measures 80 % in bfloat16, 78 % in float32
 #: (tools/eval_demo.py, 4 seeds of 48 wordings); the whole prompt at once 55 % / 58 % (the build
@@ -23,7 +23,7 @@ ORDER_FLOOR = {True: 0.6, False: 0.3}
 
 @pytest.fixture(scope="module")
 def gen():
-    from motionprompt.generator import Generator
+    from motionprompt.generation.generator import Generator
 
     torch.set_num_threads(1)
     return Generator.from_spec("demo")
@@ -32,7 +32,7 @@ def gen():
 @pytest.fixture(scope="module")
 def singles(gen):
     held = dict()
-    for prompt, action in prompts_demo.heldout_prompts()[0]:
+    for prompt, action in captions.heldout_prompts()[0]:
         held.setdefault(action, prompt)  # the first held-out wording of each action
     prompts = [held[a] for a in ACTIONS]
     motions = gen.generate(prompts + prompts, seeds=[0] * len(prompts) + [1] * len(prompts))
@@ -62,7 +62,7 @@ def test_heldout_wordings_are_recognised(singles):
 def test_heldout_pairs_keep_their_order(gen, compose):
     """Two actions joined by a connector never seen in training ("Next, ...", "afterwards ...")."""
     assert gen.default_compose
-    pairs = prompts_demo.heldout_prompts()[1]
+    pairs = captions.heldout_prompts()[1]
     motions = gen.generate([p for p, _ in pairs], seeds=[0] * len(pairs), compose=compose)
     rec = Recogniser.load()
     ok = [rec.predict_order(m.joint_positions(), a, b)[0] for m, (_, (a, b)) in zip(motions, pairs)]

@@ -7,11 +7,11 @@ import sys
 import numpy as np
 import pytest
 
-from motionprompt import formats
-from motionprompt.formats import MotionFileError, export, load_motion
-from motionprompt.motion import Motion
-from motionprompt.rotations import axis_angle_to_matrix
-from motionprompt.skeleton import BODY_JOINT_NAMES, DEFAULT_REST_PELVIS
+from motionprompt.files import formats
+from motionprompt.files.formats import MotionFileError, export, load_motion
+from motionprompt.body.motion import Motion
+from motionprompt.body.rotations import axis_angle_to_matrix
+from motionprompt.body.skeleton import BODY_JOINT_NAMES, DEFAULT_REST_PELVIS
 
 from test_rep272 import synthetic_motion
 
@@ -211,7 +211,7 @@ def test_smplx_model_sets_transl_from_exact_rest_pelvis(motion, tmp_path, monkey
     monkeypatch.setitem(sys.modules, "smplx", types.SimpleNamespace(create=lambda *a, **k: FakeBody()))
     src = tmp_path / "in.npz"
     export(motion, "npz", src)
-    from motionprompt.cli import main
+    from motionprompt.app.cli import main
 
     assert main(["export", str(src), "--to", "smplx85", "-o", str(tmp_path / "o.npy"), "--smplx-model", str(tmp_path)]) == 0
     s85 = np.load(tmp_path / "o.npy")

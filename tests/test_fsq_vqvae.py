@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from motionprompt.fsq import FSQ, RELEASED_LEVELS
-from motionprompt.vqvae import VQVAE_PRESETS, HumanVQVAE, VQVAEConfig
+from motionprompt.models.fsq import FSQ, RELEASED_LEVELS
+from motionprompt.models.vqvae import VQVAE_PRESETS, HumanVQVAE, VQVAEConfig
 
 torch.set_num_threads(1)
 

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from motionprompt import rep272
-from motionprompt.batch import Job, PromptFileError, RunDir, read_prompts, run_jobs, short_name
-from motionprompt.cli import main
-from motionprompt.generator import Generator, segment_seed
-from motionprompt.motion import Motion
-from motionprompt.sampler import Cancelled, SamplingConfig, reference_sample
-from motionprompt.segments import fit_lengths
+from motionprompt.body import rep272
+from motionprompt.app.batch import Job, PromptFileError, RunDir, read_prompts, run_jobs, short_name
+from motionprompt.app.cli import main
+from motionprompt.generation.generator import Generator, segment_seed
+from motionprompt.body.motion import Motion
+from motionprompt.generation.sampler import Cancelled, SamplingConfig, reference_sample
+from motionprompt.generation.segments import fit_lengths
 
 torch.set_num_threads(1)
 
@@ -151,7 +151,7 @@ def test_subject_from_the_model_description_is_the_one_who_moves(short_gen):
 def test_cpu_dtype_from_the_model_description(gen, monkeypatch):
     """TOML ``cpu_dtype = "bfloat16"``: the prefix-LM runs in bfloat16 on a CPU that has it
     natively, else in float32; an explicit dtype wins; models without the key stay float32."""
-    import motionprompt.generator as generator
+    import motionprompt.generation.generator as generator
 
     spec = gen.spec.replace(extra={**gen.spec.extra, "cpu_dtype": "bfloat16"})
 
@@ -296,8 +296,8 @@ def test_short_name_is_safe():
 def test_rewrite_reply_parsing_and_fallback(monkeypatch):
     from argparse import Namespace
 
-    from motionprompt import batch, generate_cli
-    from motionprompt.batch import rewrite_prompt
+    from motionprompt.app import batch, generate_cli
+    from motionprompt.app.batch import rewrite_prompt
 
     def pipe(messages, **kw):
         assert "walk" in messages[0]["content"]

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation, Slerp
 
-from motionprompt.motion import Motion
-from motionprompt.skeleton import DEFAULT_REST_OFFSETS, DEFAULT_REST_PELVIS
+from motionprompt.body.motion import Motion
+from motionprompt.body.skeleton import DEFAULT_REST_OFFSETS, DEFAULT_REST_PELVIS
 
 from test_rep272 import synthetic_motion
 

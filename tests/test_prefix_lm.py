@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from motionprompt.prefix_lm import PRESETS, LMConfig, PrefixLM, mlp_hidden_width
+from motionprompt.models.prefix_lm import PRESETS, LMConfig, PrefixLM, mlp_hidden_width
 
 torch.set_num_threads(1)
 

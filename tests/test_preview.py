@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from motionprompt import formats, preview
-from motionprompt.gallery import gallery_html, write_gallery
-from motionprompt.motion import Motion
-from motionprompt.skeleton import CHAIN_COLORS, DEFAULT_REST_OFFSETS, rest_positions
+from motionprompt.files import formats, preview
+from motionprompt.files.gallery import gallery_html, write_gallery
+from motionprompt.body.motion import Motion
+from motionprompt.body.skeleton import CHAIN_COLORS, DEFAULT_REST_OFFSETS, rest_positions
 
 SPINE = (0, 3, 6, 9, 12, 15)
 
@@ -325,7 +325,7 @@ def test_gallery_screenshot_in_headless_chromium(tmp_path):
 def test_run_gallery_from_a_batch_manifest(tmp_path):
     import json
 
-    from motionprompt.gallery import write_run_gallery
+    from motionprompt.files.gallery import write_run_gallery
 
     recs = [
         {"key": "b", "line": 3, "sample": 0, "prompt": "jump", "seed": 2, "status": "failed",

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from motionprompt import rep272
-from motionprompt.motion import Motion
-from motionprompt.rotations import heading_angle, yaw_matrix
-from motionprompt.skeleton import DEFAULT_REST_OFFSETS, NUM_BODY_JOINTS, estimate_rest_offsets, forward_kinematics
+from motionprompt.body import rep272
+from motionprompt.body.motion import Motion
+from motionprompt.body.rotations import heading_angle, yaw_matrix
+from motionprompt.body.skeleton import DEFAULT_REST_OFFSETS, NUM_BODY_JOINTS, estimate_rest_offsets, forward_kinematics
 
 
 def synthetic_motion(T=90, seed=0):
@@ -112,7 +112,7 @@ def test_bad_shapes_are_refused():
 def test_hand_and_face_rest_offsets_match_the_real_clip(real_clip):
     """skeleton.EXTRA_REST_OFFSETS (jaw, eyes, fingers) = the clip's 55 joints seen from their
     parents (body rotations from smplx85, hands/face at rest)."""
-    from motionprompt.skeleton import EXTRA_REST_OFFSETS, PARENTS, full_rest_offsets
+    from motionprompt.body.skeleton import EXTRA_REST_OFFSETS, PARENTS, full_rest_offsets
 
     p85, j55 = real_clip["smplx85"][:50], real_clip["joints55"][:50]
     local = np.broadcast_to(np.eye(3), (50, 55, 3, 3)).copy()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from motionprompt import rotations as rot
+from motionprompt.body import rotations as rot
 
 
 @pytest.fixture

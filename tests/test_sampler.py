@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from motionprompt.prefix_lm import LMConfig, PrefixLM
-from motionprompt.sampler import (Cancelled, Sampler, SamplingConfig, choose_tokens, filter_logits,
+from motionprompt.models.prefix_lm import LMConfig, PrefixLM
+from motionprompt.generation.sampler import (Cancelled, Sampler, SamplingConfig, choose_tokens, filter_logits,
                                   hashed_uniform, reference_sample)
 
 torch.set_num_threads(1)

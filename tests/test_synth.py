@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from motionprompt import prompts_demo, synth
-from motionprompt.recognise import Recogniser, default_path, foot_skating
-from motionprompt.rep272 import recover_from_272, recover_positions
-from motionprompt.skeleton import DEFAULT_REST_OFFSETS, forward_kinematics
+from motionprompt_demo import captions, synth
+from motionprompt_demo.recognise import Recogniser, default_path, foot_skating
+from motionprompt.body.rep272 import recover_from_272, recover_positions
+from motionprompt.body.skeleton import DEFAULT_REST_OFFSETS, forward_kinematics
 
 L_WRIST, R_WRIST, HEAD = 20, 21, 15
 
@@ -121,24 +121,24 @@ def test_corpus_is_deterministic():
 
 
 def test_heldout_wordings_never_appear_in_training_text():
-    train = {p for tr, _ in prompts_demo.PHRASES.values() for p in tr}
-    for action, (_, held) in prompts_demo.PHRASES.items():
+    train = {p for tr, _ in captions.PHRASES.values() for p in tr}
+    for action, (_, held) in captions.PHRASES.items():
         assert held and not set(held) & train, action
     rng = np.random.default_rng(0)
     texts = []
     for _ in range(300):
         clip = synth.sample_clip(rng)
-        texts.append(prompts_demo.describe(*clip.items[0], rng) if len(clip.items) == 1
-                     else prompts_demo.describe_sequence(clip.items, rng))
-    singles, pairs = prompts_demo.heldout_prompts()
-    assert len(singles) == sum(len(h) for _, h in prompts_demo.PHRASES.values()) and len(pairs) >= 10
-    held_subjects = [s for s, _, _ in prompts_demo.HELDOUT_SUBJECTS]
-    held_connectors = [c.split("{")[0].strip() for c in prompts_demo.HELDOUT_CONNECTORS]  # "Next,", "afterwards"
+        texts.append(captions.describe(*clip.items[0], rng) if len(clip.items) == 1
+                     else captions.describe_sequence(clip.items, rng))
+    singles, pairs = captions.heldout_prompts()
+    assert len(singles) == sum(len(h) for _, h in captions.PHRASES.values()) and len(pairs) >= 10
+    held_subjects = [s for s, _, _ in captions.HELDOUT_SUBJECTS]
+    held_connectors = [c.split("{")[0].strip() for c in captions.HELDOUT_CONNECTORS]  # "Next,", "afterwards"
     for t in texts:
         assert not any(t.startswith(s + " ") for s in held_subjects), t
         assert not any(c.lower() in t.lower() for c in held_connectors), t
     assert not {p for p, _ in singles} & set(texts)
-    assert set(prompts_demo.PHRASES) == set(synth.ACTIONS)
+    assert set(captions.PHRASES) == set(synth.ACTIONS)
 
 
 def test_shipped_recogniser_labels_fresh_clips():

@@ -8,7 +8,7 @@ import warnings
 import pytest
 import torch
 
-from motionprompt.text_encoders import (MiniLMTextEncoder, T5TextEncoder, build_text_encoder, pool_features,
+from motionprompt.models.text_encoders import (MiniLMTextEncoder, T5TextEncoder, build_text_encoder, pool_features,
                                         split_clauses)
 
 torch.set_num_threads(1)

@@ -13,7 +13,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
 import train_demo  # noqa: E402
-from motionprompt.prefix_lm import LMConfig, PrefixLM  # noqa: E402
+from motionprompt.models.prefix_lm import LMConfig, PrefixLM  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -53,9 +53,10 @@ def test_export_writes_a_model_the_generator_loads_with_its_settings(tmp_path):
     """The exported model.toml carries the generation settings the card describes (guidance,
     action-by-action composing, the subject, the CPU precision): a retrained demo behaves as
     the shipped one. Weights come back as saved (the prefix-LM through float16)."""
-    from motionprompt import model_spec, recognise
-    from motionprompt.generator import Generator
-    from motionprompt.vqvae import VQVAE_PRESETS, HumanVQVAE, VQVAEConfig
+    from motionprompt.models import model_spec
+    from motionprompt_demo import recognise
+    from motionprompt.generation.generator import Generator
+    from motionprompt.models.vqvae import VQVAE_PRESETS, HumanVQVAE, VQVAEConfig
 
     torch.manual_seed(0)
     vq = HumanVQVAE(VQVAEConfig(**VQVAE_PRESETS["tiny"]))

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from motionprompt.formats import load_motion
+from motionprompt.files.formats import load_motion
 
 TESTS = Path(__file__).resolve().parent
 
@@ -25,7 +25,7 @@ def _env(step_seconds: float = 0.002) -> dict:
 
 class Proc:
     def __init__(self, step_seconds=0.002):
-        self.p = subprocess.Popen([sys.executable, "-m", "motionprompt.worker", "--model", "demo"],
+        self.p = subprocess.Popen([sys.executable, "-m", "motionprompt.app.worker", "--model", "demo"],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True, bufsize=1, env=_env(step_seconds))
 
@@ -106,7 +106,7 @@ def test_failing_prompt_is_an_error_not_a_crash(worker, tmp_path):
 def test_model_that_cannot_load_reports_fatal_error():
     env = dict(os.environ)
     env.pop("MOTIONPROMPT_GENERATOR_FACTORY", None)
-    p = subprocess.run([sys.executable, "-m", "motionprompt.worker", "--model", "/nonexistent/model.toml"],
+    p = subprocess.run([sys.executable, "-m", "motionprompt.app.worker", "--model", "/nonexistent/model.toml"],
                        input="", capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode == 1
     msg = json.loads(p.stdout.strip().splitlines()[-1])
@@ -114,13 +114,13 @@ def test_model_that_cannot_load_reports_fatal_error():
 
 
 def test_demo_model_end_to_end(tmp_path):
-    from motionprompt import model_spec
+    from motionprompt.models import model_spec
 
     if not model_spec.DEMO_SPEC.is_file():
         pytest.skip("demo model not installed")
     env = dict(os.environ)
     env.pop("MOTIONPROMPT_GENERATOR_FACTORY", None)
-    p = subprocess.Popen([sys.executable, "-m", "motionprompt.worker", "--model", "demo"], stdin=subprocess.PIPE,
+    p = subprocess.Popen([sys.executable, "-m", "motionprompt.app.worker", "--model", "demo"], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1, env=env)
     try:
         req = {"cmd": "generate", "id": "d", "prompts": ["a person walks forward"], "seconds": 2.0, "seeds": [1],
@@ -145,7 +145,7 @@ def test_real_generator_on_a_tiny_model(model_toml, tmp_path):
     """The worker around the real ``Generator`` (tiny random weights): progress, result files."""
     env = dict(os.environ)
     env.pop("MOTIONPROMPT_GENERATOR_FACTORY", None)
-    p = subprocess.Popen([sys.executable, "-m", "motionprompt.worker", "--model", str(model_toml)],
+    p = subprocess.Popen([sys.executable, "-m", "motionprompt.app.worker", "--model", str(model_toml)],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
                          env=env)
     w = Proc.__new__(Proc)

@@ -79,7 +79,7 @@ def bake_motion(motion, folder: Path, stem: str, args, segments: list[dict] | No
     import bpy
 
     from blender_addon import armature, fbx_export, keys
-    from motionprompt.formats import atomic_path
+    from motionprompt.atomic import atomic_path
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     obj = armature.build_armature("SMPLX", motion.rest_offsets(), body_only=args.body_only)
@@ -99,8 +99,8 @@ def bake_motion(motion, folder: Path, stem: str, args, segments: list[dict] | No
 
 def run(args) -> int:
     from blender_addon import backend as backends
-    from motionprompt.batch import Job, RunDir, output_files, read_prompts, short_name
-    from motionprompt.formats import MotionFileError, load_motion
+    from motionprompt.app.batch import Job, RunDir, output_files, read_prompts, short_name
+    from motionprompt.files.formats import MotionFileError, load_motion
 
     if args.prompts is None and not args.motion:
         print("bake: nothing to do: give --prompts FILE and/or --motion FILE ...", file=sys.stderr)

@@ -21,15 +21,23 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 ADDON = REPO / "blender_addon"
 PACKAGE = REPO / "core" / "motionprompt"
-#: The motionprompt modules the add-on imports (and what they import), no torch among them.
-VENDORED = ("__init__.py", "rotations.py", "skeleton.py", "rep272.py", "motion.py", "formats.py", "bvh.py",
-            "preview.py", "smplx_body.py")
+#: The motionprompt sub-packages the add-on imports (and what they import), none of them with torch.
+VENDORED_PACKAGES = ("body", "files")
+VENDORED_MODULES = ("__init__.py", "atomic.py")
 VENDORED_DATA = ("data/NOTICE.md", "data/motionmillion_mean.npy", "data/motionmillion_std.npy")
 
 
 def _addon_files() -> list[Path]:
     return sorted(p for p in ADDON.rglob("*") if p.is_file() and "__pycache__" not in p.parts
                   and p.suffix != ".pyc" and "vendor" not in p.relative_to(ADDON).parts)
+
+
+def _vendored_files() -> list[Path]:
+    """``VENDORED_MODULES``, ``VENDORED_DATA`` and every source file of ``VENDORED_PACKAGES``."""
+    files = [PACKAGE / name for name in VENDORED_MODULES + VENDORED_DATA]
+    for sub in VENDORED_PACKAGES:
+        files += sorted(p for p in (PACKAGE / sub).rglob("*.py") if "__pycache__" not in p.parts)
+    return files
 
 
 def _version() -> str:
@@ -50,9 +58,12 @@ def manifest_with_wheels(text: str, wheels: list[str]) -> str:
 def build(out: Path, wheels: list[Path] = ()) -> Path:
     """Write the zip to ``out`` atomically; returns ``out``."""
     sys.path.insert(0, str(REPO / "core"))
-    from motionprompt.formats import atomic_path
+    from motionprompt.atomic import atomic_path
 
-    for name in VENDORED + VENDORED_DATA:
+    for name in VENDORED_PACKAGES:
+        if not (PACKAGE / name / "__init__.py").is_file():
+            raise FileNotFoundError(f"{PACKAGE / name} is missing: the add-on zip needs it (run from a full checkout)")
+    for name in VENDORED_DATA:
         if not (PACKAGE / name).is_file():
             raise FileNotFoundError(f"{PACKAGE / name} is missing: the add-on zip needs it (run from a full checkout)")
     for w in wheels:
@@ -67,8 +78,8 @@ def build(out: Path, wheels: list[Path] = ()) -> Path:
             if rel != "blender_manifest.toml":
                 z.write(f, rel)
         z.writestr("vendor/__init__.py", '"""Pure-Python parts of motionprompt carried by the add-on."""\n')
-        for name in VENDORED + VENDORED_DATA:
-            z.write(PACKAGE / name, f"vendor/motionprompt/{name}")
+        for f in _vendored_files():
+            z.write(f, f"vendor/motionprompt/{f.relative_to(PACKAGE).as_posix()}")
         for w in wheels:
             z.write(w, f"wheels/{Path(w).name}")
     return out
@@ -85,9 +96,6 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, OSError) as e:
         print(f"build_addon: {e}", file=sys.stderr)
         return 1
-    if not any("scipy" in w.name for w in args.wheel):
-        print("build_addon: note: no scipy wheel bundled; the add-on then needs a Blender whose Python has scipy "
-              "(see --wheel)", file=sys.stderr)
     print(out)
     return 0
 

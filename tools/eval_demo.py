@@ -30,8 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "core"))
 
-from motionprompt import prompts_demo, synth  # noqa: E402
-from motionprompt.recognise import Recogniser, foot_skating  # noqa: E402
+from motionprompt_demo import captions, synth  # noqa: E402
+from motionprompt_demo.recognise import Recogniser, foot_skating  # noqa: E402
 
 #: (prompt, seconds asked in the text) -- held-out subjects and phrasings, duration clause.
 DURATION_PROMPTS = [
@@ -60,7 +60,7 @@ def evaluate(gen, n_seeds: int = 2, recogniser: Recogniser | None = None, quick:
              seconds: float = 10.0, **sampling) -> dict:
     """Run every measurement; returns a dict of figures and per-prompt details."""
     rec = recogniser or Recogniser.load()
-    singles, pairs = prompts_demo.heldout_prompts()
+    singles, pairs = captions.heldout_prompts()
     if quick:
         singles, pairs = singles[::3], pairs[::3]
     seeds = list(range(n_seeds))
@@ -111,7 +111,7 @@ def evaluate(gen, n_seeds: int = 2, recogniser: Recogniser | None = None, quick:
     # The same sequences in training-style wordings (phrases, subjects and connectors of the
     # corpus, fresh parameters): composition apart from unseen words.
     rng = np.random.default_rng(4321)
-    train_pairs = [(prompts_demo.describe_sequence([(x, synth.sample_params(x, rng)) for x in ab], rng), ab)
+    train_pairs = [(captions.describe_sequence([(x, synth.sample_params(x, rng)) for x in ab], rng), ab)
                    for _, ab in pairs]
     motions = run([p for p, _ in train_pairs for _ in seeds], seeds=[s for _ in train_pairs for s in seeds],
                   seconds=seconds)
@@ -159,8 +159,8 @@ def vq_roundtrip(gen, rec: Recogniser, seed: int = 77, per_action: int = 2) -> f
     (encode + decode): the ceiling the prefix-LM can reach."""
     import torch
 
-    from motionprompt import synth
-    from motionprompt.motion import Motion
+    from motionprompt_demo import synth
+    from motionprompt.body.motion import Motion
 
     rng = np.random.default_rng(seed)
     fpt = gen.vqvae.config.frames_per_token
@@ -225,13 +225,13 @@ loaded with no network.
 
 ## How it was made
 `python tools/train_demo.py` (seed {seed}, {threads} torch threads): {clips} procedural clips from
-`motionprompt.synth` (one to three blended actions, up to 9 s, feet solved on the floor, stance
-feet fixed), {tpc} prompts each from `motionprompt.prompts_demo`; VQ-VAE {vq_steps} steps
+`motionprompt_demo.synth` (one to three blended actions, up to 9 s, feet solved on the floor, stance
+feet fixed), {tpc} prompts each from `motionprompt_demo.captions`; VQ-VAE {vq_steps} steps
 (every action sampled equally often, squared error below one standard deviation, weighted
 root track), prefix-LM {lm_steps} steps (batch {lm_batch}{boost}). Time on the 2-core CPU machine it was
 built on: {times}.
 `recogniser.npz` is the physical-feature action classifier used to measure the model
-(`motionprompt.recognise`), fitted on the ground-truth clips, never on model output.
+(`motionprompt_demo.recognise`), fitted on the ground-truth clips, never on model output.
 
 ## What it knows
 Actions: {actions}.
@@ -369,7 +369,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    from motionprompt.generator import Generator
+    from motionprompt.generation.generator import Generator
 
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()

@@ -5,9 +5,9 @@
     python tools/eval_demo.py --model build/demo_model/model.toml                  # then measure it
 
 Phases (each checkpointed in ``--work-dir``; a rerun resumes where it stopped):
-  1. corpus: ``--clips`` procedural clips (``motionprompt.synth``), several prompts each
-     (``motionprompt.prompts_demo``), 272-dim frames, mean / std, and the action recogniser
-     fitted on the ground-truth clips (``motionprompt.recognise``);
+  1. corpus: ``--clips`` procedural clips (``motionprompt_demo.synth``), several prompts each
+     (``motionprompt_demo.captions``), 272-dim frames, mean / std, and the action recogniser
+     fitted on the ground-truth clips (``motionprompt_demo.recognise``);
   2. vqvae: the FSQ VQ-VAE (``VQVAE_PRESETS[--vq-preset]``) on random crops;
   3. tokens: every clip encoded to token ids;
   4. text: MiniLM token features of every distinct prompt, computed once and cached;
@@ -36,9 +36,9 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "core"))
 
-from motionprompt import prompts_demo, recognise, synth  # noqa: E402
-from motionprompt.prefix_lm import LMConfig, PrefixLM  # noqa: E402
-from motionprompt.vqvae import VQVAE_PRESETS, HumanVQVAE, VQVAEConfig  # noqa: E402
+from motionprompt_demo import captions, recognise, synth  # noqa: E402
+from motionprompt.models.prefix_lm import LMConfig, PrefixLM  # noqa: E402
+from motionprompt.models.vqvae import VQVAE_PRESETS, HumanVQVAE, VQVAEConfig  # noqa: E402
 
 DEFAULT_OUT = ROOT / "core" / "motionprompt" / "data" / "demo"
 NULL_TEXT = ""  # the prompt guidance steers away from (Generator.null_features encodes the same)
@@ -101,9 +101,9 @@ def build_corpus(n_clips: int, seed: int, texts_per_clip: int) -> dict:
         # Several prompts per clip; clip text must not depend on the held-out wordings.
         if len(clip.items) == 1:
             a, p = clip.items[0]
-            texts.append([prompts_demo.describe(a, p, rng) for _ in range(texts_per_clip)])
+            texts.append([captions.describe(a, p, rng) for _ in range(texts_per_clip)])
         else:
-            texts.append([prompts_demo.describe_sequence(clip.items, rng) for _ in range(texts_per_clip)])
+            texts.append([captions.describe_sequence(clip.items, rng) for _ in range(texts_per_clip)])
         floor = clip.joints[..., 1].min()
         for a, (s, e) in zip(clip.labels, clip.spans):
             rec_X.append(recognise.features(clip.joints[s:e], floor))
@@ -213,7 +213,7 @@ def tokenize(corpus: dict, model: HumanVQVAE) -> tuple[list, float]:
 @torch.no_grad()
 def encode_texts(texts: list[str], pooling: str, batch: int = 128) -> dict:
     """MiniLM features of distinct prompts as the generator will see them: text -> float16 (L, 384)."""
-    from motionprompt.text_encoders import MiniLMTextEncoder
+    from motionprompt.models.text_encoders import MiniLMTextEncoder
 
     enc = MiniLMTextEncoder(pooling=pooling)
     out = {}
@@ -312,8 +312,8 @@ def train_lm(corpus: dict, tokens: list, feats: dict, cfg: LMConfig, steps: int,
 
 def export(out: Path, vq: HumanVQVAE, lm: PrefixLM, corpus: dict, info: dict) -> None:
     """Weights (safetensors), statistics, recogniser, training record and model.toml."""
-    from motionprompt.checkpoints import save_state_dict
-    from motionprompt.model_spec import ModelSpec
+    from motionprompt.models.checkpoints import save_state_dict
+    from motionprompt.models.model_spec import ModelSpec
 
     out.mkdir(parents=True, exist_ok=True)
     save_state_dict(vq, out / "vqvae.safetensors", metadata=dict(model="demo", part="vqvae"))
@@ -379,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--p-uncond", type=float, default=0.1, help="share of LM rows trained on the empty prompt")
     ap.add_argument("--guidance", type=float, default=1.5, help="guidance scale written to model.toml (1 = off)")
     ap.add_argument("--compose", action=argparse.BooleanOptionalAction, default=True,
-                    help="model.toml: generate prompts action by action (see motionprompt.segments)")
+                    help="model.toml: generate prompts action by action (see motionprompt.generation.segments)")
     ap.add_argument("--subject", default="a person",
                     help="model.toml: the subject every action is read with ('' = as written)")
     ap.add_argument("--cpu-dtype", default="bfloat16", choices=["bfloat16", "float32"],

@@ -1,9 +1,9 @@
-"""The ``generate`` and ``batch`` subcommands (hooked into ``motionprompt.cli``).
+"""The ``generate`` and ``batch`` subcommands (hooked into ``motionprompt.app.cli``).
 
     motionprompt generate "a person waves with the right hand" --seconds 6 --seed 7 --num 3
     motionprompt batch prompts.txt --model motionmillion-3b --out-dir results --exp-name run1 --resume
 
-Both write the seed's layout (see ``motionprompt.batch``). The seed's own flag spellings are
+Both write the seed's layout (see ``motionprompt.app.batch``). The seed's own flag spellings are
 accepted too (``--exp_name``, ``--infer_batch_prompt``, ``--resume-pth``, ``--resume-trans``,
 ``--text_encode``, ``--pretrained_llama``, ``--use_rewrite_model``, ``--rewrite_model_path``...).
 Heavy imports (torch, transformers) happen only when a command runs.
@@ -97,8 +97,8 @@ def _fail(msg: str) -> int:
 
 
 def _spec(args):
-    from .model_spec import TEXT_DIMS, ModelSpec
-    from .prefix_lm import LMConfig
+    from ..models.model_spec import TEXT_DIMS, ModelSpec
+    from ..models.prefix_lm import LMConfig
 
     spec = ModelSpec.load(args.model)
     if args.resume_trans:
@@ -122,7 +122,7 @@ def _spec(args):
 def _generator(args):
     import torch
 
-    from .generator import Generator
+    from ..generation.generator import Generator
 
     device = args.device
     if device == "auto":
@@ -133,7 +133,7 @@ def _generator(args):
 
 def _jobs(prompts: list[tuple[int, str]], args):
     from .batch import Job
-    from .generator import random_seed
+    from ..generation.generator import random_seed
 
     jobs = []
     for line, text in prompts:
@@ -170,8 +170,8 @@ def _run(prompts: list[tuple[int, str]], args, exp_default: str, resume: bool) -
     from tqdm import tqdm
 
     from .batch import RunDir, run_jobs
-    from .model_spec import ModelSpecError
-    from .checkpoints import CheckpointError
+    from ..models.model_spec import ModelSpecError
+    from ..models.checkpoints import CheckpointError
 
     if args.num < 1:
         return _fail("--num must be >= 1")
@@ -206,7 +206,7 @@ def _run(prompts: list[tuple[int, str]], args, exp_default: str, resume: bool) -
         if r["status"] == "done":
             print(run.root / r["folder"])
     try:  # index.html: every prompt of the run with its GIF, seed, length and timings
-        from .gallery import write_run_gallery
+        from ..files.gallery import write_run_gallery
 
         print(f"gallery: {write_run_gallery(run.root)}", file=sys.stderr)
     except OSError as e:

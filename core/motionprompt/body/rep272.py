@@ -130,7 +130,7 @@ def recover_from_272(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         local_rots (T, 22, 3, 3) with joint 0 the world root orientation, and
         root_translation (T, 3) world PELVIS position, metres (x, z integrated from the root
         velocities, y the pelvis height channel). Note this is not SMPL-X ``transl``:
-        see ``motionprompt.motion.Motion.smplx_transl``.
+        see ``motionprompt.body.motion.Motion.smplx_transl``.
     """
     x = _check(x)
     G = _heading_tracks(x)
@@ -168,7 +168,7 @@ def recover(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _data_file(name: str) -> Path:
-    return Path(str(resources.files(__package__) / "data" / name))  # also inside the add-on's vendored copy
+    return Path(str(resources.files(__package__.rpartition(".")[0]) / "data" / name))  # also inside the add-on's vendored copy
 
 
 def load_mean_std(path_mean=None, path_std=None) -> tuple[np.ndarray, np.ndarray]:

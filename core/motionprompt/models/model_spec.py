@@ -43,7 +43,7 @@ from .vqvae import VQVAE_PRESETS, VQVAEConfig
 
 __all__ = ["ModelSpec", "ModelSpecError", "BUILTIN", "DEMO_SPEC", "resolve_spec"]
 
-DEMO_SPEC = Path(__file__).resolve().parent / "data" / "demo" / "model.toml"
+DEMO_SPEC = Path(__file__).resolve().parents[1] / "data" / "demo" / "model.toml"
 TEXT_DIMS = {"t5": 2048, "flan-t5-xl": 2048, "flan-t5-xxl": 4096, "minilm": 384}
 
 
@@ -215,7 +215,7 @@ class ModelSpec:
 
     def write(self, path) -> Path:
         """Write the TOML beside its weights (paths relative to the file's folder), atomically."""
-        from .formats import atomic_path
+        from ..atomic import atomic_path
 
         path = Path(path)
         text = self.to_toml(base=path.parent)

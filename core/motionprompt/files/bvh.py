@@ -14,8 +14,8 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from .rotations import matrix_to_euler_zyx
-from .skeleton import BODY_JOINT_NAMES, BODY_PARENTS
+from ..body.rotations import matrix_to_euler_zyx
+from ..body.skeleton import BODY_JOINT_NAMES, BODY_PARENTS
 
 __all__ = ["bvh_text"]
 

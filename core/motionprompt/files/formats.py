@@ -9,7 +9,7 @@ Formats (``EXPORTERS``; the preview module adds gif / mp4 / png):
   trans, betas).
 - ``npz``: AMASS / SMPL-X style, loadable by the official SMPL-X Blender add-on: ``poses``
   (T, 165), ``trans``, ``betas``, ``gender``, ``mocap_frame_rate``, plus ``joints``, ``prompt``.
-- ``bvh``: SMPL-X body skeleton, metres, Y up (see ``motionprompt.bvh``).
+- ``bvh``: SMPL-X body skeleton, metres, Y up (see ``motionprompt.files.bvh``).
 """
 
 from __future__ import annotations
@@ -23,46 +23,18 @@ from typing import Callable
 
 import numpy as np
 
-from . import rep272
+from ..atomic import atomic_path
+from ..body import rep272
 from .bvh import bvh_text
-from .motion import Motion
-from .rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from .skeleton import DEFAULT_BETAS, DEFAULT_REST_PELVIS, NUM_BODY_JOINTS
+from ..body.motion import Motion
+from ..body.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from ..body.skeleton import DEFAULT_BETAS, DEFAULT_REST_PELVIS, NUM_BODY_JOINTS
 
-__all__ = ["atomic_path", "load_motion", "export", "EXPORTERS", "SUFFIXES", "MotionFileError"]
-
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+__all__ = ["load_motion", "export", "EXPORTERS", "SUFFIXES", "MotionFileError"]
 
 
 class MotionFileError(ValueError):
     """A motion file could not be read: the message names the file and what was expected."""
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
-
-    Nothing half-written is ever visible at ``path``; on error the temporary file is removed.
-    The temporary name keeps the suffix, so writers that infer formats from it still work.
-    """
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise PermissionError(f"cannot write {path}: folder {parent} is not writable")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the user's usual mode
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _save_array(path, arr: np.ndarray) -> None:
@@ -126,7 +98,7 @@ def write_bvh(motion: Motion, path, **_) -> None:
 
 
 def _preview_writer(name: str) -> Callable:
-    """A writer from ``motionprompt.preview``, imported on first use (keeps Pillow/ffmpeg lazy)."""
+    """A writer from ``motionprompt.files.preview``, imported on first use (keeps Pillow/ffmpeg lazy)."""
     def write(motion: Motion, path, **opts) -> None:
         from . import preview
 

@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
-from .formats import atomic_path
+from ..atomic import atomic_path
 
 __all__ = ["write_gallery", "gallery_html", "entries_from_records", "write_run_gallery"]
 
@@ -134,7 +134,7 @@ def write_gallery(run_dir, entries: list[dict], title: str | None = None, name: 
 
 
 def entries_from_records(records: list[dict]) -> list[dict]:
-    """Gallery entries from batch manifest records (``motionprompt.batch``): the last record of
+    """Gallery entries from batch manifest records (``motionprompt.app.batch``): the last record of
     each job, ordered by prompt line and sample; the GIF / MP4 of the prompt as written (flag 0)."""
     last: dict = {}
     for r in records:

@@ -5,7 +5,7 @@ and which way the pelvis travelled in the body's own frame, how much the heading
 how high and how often the feet leave the floor, how high each wrist goes relative to the
 head, how far each wrist / foot reaches forward, how low the pelvis goes, how far the head
 leans forward. A softmax classifier over those named features (and their squares) is fitted
-on ground-truth procedural clips (``motionprompt.synth``), never on a model's output, and
+on ground-truth procedural clips (``motionprompt_demo.synth``), never on a model's output, and
 stored as a small .npz; it then labels generated motions.
 
 Also here: ``foot_skating`` (stance-toe slide, m/frame) used by the evaluation.
@@ -181,7 +181,7 @@ class Recogniser:
         return got == (first, second), got, best[1]
 
     def save(self, path) -> None:
-        from .formats import atomic_path
+        from motionprompt.atomic import atomic_path
 
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:

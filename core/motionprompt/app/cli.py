@@ -35,7 +35,7 @@ def _add_export(sub) -> None:
 
 
 def _run_export(args) -> int:
-    from .formats import EXPORTERS, SUFFIXES, MotionFileError, export, load_motion
+    from ..files.formats import EXPORTERS, SUFFIXES, MotionFileError, export, load_motion
 
     fmts: list[str] = []
     for f in args.formats:
@@ -54,7 +54,7 @@ def _run_export(args) -> int:
         return 1
     smplx_opts = {}
     if args.smplx_model is not None:
-        from .smplx_body import rest_joints
+        from ..body.smplx_body import rest_joints
 
         try:
             smplx_opts = {"rest_pelvis": rest_joints(args.smplx_model, gender=args.gender)[0], "gender": args.gender}

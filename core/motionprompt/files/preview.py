@@ -44,8 +44,8 @@ from typing import BinaryIO, Iterator
 import numpy as np
 from PIL import GifImagePlugin, Image, ImageDraw, ImageFont
 
-from .formats import atomic_path
-from .skeleton import CHAIN_COLORS, KINEMATIC_CHAINS, NUM_BODY_JOINTS
+from ..atomic import atomic_path
+from ..body.skeleton import CHAIN_COLORS, KINEMATIC_CHAINS, NUM_BODY_JOINTS
 
 __all__ = [
     "Camera",

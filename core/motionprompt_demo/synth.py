@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .rep272 import motion_to_272
-from .rotations import axis_angle_to_matrix, axis_rotation, matrix_to_axis_angle, yaw_matrix
-from .skeleton import DEFAULT_REST_OFFSETS, forward_kinematics
+from motionprompt.body.rep272 import motion_to_272
+from motionprompt.body.rotations import axis_angle_to_matrix, axis_rotation, matrix_to_axis_angle, yaw_matrix
+from motionprompt.body.skeleton import DEFAULT_REST_OFFSETS, forward_kinematics
 
 __all__ = [
     "FPS",

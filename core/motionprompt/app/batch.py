@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .motion import Motion
+from ..body.motion import Motion
 
 __all__ = ["PromptFileError", "Job", "read_prompts", "RunDir", "run_jobs", "build_rewriter", "rewrite_prompt",
            "output_files", "short_name"]
@@ -162,18 +162,19 @@ class RunDir:
 # ---------------------------------------------------------------------- files of one motion
 def output_files(motion: Motion, folder: Path, flag: int, previews: bool = True) -> list[str]:
     """Write one motion's files into ``folder`` (see module docstring); returns their names."""
-    from . import formats
+    from ..atomic import atomic_path
+    from ..files import formats
 
     written = []
     formats.export(motion, "npy", folder / f"{flag}_predict.npy")
     written.append(f"{flag}_predict.npy")
-    with formats.atomic_path(folder / f"{flag}_text.txt") as tmp:
+    with atomic_path(folder / f"{flag}_text.txt") as tmp:
         Path(tmp).write_text(motion.prompt + "\n", encoding="utf-8")
     written.append(f"{flag}_text.txt")
     formats.export(motion, "npz", folder / f"{flag}_smplx.npz")
     written.append(f"{flag}_smplx.npz")
     if previews:  # GIF and MP4 from one pass over the frames
-        from .preview import write_gif_and_mp4
+        from ..files.preview import write_gif_and_mp4
 
         stem = f"{flag}_{short_name(motion.prompt)}"
         write_gif_and_mp4(motion, folder / f"{stem}.gif", folder / f"{stem}.mp4")

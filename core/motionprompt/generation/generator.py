@@ -2,7 +2,7 @@
 
     gen = Generator.from_spec("demo")                       # or "motionmillion-3b", a .toml path
     motions = gen.generate(["a person waves"], seconds=6, seeds=[7])
-    motions[0]                                              # motionprompt.motion.Motion, 30 fps
+    motions[0]                                              # motionprompt.body.motion.Motion, 30 fps
 
 Prompts are encoded and sampled in batches (every row exactly as if alone); each row's codes are
 decoded to normalised 272-dim frames, de-normalised with the model's mean / std, and turned into
@@ -27,15 +27,15 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import rep272
-from .checkpoints import load_prefix_lm, load_vqvae
-from .model_spec import ModelSpec, ModelSpecError, resolve_spec
-from .motion import Motion
-from .prefix_lm import PrefixLM
+from ..body import rep272
+from ..models.checkpoints import load_prefix_lm, load_vqvae
+from ..models.model_spec import ModelSpec, ModelSpecError, resolve_spec
+from ..body.motion import Motion
+from ..models.prefix_lm import PrefixLM
 from .sampler import Sampler, SamplingConfig
 from .segments import fit_lengths, split_actions, with_subject
-from .text_encoders import build_text_encoder
-from .vqvae import HumanVQVAE
+from ..models.text_encoders import build_text_encoder
+from ..models.vqvae import HumanVQVAE
 
 __all__ = ["Generator", "random_seed"]
 

@@ -1,6 +1,6 @@
 """Text for the demo model's procedural corpus: templates, paraphrases and held-out wordings.
 
-Each action of ``motionprompt.synth.ACTIONS`` has TRAIN phrases (third person, after a
+Each action of ``motionprompt_demo.synth.ACTIONS`` has TRAIN phrases (third person, after a
 subject) and HELDOUT phrases that never appear in training; the evaluation prompts
 (``heldout_prompts``) use only held-out phrases, subjects and connectors, so the measured
 accuracy says how well the model follows wordings it has not seen.

@@ -26,7 +26,7 @@ from typing import Callable
 
 import torch
 
-from .prefix_lm import PrefixLM
+from ..models.prefix_lm import PrefixLM
 
 __all__ = ["SamplingConfig", "Sampler", "Cancelled", "reference_sample", "hashed_uniform", "choose_tokens"]
 

@@ -1,6 +1,6 @@
 """A persistent generation worker speaking JSON lines over stdin / stdout.
 
-``python -m motionprompt.worker --model demo --device cpu`` loads the model ONCE, says
+``python -m motionprompt.app.worker --model demo --device cpu`` loads the model ONCE, says
 ``ready`` and then serves requests until stdin closes or ``quit`` arrives. It is what the
 Blender add-on runs when Blender's own Python has no torch.
 
@@ -57,7 +57,7 @@ def load_generator(model: str = "demo", device: str = "cpu", dtype: str | None =
         return getattr(importlib.import_module(module), attr or "make_generator")(model, device, dtype)
     import torch
 
-    from .generator import Generator
+    from ..generation.generator import Generator
 
     torch_dtype = getattr(torch, dtype) if dtype else None
     return Generator.from_spec(model, device=device, dtype=torch_dtype)
@@ -137,7 +137,7 @@ class Worker:
     def run_job(self, req: dict) -> dict:
         """Run one generate request; progress replies are sent as it goes, the final reply
         (result / cancelled / error) is returned."""
-        from .formats import export
+        from ..files.formats import export
 
         job = str(req.get("id"))
 
@@ -178,7 +178,7 @@ class Worker:
         except _Cancelled:
             return {"type": "cancelled", "id": req.get("id")}
         except Exception as e:  # noqa: BLE001 - any failure is reported; the worker stays alive
-            if type(e).__name__ == "Cancelled":  # motionprompt.sampler.Cancelled
+            if type(e).__name__ == "Cancelled":  # motionprompt.generation.sampler.Cancelled
                 return {"type": "cancelled", "id": req.get("id")}
             traceback.print_exc(file=sys.stderr)
             return {"type": "error", "id": req.get("id"), "message": f"{type(e).__name__}: {e}"}
@@ -194,7 +194,7 @@ def _protocol_stream():
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m motionprompt.worker", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m motionprompt.app.worker", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="demo", help="built-in model name or a model TOML file (default demo)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     p.add_argument("--dtype", default=None, help="torch dtype name (default: bfloat16 on CUDA, float32 on CPU)")
