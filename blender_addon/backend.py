@@ -136,8 +136,7 @@ class InProcessBackend(Backend):
 
     def cancel(self) -> None:
         if self.worker is not None and self.job is not None:
-            with self.worker._lock:
-                self.worker.cancel_ids.add(self.job)
+            self.worker.cancel(self.job)
 
     def shutdown(self) -> None:
         self.cancel()

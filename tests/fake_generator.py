@@ -15,7 +15,7 @@ import numpy as np
 
 from motionprompt.body.motion import Motion
 from motionprompt.body.rotations import axis_angle_to_matrix
-from motionprompt.generation.segments import split_actions
+from motionprompt.text.segments import split_actions
 
 
 class FakeCancelled(RuntimeError):

@@ -17,7 +17,7 @@ from motionprompt.app.cli import main
 from motionprompt.generation.generator import Generator, segment_seed
 from motionprompt.body.motion import Motion
 from motionprompt.generation.sampler import Cancelled, SamplingConfig, reference_sample
-from motionprompt.generation.segments import fit_lengths
+from motionprompt.text.segments import fit_lengths
 
 torch.set_num_threads(1)
 

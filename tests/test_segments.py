@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from motionprompt.generation.segments import fit_lengths, split_actions, with_subject
+from motionprompt.text.segments import fit_lengths, split_actions, with_subject
 
 
 @pytest.mark.parametrize("prompt, actions", [

@@ -8,8 +8,8 @@ import warnings
 import pytest
 import torch
 
-from motionprompt.models.text_encoders import (MiniLMTextEncoder, T5TextEncoder, build_text_encoder, pool_features,
-                                        split_clauses)
+from motionprompt.models.text_encoders import MiniLMTextEncoder, T5TextEncoder, build_text_encoder, pool_features
+from motionprompt.text.segments import split_clauses
 
 torch.set_num_threads(1)
 

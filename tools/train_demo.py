@@ -379,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--p-uncond", type=float, default=0.1, help="share of LM rows trained on the empty prompt")
     ap.add_argument("--guidance", type=float, default=1.5, help="guidance scale written to model.toml (1 = off)")
     ap.add_argument("--compose", action=argparse.BooleanOptionalAction, default=True,
-                    help="model.toml: generate prompts action by action (see motionprompt.generation.segments)")
+                    help="model.toml: generate prompts action by action (see motionprompt.text.segments)")
     ap.add_argument("--subject", default="a person",
                     help="model.toml: the subject every action is read with ('' = as written)")
     ap.add_argument("--cpu-dtype", default="bfloat16", choices=["bfloat16", "float32"],

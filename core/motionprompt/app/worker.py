@@ -87,6 +87,11 @@ class Worker:
         self.current: str | None = None
         self._lock = threading.Lock()
 
+    def cancel(self, job_id) -> None:
+        """Ask the job ``job_id`` to stop at its next step (thread-safe; the worker stays alive)."""
+        with self._lock:
+            self.cancel_ids.add(job_id)
+
     # -- reader side (a thread): cancels act at once, generation requests queue for the main loop
     def feed(self, lines) -> None:
         for line in lines:
@@ -100,8 +105,7 @@ class Worker:
                 self.send({"type": "error", "id": None, "message": f"bad request line {line[:200]!r}: {e}"})
                 continue
             if cmd == "cancel":
-                with self._lock:
-                    self.cancel_ids.add(req.get("id"))
+                self.cancel(req.get("id"))
             elif cmd == "ping":
                 self.send({"type": "pong", "busy": self.current is not None})
             elif cmd == "quit":

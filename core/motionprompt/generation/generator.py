@@ -33,7 +33,7 @@ from ..models.model_spec import ModelSpec, ModelSpecError, resolve_spec
 from ..body.motion import Motion
 from ..models.prefix_lm import PrefixLM
 from .sampler import Sampler, SamplingConfig
-from .segments import fit_lengths, split_actions, with_subject
+from ..text.segments import fit_lengths, split_actions, with_subject
 from ..models.text_encoders import build_text_encoder
 from ..models.vqvae import HumanVQVAE
 

@@ -17,33 +17,18 @@ also cuts at "and" / "then".
 
 from __future__ import annotations
 
-import re
 import warnings
 from pathlib import Path
 
 import torch
 
-from ..generation.segments import CLAUSE_END
+from ..text.segments import split_clauses
 
-__all__ = ["TextEncoder", "T5TextEncoder", "MiniLMTextEncoder", "build_text_encoder", "pool_features",
-           "split_clauses", "POOLINGS"]
+__all__ = ["TextEncoder", "T5TextEncoder", "MiniLMTextEncoder", "build_text_encoder", "pool_features", "POOLINGS"]
 
 POOLINGS = ("none", "cls", "mean", "sum", "mean+tokens", "clauses+tokens", "phrases+tokens")
 #: poolings that encode each clause of the prompt on its own -> whether clauses also end at "and" / "then"
 CLAUSE_POOLINGS = {"clauses+tokens": False, "phrases+tokens": True}
-
-_CLAUSE_END = re.compile(CLAUSE_END)
-_PHRASE_END = re.compile(CLAUSE_END + r"|\b(?:and|then)\b", re.IGNORECASE)
-
-
-def split_clauses(prompt: str, at_words: bool = False) -> list[str]:
-    """The prompt cut at punctuation (, . ; : ! ? and line breaks), stripped, empty parts dropped:
-    "a man walks. Next, he waves" -> ["a man walks", "Next", "he waves"]. ``at_words`` also cuts
-    at the words "and" / "then" ("walks and then waves" -> ["walks", "waves"]). A prompt with no
-    words left gives [prompt.strip()] (one clause, possibly empty)."""
-    parts = [c.strip() for c in (_PHRASE_END if at_words else _CLAUSE_END).split(prompt)]
-    return [c for c in parts if c] or [prompt.strip()]
-
 
 def pool_features(feats: torch.Tensor, mask: torch.Tensor, pooling: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Pool (B, L, D) features over real tokens: "none" keeps them, "cls" takes token 0,

@@ -1,5 +1,6 @@
 """A prompt as a timeline: its actions in order (``split_actions``), their share of a length
-(``fit_lengths``), and the subject a one-body model reads them with (``with_subject``).
+(``fit_lengths``), the subject a one-body model reads them with (``with_subject``), and the
+clauses a text encoder's clause pooling encodes one by one (``split_clauses``).
 
 A small model follows one action per prompt far better than a sentence of several (the demo
 model: 90 % of single held-out actions, about half of two-action sentences kept in order), so a
@@ -23,9 +24,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["split_actions", "fit_lengths", "with_subject"]
+__all__ = ["split_actions", "split_clauses", "fit_lengths", "with_subject", "CLAUSE_END"]
 
-#: Punctuation that ends a clause (also where text_encoders' clause poolings cut a prompt).
+#: Punctuation that ends a clause (where actions and the clauses of a clause pooling are cut).
 CLAUSE_END = r"[,.;:!?\n]+"
 # Where a prompt is cut: punctuation, or sequence words even without it ("walks and then
 # waves", "jumps before he claps"); an "and" before a sequence word goes with it.
@@ -39,6 +40,18 @@ _DESCRIBES = re.compile(r"^(?:\w+ing|with|while|without)\b", re.IGNORECASE)
 # A part that only brings the body back up ends the action before it ("sits, then gets up").
 _BACK_UP = re.compile(r"^(?:(?:he|she|they|it)\s+)?(?:gets?|stands?|comes?|rises?|climbs?)(?:\s+(?:back|again|up|"
                       r"on\s+\w+\s+feet|to\s+\w+\s+feet))*\s*(?:again)?$", re.IGNORECASE)
+# Where a clause pooling cuts: punctuation, and for phrases also "and" / "then".
+_CLAUSE_END = re.compile(CLAUSE_END)
+_PHRASE_END = re.compile(CLAUSE_END + r"|\b(?:and|then)\b", re.IGNORECASE)
+
+
+def split_clauses(prompt: str, at_words: bool = False) -> list[str]:
+    """The prompt cut at punctuation (, . ; : ! ? and line breaks), stripped, empty parts dropped:
+    "a man walks. Next, he waves" -> ["a man walks", "Next", "he waves"]. ``at_words`` also cuts
+    at the words "and" / "then" ("walks and then waves" -> ["walks", "waves"]). A prompt with no
+    words left gives [prompt.strip()] (one clause, possibly empty)."""
+    parts = [c.strip() for c in (_PHRASE_END if at_words else _CLAUSE_END).split(prompt)]
+    return [c for c in parts if c] or [prompt.strip()]
 
 
 def split_actions(prompt: str) -> list[str]:
