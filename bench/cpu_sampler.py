@@ -16,7 +16,8 @@ import time
 
 import torch
 
-from motionprompt.models.prefix_lm import LMConfig, PrefixLM
+from motionprompt.models.configs import LMConfig
+from motionprompt.models.prefix_lm import PrefixLM
 from motionprompt.generation.sampler import Sampler, SamplingConfig, reference_sample
 
 

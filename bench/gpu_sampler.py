@@ -25,7 +25,8 @@ from pathlib import Path
 
 import torch
 
-from motionprompt.models.prefix_lm import LMConfig, PrefixLM
+from motionprompt.models.configs import LMConfig
+from motionprompt.models.prefix_lm import PrefixLM
 from motionprompt.generation.sampler import Sampler, SamplingConfig, reference_sample
 
 PROMPTS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "motionmillion_eval_prompts.txt"

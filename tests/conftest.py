@@ -48,8 +48,9 @@ def model_toml(tmp_path_factory):
 
     from motionprompt.models.checkpoints import save_state_dict
     from motionprompt.models.model_spec import ModelSpec
-    from motionprompt.models.prefix_lm import LMConfig, PrefixLM
-    from motionprompt.models.vqvae import VQVAE_PRESETS, HumanVQVAE, VQVAEConfig
+    from motionprompt.models.configs import VQVAE_PRESETS, LMConfig, VQVAEConfig
+    from motionprompt.models.prefix_lm import PrefixLM
+    from motionprompt.models.vqvae import HumanVQVAE
 
     d = tmp_path_factory.mktemp("tiny_model")
     torch.manual_seed(0)

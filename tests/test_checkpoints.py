@@ -12,8 +12,9 @@ import torch
 from motionprompt.models.checkpoints import (CheckpointError, _mismatch, infer_lm_config, load_prefix_lm, load_vqvae,
                                       read_state_dict, save_state_dict)
 from motionprompt.models.model_spec import DEMO_SPEC, ModelSpec, ModelSpecError
-from motionprompt.models.prefix_lm import LMConfig, PrefixLM
-from motionprompt.models.vqvae import HumanVQVAE, VQVAEConfig
+from motionprompt.models.configs import LMConfig, VQVAEConfig
+from motionprompt.models.prefix_lm import PrefixLM
+from motionprompt.models.vqvae import HumanVQVAE
 
 torch.set_num_threads(1)
 

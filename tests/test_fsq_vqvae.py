@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from motionprompt.models.fsq import FSQ, RELEASED_LEVELS
-from motionprompt.models.vqvae import VQVAE_PRESETS, HumanVQVAE, VQVAEConfig
+from motionprompt.models.configs import RELEASED_LEVELS, VQVAE_PRESETS, VQVAEConfig
+from motionprompt.models.fsq import FSQ
+from motionprompt.models.vqvae import HumanVQVAE
 
 torch.set_num_threads(1)
 

@@ -5,6 +5,7 @@ import pytest
 from scipy.spatial.transform import Rotation, Slerp
 
 from motionprompt.body.motion import Motion
+from motionprompt.postprocess import in_place, resample
 from motionprompt.body.skeleton import DEFAULT_REST_OFFSETS, DEFAULT_REST_PELVIS
 
 from test_rep272 import synthetic_motion
@@ -21,7 +22,7 @@ def test_transl_is_pelvis_minus_rest_pelvis():
 def test_resampled_matches_scipy_slerp():
     local, root, pos = synthetic_motion(T=31)
     m = Motion(local, root, joints=pos)
-    r = m.resampled(24.0)
+    r = resample(m, 24.0)
     assert r.fps == 24.0 and r.num_frames == 25  # 1 s at 24 fps: 25 frames incl. both ends
     times = np.arange(31) / 30.0
     for j in (0, 5, 21):
@@ -33,7 +34,7 @@ def test_resampled_matches_scipy_slerp():
 
 def test_in_place_keeps_height_and_pose():
     local, root, pos = synthetic_motion(T=20)
-    m = Motion(local, root, joints=pos).in_place()
+    m = in_place(Motion(local, root, joints=pos))
     np.testing.assert_allclose(m.root_translation[:, [0, 2]], np.broadcast_to(root[0, [0, 2]], (20, 2)))
     np.testing.assert_allclose(m.root_translation[:, 1], root[:, 1])
     np.testing.assert_allclose(m.rotations, local)
@@ -48,3 +49,23 @@ def test_rejects_nan_and_bad_shapes():
         Motion(local[:, :21], root)
     with pytest.raises(ValueError, match="NaN"):
         Motion.from_272(np.full((4, 272), np.nan))
+
+
+def test_a_new_pose_drops_the_caches_derived_from_the_old_one():
+    """``with_`` or assignment of rotations / root: to_272 and joints follow the new pose."""
+    local, root, pos = synthetic_motion(T=12)
+    m = Motion.from_272(Motion(local, root, joints=pos).to_272())
+    old = m.to_272().copy()
+    R = m.rotations.copy()
+    R[:, 18] = R[:, 18] @ Rotation.from_rotvec([0.0, 0.0, 0.8]).as_matrix()  # bend the left elbow
+    changed = m.with_(rotations=R)
+    assert changed.features is None and changed.joints is None
+    np.testing.assert_allclose(changed.to_272(), Motion(R, m.root_translation, rest=m.rest_offsets()).to_272())
+    assert np.abs(changed.to_272() - old).max() > 1e-2
+    np.testing.assert_allclose(changed.rest_offsets(), m.rest_offsets())  # the skeleton stays
+    np.testing.assert_allclose(m.to_272(), old)  # the original is untouched
+    moved = m.with_(root_translation=m.root_translation + [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(moved.joint_positions(), m.joint_positions() + [1.0, 0.0, 0.0], atol=1e-9)
+    m.rotations = R  # assignment drops them too
+    assert m.features is None and m.joints is None
+    np.testing.assert_allclose(m.to_272(), changed.to_272())

@@ -9,7 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from motionprompt.models.prefix_lm import PRESETS, LMConfig, PrefixLM, mlp_hidden_width
+from motionprompt.models.configs import PRESETS, LMConfig, mlp_hidden_width
+from motionprompt.models.prefix_lm import PrefixLM
 
 torch.set_num_threads(1)
 

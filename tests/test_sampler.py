@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from motionprompt.models.prefix_lm import LMConfig, PrefixLM
+from motionprompt.models.configs import LMConfig
+from motionprompt.models.prefix_lm import PrefixLM
 from motionprompt.generation.sampler import (Cancelled, Sampler, SamplingConfig, choose_tokens, filter_logits,
                                   hashed_uniform, reference_sample)
 

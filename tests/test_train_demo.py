@@ -13,7 +13,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
 import train_demo  # noqa: E402
-from motionprompt.models.prefix_lm import LMConfig, PrefixLM  # noqa: E402
+from motionprompt.models.configs import LMConfig  # noqa: E402
+from motionprompt.models.prefix_lm import PrefixLM  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -56,7 +57,8 @@ def test_export_writes_a_model_the_generator_loads_with_its_settings(tmp_path):
     from motionprompt.models import model_spec
     from motionprompt_demo import recognise
     from motionprompt.generation.generator import Generator
-    from motionprompt.models.vqvae import VQVAE_PRESETS, HumanVQVAE, VQVAEConfig
+    from motionprompt.models.configs import VQVAE_PRESETS, VQVAEConfig
+    from motionprompt.models.vqvae import HumanVQVAE
 
     torch.manual_seed(0)
     vq = HumanVQVAE(VQVAEConfig(**VQVAE_PRESETS["tiny"]))

@@ -37,8 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "core"))
 
 from motionprompt_demo import captions, recognise, synth  # noqa: E402
-from motionprompt.models.prefix_lm import LMConfig, PrefixLM  # noqa: E402
-from motionprompt.models.vqvae import VQVAE_PRESETS, HumanVQVAE, VQVAEConfig  # noqa: E402
+from motionprompt.models.configs import VQVAE_PRESETS, LMConfig, VQVAEConfig  # noqa: E402
+from motionprompt.models.prefix_lm import PrefixLM  # noqa: E402
+from motionprompt.models.vqvae import HumanVQVAE  # noqa: E402
 
 DEFAULT_OUT = ROOT / "core" / "motionprompt" / "data" / "demo"
 NULL_TEXT = ""  # the prompt guidance steers away from (Generator.null_features encodes the same)

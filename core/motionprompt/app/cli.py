@@ -28,7 +28,7 @@ def _add_export(sub) -> None:
     p.add_argument("--fps", type=float, default=30.0, help="frame rate of a .npy input (default 30)")
     p.add_argument("--prompt", default="", help="text stored with the motion (titles, npz)")
     p.add_argument("--smplx-model", type=Path, default=None, metavar="DIR",
-                   help="SMPL-X model folder: exact J0 for transl in npz/smplx85/smplx322 (needs .[smplx])")
+                   help="SMPL-X model folder: exact J0 for transl in npz/smplx85/smplx322")
     p.add_argument("--gender", default="neutral", choices=("neutral", "male", "female"),
                    help="SMPL-X model gender with --smplx-model (default neutral)")
     p.set_defaults(func=_run_export)

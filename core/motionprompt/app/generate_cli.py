@@ -98,7 +98,7 @@ def _fail(msg: str) -> int:
 
 def _spec(args):
     from ..models.model_spec import TEXT_DIMS, ModelSpec
-    from ..models.prefix_lm import LMConfig
+    from ..models.configs import LMConfig
 
     spec = ModelSpec.load(args.model)
     if args.resume_trans:

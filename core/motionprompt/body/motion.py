@@ -13,10 +13,12 @@ from functools import cached_property
 import numpy as np
 
 from . import rep272
-from .rotations import slerp_resample
 from .skeleton import DEFAULT_REST_OFFSETS, DEFAULT_REST_PELVIS, NUM_BODY_JOINTS, estimate_rest_offsets, forward_kinematics
 
 __all__ = ["Motion"]
+
+#: The fields every derived cache (joints, 272 features) is computed from.
+_POSE_FIELDS = ("rotations", "root_translation")
 
 
 @dataclass(eq=False)
@@ -31,6 +33,12 @@ class Motion:
             (the 272 position channels, mocap); used to estimate the rest skeleton.
         features: (T, 272) de-normalised frames, when the motion came from them.
         prompt, seed, source: provenance (``source``: a file path, "demo", a model name...).
+        rest: (22, 3) rest offsets child - parent, metres, when known from elsewhere (a motion
+            made from another keeps its skeleton); else estimated from ``joints``.
+        meta: what produced it beyond provenance (token count, action segments...).
+
+    ``joints`` and ``features`` derive from the pose: replacing ``rotations`` or
+    ``root_translation`` (``with_`` or assignment) drops them, keeping the rest skeleton.
     """
 
     rotations: np.ndarray
@@ -42,6 +50,7 @@ class Motion:
     seed: int | None = None
     source: str = ""
     meta: dict = field(default_factory=dict)
+    rest: np.ndarray | None = None
 
     def __post_init__(self):
         self.rotations = np.asarray(self.rotations, dtype=np.float64)
@@ -57,8 +66,26 @@ class Motion:
                 raise ValueError(f"Motion.joints must be ({T}, 22, 3), got {self.joints.shape}")
         if not (np.all(np.isfinite(self.rotations)) and np.all(np.isfinite(self.root_translation))):
             raise ValueError("Motion contains NaN or infinite values")
+        if self.rest is not None:
+            self.rest = np.asarray(self.rest, dtype=np.float64)
+            if self.rest.shape != (NUM_BODY_JOINTS, 3):
+                raise ValueError(f"Motion.rest must be (22, 3), got {self.rest.shape}")
         if not self.fps > 0:
             raise ValueError(f"Motion.fps must be positive, got {self.fps}")
+        self.__dict__["_ready"] = True
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _POSE_FIELDS and self.__dict__.get("_ready"):
+            self._drop_derived()
+        object.__setattr__(self, name, value)
+
+    def _drop_derived(self) -> None:
+        """Forget what derives from the pose (joints, 272 features), keeping the rest skeleton."""
+        if self.rest is None:
+            object.__setattr__(self, "rest", self.rest_offsets())
+        object.__setattr__(self, "joints", None)
+        object.__setattr__(self, "features", None)
+        self.__dict__.pop("_rest", None)
 
     @classmethod
     def from_272(cls, x: np.ndarray, fps: float = 30.0, prompt: str = "", seed: int | None = None,
@@ -84,17 +111,21 @@ class Motion:
 
     @cached_property
     def _rest(self) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.rest is not None:
+            return self.rest, None
         if self.joints is None:
             return np.array(DEFAULT_REST_OFFSETS), None
         return estimate_rest_offsets(self.rotations, self.joints)
 
     def rest_offsets(self) -> np.ndarray:
-        """(22, 3) rest offsets child - parent, metres: estimated from the motion's own
-        rotations and positions when it carries positions, else the shipped default."""
+        """(22, 3) rest offsets child - parent, metres: ``rest`` when set, else estimated from
+        the motion's own rotations and positions when it carries positions, else the shipped
+        default."""
         return self._rest[0].copy()
 
     def rest_spread(self) -> np.ndarray | None:
-        """(22,) RMS disagreement (metres) between per-frame offsets and the estimate, or None."""
+        """(22,) RMS disagreement (metres) between per-frame offsets and the estimate, or None
+        when the skeleton was not estimated from this motion's positions."""
         return None if self._rest[1] is None else self._rest[1].copy()
 
     def joint_positions(self, offsets: np.ndarray | None = None) -> np.ndarray:
@@ -116,34 +147,13 @@ class Motion:
             return self.features
         return rep272.motion_to_272(self.rotations, self.joint_positions())
 
-    def resampled(self, fps: float) -> "Motion":
-        """The same motion at another frame rate: rotations by slerp, translations and joints
-        linearly; same duration (first and last frames kept). 272 features are dropped (they
-        are defined at the source rate); the rest skeleton estimated at the source rate is kept."""
-        if fps == self.fps:
-            return self
-        T = self.num_frames
-        rots = slerp_resample(self.rotations, self.fps, fps)
-        t = np.arange(rots.shape[0]) * (self.fps / fps)
-
-        def lerp(a: np.ndarray) -> np.ndarray:
-            flat = a.reshape(T, -1)
-            cols = [np.interp(t, np.arange(T), flat[:, k]) for k in range(flat.shape[1])]  # over channels
-            return np.stack(cols, axis=1).reshape((len(t),) + a.shape[1:])
-
-        out = replace(self, rotations=rots, root_translation=lerp(self.root_translation), fps=float(fps),
-                      joints=None, features=None, meta=dict(self.meta))
-        out.__dict__["_rest"] = self._rest  # keep the skeleton estimated from the full-rate data
-        return out
-
-    def in_place(self) -> "Motion":
-        """The same motion with the root's horizontal travel removed (x, z of frame 0 kept)."""
-        root = self.root_translation.copy()
-        root[:, [0, 2]] = root[0, [0, 2]]
-        out = replace(self, root_translation=root, joints=None, features=None, meta=dict(self.meta))
-        out.__dict__["_rest"] = self._rest
-        return out
-
     def with_(self, **changes) -> "Motion":
-        """A copy with some fields replaced."""
+        """A copy with some fields replaced. A new pose (``rotations`` / ``root_translation``)
+        drops ``joints`` and ``features`` unless they are given too; the rest skeleton stays."""
+        if any(k in changes for k in _POSE_FIELDS):
+            changes.setdefault("joints", None)
+            changes.setdefault("features", None)
+            if changes["joints"] is None:
+                changes.setdefault("rest", self.rest_offsets())
+        changes.setdefault("meta", dict(self.meta))
         return replace(self, **changes)

@@ -16,8 +16,9 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .prefix_lm import PRESETS, LMConfig, PrefixLM
-from .vqvae import HumanVQVAE, VQVAEConfig
+from .configs import PRESETS, LMConfig, VQVAEConfig
+from .prefix_lm import PrefixLM
+from .vqvae import HumanVQVAE
 
 __all__ = ["CheckpointError", "read_state_dict", "load_strict", "load_prefix_lm", "load_vqvae",
            "save_state_dict", "infer_lm_config", "SUBDICT_KEYS"]

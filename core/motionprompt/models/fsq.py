@@ -17,9 +17,7 @@ import math
 import torch
 import torch.nn as nn
 
-__all__ = ["FSQ", "RELEASED_LEVELS"]
-
-RELEASED_LEVELS = (8, 8, 8, 5, 5, 5)
+__all__ = ["FSQ"]
 
 
 class FSQ(nn.Module):

@@ -38,8 +38,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .prefix_lm import LMConfig
-from .vqvae import VQVAE_PRESETS, VQVAEConfig
+from .configs import VQVAE_PRESETS, LMConfig, VQVAEConfig
 
 __all__ = ["ModelSpec", "ModelSpecError", "BUILTIN", "DEMO_SPEC", "resolve_spec"]
 

@@ -22,67 +22,16 @@ Residual block keys: ``norm1``, ``conv1`` (dilated k3), ``norm2``, ``conv2`` (1x
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .fsq import FSQ, RELEASED_LEVELS
+from .configs import VQVAEConfig
+from .fsq import FSQ
 
-__all__ = ["VQVAEConfig", "HumanVQVAE", "VQVAE_PRESETS"]
+__all__ = ["HumanVQVAE"]
 
 HAAR = (0.7071067811865476, 0.7071067811865476)
-
-
-@dataclass(frozen=True)
-class VQVAEConfig:
-    """Shape of the FSQ VQ-VAE (defaults: the released one, about 11M parameters)."""
-
-    input_dim: int = 272
-    width: int = 512
-    code_dim: int = 512  # output_emb_width
-    down_t: int = 1
-    depth: int = 3
-    dilation_growth_rate: int = 3
-    kernel_size: int = 3
-    norm: str | None = "LN"  # "LN" or None
-    levels: tuple = field(default=RELEASED_LEVELS)
-    use_patcher: bool = True
-
-    def __post_init__(self):
-        object.__setattr__(self, "levels", tuple(int(x) for x in self.levels))
-        if isinstance(self.norm, str) and self.norm.lower() in ("none", ""):
-            object.__setattr__(self, "norm", None)  # TOML has no null
-        if self.norm not in ("LN", None):
-            raise ValueError(f"VQVAEConfig.norm must be 'LN' or None, got {self.norm!r}")
-        if self.kernel_size % 2 != 1:
-            raise ValueError(f"VQVAEConfig.kernel_size must be odd, got {self.kernel_size}")
-
-    @property
-    def frames_per_token(self) -> int:
-        return 2 ** self.down_t
-
-    @property
-    def nb_code(self) -> int:
-        n = 1
-        for x in self.levels:
-            n *= x
-        return n
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["levels"] = list(self.levels)
-        d["norm"] = self.norm or "none"
-        return d
-
-
-VQVAE_PRESETS: dict[str, dict] = {
-    "released": {},
-    # small tokenizers for tests and the demo model (5 * 5 * 4 * 4 = 400 codes)
-    "tiny": dict(width=32, code_dim=32, depth=1, levels=(5, 5, 4, 4)),
-    "small": dict(width=128, code_dim=128, depth=2, levels=(8, 5, 5, 5)),
-}
 
 
 class Patcher(nn.Module):

@@ -1,0 +1,17 @@
+"""Post-processing: the one stage every motion passes between generation (or a file) and its
+outputs (files, keys, a target rig). Each step is a documented ``Motion -> Motion`` function;
+``PostProcess`` says which steps run, and ``apply`` runs them in their fixed order.
+
+    from motionprompt import postprocess
+    out = postprocess.apply(motion, postprocess.PostProcess(fps=24, root="in_place"))
+
+Callers go through ``postprocess.apply`` (the CLI, batch, export, the worker, tools/bake.py and
+the Blender add-on), so a new step is written once: a function here and a field of
+``PostProcess``. Pure numpy (the add-on vendors this package).
+"""
+
+from .root import in_place
+from .stage import ROOT_MODES, PostProcess, PostProcessError, apply
+from .timing import resample
+
+__all__ = ["PostProcess", "PostProcessError", "apply", "resample", "in_place", "ROOT_MODES"]
