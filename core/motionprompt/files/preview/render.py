@@ -1,0 +1,121 @@
+"""Preview files from joint positions: GIF, MP4 (both from one pass over the frames) and a PNG
+contact sheet.
+
+Joints are ``(T, 22, 3)`` metres, SMPL-X axes (+Y up); sizes are pixels; fps is frames per
+second. Frames are drawn once each and streamed to the encoders in threads, so only a few are
+alive at a time. Files are written atomically: on any error nothing is left at the destination.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ...atomic import atomic_path
+from .encoders import _EncoderThread, _GifStream, _Mp4Stream
+from .painter import _Painter
+from .projection import Camera
+from .style import BACKGROUND, GRID, TEXT
+from .text import _text_mask
+
+
+def _stream(painter: _Painter, gif_path=None, mp4_path=None, title: str = "", crf: int = 23,
+            preset: str = "ultrafast") -> None:
+    """Render every frame once and feed it to the requested encoders (atomic files)."""
+    with contextlib.ExitStack() as stack:
+        sinks, threads = [], []
+        size = (painter.size, painter.size)
+        if gif_path is not None:
+            tmp = stack.enter_context(atomic_path(gif_path))
+            fp = stack.enter_context(open(tmp, "wb"))
+            sinks.append(_GifStream(fp, size, painter.fps))
+        if mp4_path is not None:
+            tmp = stack.enter_context(atomic_path(mp4_path))
+            mp4 = _Mp4Stream(tmp, size, painter.fps, title, crf, preset)
+            stack.callback(mp4.abort)  # stops ffmpeg on errors (nothing to do after a clean close)
+            sinks.append(mp4)
+        for sink in sinks:
+            threads.append(_EncoderThread(sink))
+            stack.callback(_quiet_stop, threads[-1])  # on errors: the thread ends before files go
+        for i in range(len(painter)):
+            im = painter.frame(i)
+            for th in threads:
+                th.write(im, painter.colour_box)
+        for th in threads:
+            th.stop()
+        for sink in sinks:
+            sink.close()
+
+
+def _quiet_stop(thread: _EncoderThread) -> None:
+    """Stop ``thread`` during error cleanup; its own error would hide the one being raised."""
+    with contextlib.suppress(BaseException):
+        thread.stop()
+
+
+def render_gif(joints, path, title: str = "", fps: float = 30.0, size: int = 960, trajectory=None,
+               camera: Camera | None = None, antialias: bool = True) -> Path:
+    """Write an animated GIF preview of joint positions (T, 22, 3) metres Y up to ``path``.
+
+    Frame delays are in 1/100 s (the GIF unit); their running sum stays within 1/200 s of the
+    true times, so T frames last T / fps seconds. Returns ``path``.
+    """
+    painter = _Painter(joints, size, title, fps, trajectory, camera, antialias)
+    _stream(painter, gif_path=path, title=title)
+    return Path(path)
+
+
+def render_mp4(joints, path, title: str = "", fps: float = 30.0, size: int = 960, trajectory=None,
+               camera: Camera | None = None, antialias: bool = True, crf: int = 23,
+               preset: str = "ultrafast") -> Path:
+    """Write an H.264 MP4 preview (yuv420p, even size) of joints (T, 22, 3) to ``path``."""
+    painter = _Painter(joints, size, title, fps, trajectory, camera, antialias)
+    _stream(painter, mp4_path=path, title=title, crf=crf, preset=preset)
+    return Path(path)
+
+
+def render_gif_and_mp4(joints, gif_path, mp4_path, title: str = "", fps: float = 30.0, size: int = 960,
+                       trajectory=None, camera: Camera | None = None, antialias: bool = True, crf: int = 23,
+                       preset: str = "ultrafast") -> tuple[Path, Path]:
+    """Write the GIF and the MP4 from one pass over the frames (each frame is drawn once)."""
+    painter = _Painter(joints, size, title, fps, trajectory, camera, antialias)
+    _stream(painter, gif_path=gif_path, mp4_path=mp4_path, title=title, crf=crf, preset=preset)
+    return Path(gif_path), Path(mp4_path)
+
+
+def contact_sheet_frames(num_frames: int, count: int) -> np.ndarray:
+    """Indices of ``count`` key frames spread evenly from the first to the last frame."""
+    count = max(1, min(int(count), num_frames))
+    return np.unique(np.round(np.linspace(0, num_frames - 1, count)).astype(int))
+
+
+def render_contact_sheet(joints, path, title: str = "", fps: float = 30.0, tile: int = 320, count: int = 8,
+                         columns: int = 4, trajectory=None, camera: Camera | None = None,
+                         antialias: bool = True) -> Path:
+    """Write a PNG of ``count`` key frames side by side (``columns`` per row, ``tile`` pixels each),
+    every tile labelled with its time, the prompt as title above. Returns ``path``."""
+    painter = _Painter(joints, tile, "", fps, trajectory, camera, antialias)
+    keys = contact_sheet_frames(len(painter), count)
+    columns = max(1, min(int(columns), len(keys)))
+    rows = math.ceil(len(keys) / columns)
+    t = painter.size
+    width = columns * t
+    mask = _text_mask(title, width, max(12, round(t * 0.07)))
+    top = 0 if mask is None else mask.size[1]
+    sheet = Image.new("RGB", (width, top + rows * t), BACKGROUND)
+    if mask is not None:
+        sheet.paste(TEXT, (0, 0, *mask.size), mask)
+    for k, i in enumerate(keys):
+        sheet.paste(painter.rgb(int(i)), ((k % columns) * t, top + (k // columns) * t))
+    draw = ImageDraw.Draw(sheet)
+    for k in range(1, columns):  # thin separators between tiles
+        draw.line([(k * t, top), (k * t, sheet.size[1])], fill=GRID, width=1)
+    for r in range(1, rows):
+        draw.line([(0, top + r * t), (width, top + r * t)], fill=GRID, width=1)
+    with atomic_path(path) as tmp:
+        sheet.save(tmp, format="PNG")
+    return Path(path)
