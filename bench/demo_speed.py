@@ -42,6 +42,7 @@ def warm(threads: int, repeats: int, dtype: str | None = None) -> None:
     import torch
 
     from motionprompt.generation.generator import Generator
+    from motionprompt.request import GenerateRequest
 
     torch.set_num_threads(threads)
     t = time.perf_counter()
@@ -50,12 +51,12 @@ def warm(threads: int, repeats: int, dtype: str | None = None) -> None:
           f"{str(gen.dtype).replace('torch.', '')}")
     prompts = ["a person walks forward", "someone waves with the right hand", "a man jumps in place",
                "a woman does squats, then bows", "a person runs forward"]
-    gen.generate(prompts[:1], seeds=[0])  # first call warms caches
+    gen.generate(GenerateRequest(prompts[:1], seeds=[0]))  # first call warms caches
     times, frames = [], []
     for r in range(repeats):
         for i, p in enumerate(prompts):
             t = time.perf_counter()
-            m = gen.generate([p], seeds=[r * 10 + i])[0]
+            m = gen.generate(GenerateRequest([p], seeds=[r * 10 + i]))[0]
             times.append(time.perf_counter() - t)
             frames.append(m.num_frames)
     tm = gen.timings
@@ -64,7 +65,7 @@ def warm(threads: int, repeats: int, dtype: str | None = None) -> None:
           f"{tm['sample_s']:.3f} / decode {tm['decode_s']:.3f} s)  target <= 0.3 s")
     batch = [prompts[i % len(prompts)] for i in range(16)]
     t = time.perf_counter()
-    gen.generate(batch, seeds=list(range(16)))
+    gen.generate(GenerateRequest(batch, seeds=list(range(16)), batch_size=16))
     dt = time.perf_counter() - t
     print(f"warm, 16 prompts in one batch: {dt:.2f} s ({dt / 16:.3f} s per prompt)")
 

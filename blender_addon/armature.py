@@ -7,20 +7,19 @@ SMPL-X rest position (Blender is +Z up, characters face -Y), tail straight up (+
 Its rest matrix is then the same +90 degree X rotation ``SMPLX_TO_BLENDER`` for every bone, so a
 SMPL-X local rotation is directly the bone's pose rotation.
 
-An existing armature (``BoneTarget.from_armature``) may use other rest orientations, units
+An existing armature (``target_from_armature``) may use other rest orientations, units
 and names (official add-on, Meshcapade ``left_eye``/``right_eye``, SMPL-H ``L_Hip`` style,
-``m_avg_`` prefixes); the keys module converts through each bone's rest matrix.
+``m_avg_`` prefixes): it is read into a ``rig.RigTarget`` (the bones as numbers), and
+``rig.pose_channels`` converts through each bone's rest matrix. This module holds only what
+needs bpy; the name matching, axes/units estimation and pose maths are in ``body/rig.py``.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 import bpy
 import numpy as np
 
-from .core import skeleton
+from .core import rig, skeleton
 
 __all__ = [
     "SMPLX_TO_BLENDER",
@@ -28,11 +27,11 @@ __all__ = [
     "ARMATURE_TAG",
     "build_armature",
     "bone_for_joint",
-    "BoneTarget",
+    "target_from_armature",
 ]
 
-#: SMPL-X (x, y, z) -> Blender (x, -z, y): +90 degrees about X.
-SMPLX_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+#: SMPL-X (x, y, z) -> Blender (x, -z, y): +90 degrees about X (``rig.SMPLX_TO_BLENDER``).
+SMPLX_TO_BLENDER = rig.SMPLX_TO_BLENDER
 ROOT_BONE = "root"
 #: Custom property marking armatures this add-on built (value: number of SMPL-X joints).
 ARMATURE_TAG = "motionprompt_joints"
@@ -111,119 +110,37 @@ def _edit_bones(obj, heads: np.ndarray, lengths: np.ndarray, parents) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading an existing armature
-
-_SMPLH = {"l": "left", "r": "right"}
-_ALIASES = {"left_eye": "left_eye_smplhf", "right_eye": "right_eye_smplhf"}
-_PREFIX = re.compile(r"^(?:.*[:|])?(?:[mf]_avg_|smplx?[-_]|smplh[-_]|mixamorig[:_])?", re.IGNORECASE)
-
-
-def _canonical(bone_name: str) -> str:
-    """Bone name -> official SMPL-X spelling when it is a known variant, else lower-cased."""
-    name = _PREFIX.sub("", bone_name).lower()
-    m = re.match(r"^([lr])_(.+)$", name)
-    if m:
-        name = f"{_SMPLH[m.group(1)]}_{m.group(2)}"
-    return _ALIASES.get(name, name)
+# Reading an existing armature (the names and the maths are ``rig``'s; this reads the bones)
 
 
 def bone_for_joint(obj) -> dict[int, str]:
     """SMPL-X joint index -> bone name in the armature ``obj`` (official names and aliases)."""
-    index = {name: j for j, name in enumerate(skeleton.JOINT_NAMES)}
-    found: dict[int, str] = {}
-    for bone in obj.data.bones:
-        j = index.get(bone.name)
-        if j is None:
-            j = index.get(_canonical(bone.name))
-        if j is not None and (j not in found or bone.name == skeleton.JOINT_NAMES[j]):
-            found[j] = bone.name
-    return found
+    return rig.match_joint_bones(bone.name for bone in obj.data.bones)
 
 
-@dataclass
-class BoneTarget:
-    """What the keys need to know about an armature, all in armature space.
+def target_from_armature(obj, num_joints: int = skeleton.NUM_BODY_JOINTS) -> rig.RigTarget:
+    """Read the armature object ``obj`` into a ``rig.RigTarget`` (armature space, its units).
 
-    Attributes:
-        bones: joint index -> bone name, for the joints this armature has.
-        rest: joint index -> (3, 3) rest rotation of that bone (bone axes as columns).
-        heads: joint index -> (3,) rest head position, armature units.
-        driven_parent: joint index -> the nearest ancestor bone that is a driven joint (or -1).
-        axes: (3, 3) SMPL-X axes in armature space (columns: SMPL-X x, y, z).
-        scale: armature units per metre.
-        root: name of the pelvis' parent bone when it can carry root motion, else None.
-        root_rest: (3, 3) rest rotation of that bone.
+    Only joints < ``num_joints`` are driven. Armatures this add-on built (``ARMATURE_TAG``)
+    get the exact ``SMPLX_TO_BLENDER`` axes and metres; others get them estimated from the
+    rest heads (``rig.axes_and_scale``).
     """
-
-    bones: dict
-    rest: dict
-    heads: dict
-    driven_parent: dict
-    axes: np.ndarray
-    scale: float
-    root: str | None
-    root_rest: np.ndarray
-
-    @classmethod
-    def from_armature(cls, obj, num_joints: int = skeleton.NUM_BODY_JOINTS) -> "BoneTarget":
-        """Read ``obj`` (an armature object); only joints < ``num_joints`` are considered."""
-        if obj is None or obj.type != "ARMATURE":
-            raise ValueError(f"{getattr(obj, 'name', obj)!r} is not an armature object")
-        bones = {j: b for j, b in bone_for_joint(obj).items() if j < num_joints}
-        if 0 not in bones:
-            raise ValueError(f"armature {obj.name!r} has no pelvis bone (expected SMPL-X bone names such as "
-                             "'pelvis', 'left_hip'; or create a new SMPL-X armature)")
-        data_bones = obj.data.bones
-        rest = {j: np.array(data_bones[b].matrix_local.to_3x3()) for j, b in bones.items()}
-        heads = {j: np.array(data_bones[b].head_local) for j, b in bones.items()}
-        by_name = {b: j for j, b in bones.items()}
-        driven_parent = {}
-        for j, b in bones.items():
-            parent = data_bones[b].parent
-            while parent is not None and parent.name not in by_name:
-                parent = parent.parent
-            driven_parent[j] = -1 if parent is None else by_name[parent.name]
-        pelvis_parent = data_bones[bones[0]].parent
-        root = pelvis_parent.name if pelvis_parent is not None and pelvis_parent.parent is None else None
-        root_rest = np.array(pelvis_parent.matrix_local.to_3x3()) if root else np.eye(3)
-        if obj.get(ARMATURE_TAG):
-            axes, scale = SMPLX_TO_BLENDER.copy(), 1.0
-        else:
-            axes, scale = _axes_and_scale(heads)
-        return cls(bones, rest, heads, driven_parent, axes, scale, root, root_rest)
-
-
-def _snap_axes(A: np.ndarray, max_deg: float = 30.0) -> np.ndarray:
-    """Snap a rotation to the nearest signed axis permutation when every column is within
-    ``max_deg`` of an axis (rigs are built upright; a leaning rest spine should not tilt keys)."""
-    snapped = np.zeros_like(A)
-    for c in range(3):
-        k = int(np.argmax(np.abs(A[:, c])))
-        if np.abs(A[k, c]) < np.cos(np.radians(max_deg)):
-            return A
-        snapped[k, c] = np.sign(A[k, c])
-    return snapped if abs(np.linalg.det(snapped) - 1.0) < 1e-6 else A
-
-
-def _axes_and_scale(heads: dict) -> tuple[np.ndarray, float]:
-    """SMPL-X axes in armature space and armature units per metre, from rest joint positions."""
-    pelvis = heads[0]
-    if 1 in heads and 2 in heads:
-        left = heads[1] - heads[2]
-    elif 16 in heads and 17 in heads:
-        left = heads[16] - heads[17]
+    if obj is None or obj.type != "ARMATURE":
+        raise ValueError(f"{getattr(obj, 'name', obj)!r} is not an armature object")
+    bones = {j: b for j, b in bone_for_joint(obj).items() if j < num_joints}
+    if 0 not in bones:
+        raise ValueError(f"armature {obj.name!r} has no pelvis bone (expected SMPL-X bone names such as "
+                         "'pelvis', 'left_hip'; or create a new SMPL-X armature)")
+    data_bones = obj.data.bones
+    parent_of = {b.name: (b.parent.name if b.parent is not None else None) for b in data_bones}
+    wanted = set(bones.values())
+    pelvis_parent = data_bones[bones[0]].parent
+    if pelvis_parent is not None:
+        wanted.add(pelvis_parent.name)
+    rest = {name: np.array(data_bones[name].matrix_local.to_3x3()) for name in wanted}
+    heads = {name: np.array(data_bones[name].head_local) for name in wanted}
+    if obj.get(ARMATURE_TAG):
+        axes, scale = SMPLX_TO_BLENDER.copy(), 1.0
     else:
-        return SMPLX_TO_BLENDER.copy(), 1.0
-    top = next((heads[j] for j in (15, 12, 9, 6, 3) if j in heads), None)
-    if top is None:
-        return SMPLX_TO_BLENDER.copy(), 1.0
-    up = top - pelvis
-    x = left / np.linalg.norm(left)
-    y = up - (up @ x) * x
-    y /= np.linalg.norm(y)
-    A = _snap_axes(np.stack([x, y, np.cross(x, y)], axis=1))
-    chain = [j for j in (0, 3, 6, 9, 12, 15) if j in heads]
-    ref = skeleton.rest_positions(skeleton.DEFAULT_REST_OFFSETS)
-    ratio = np.linalg.norm(heads[chain[-1]] - pelvis) / max(np.linalg.norm(ref[chain[-1]] - ref[0]), 1e-9)
-    scale = float(10.0 ** np.round(np.log10(max(ratio, 1e-9))))
-    return A, scale
+        axes, scale = None, None  # estimated from the heads
+    return rig.RigTarget.from_bones(bones, parent_of, rest, heads, axes=axes, scale=scale)

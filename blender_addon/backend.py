@@ -49,12 +49,11 @@ class Backend:
     def busy(self) -> bool:
         return self.job is not None
 
-    def new_request(self, **fields) -> dict:
+    def new_request(self, request) -> dict:
+        """The worker message for a ``GenerateRequest`` (validated by the caller)."""
         if self.busy:
             raise BusyError("a generation is already running; wait for it or press Esc to cancel it")
-        req = {"cmd": "generate", "id": f"g{next(_ids)}"}
-        req.update(fields)
-        return req
+        return {"cmd": "generate", "id": f"g{next(_ids)}", **request.to_json()}
 
     def _track(self, msgs: list[dict]) -> list[dict]:
         for m in msgs:
@@ -63,9 +62,10 @@ class Backend:
                     self.job = None
         return msgs
 
-    def run_sync(self, timeout: float = 3600.0, progress=None, **fields) -> dict:
-        """Generate and wait (headless). Returns the ``result`` reply; raises GenerationError."""
-        req = self.submit(**fields)
+    def run_sync(self, request, timeout: float = 3600.0, progress=None) -> dict:
+        """Generate ``request`` and wait (headless). Returns the ``result`` reply; raises
+        GenerationError."""
+        req = self.submit(request)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for m in self.wait_messages(0.2):
@@ -83,7 +83,7 @@ class Backend:
         self.cancel()
         raise GenerationError(f"no result within {timeout:.0f} s")
 
-    # subclasses: submit(**fields) -> request, poll() -> [replies], wait_messages(t), cancel(), status(), shutdown()
+    # subclasses: submit(request) -> message, poll() -> [replies], wait_messages(t), cancel(), status(), shutdown()
 
 
 class InProcessBackend(Backend):
@@ -92,15 +92,15 @@ class InProcessBackend(Backend):
     def __init__(self, model: str, device: str):
         super().__init__(model, device)
         self.replies: queue.Queue = queue.Queue()
-        self.worker = None  # motionprompt.app.worker.Worker, built with the model on first use
+        self.worker = None  # core.in_process_worker, built with the model on first use
         self.loaded = False
 
     def status(self) -> str:
         state = "busy" if self.busy else ("model loaded" if self.loaded else "model loads on first Generate")
         return f"in Blender's Python ({self.device}): {state}"
 
-    def submit(self, **fields) -> dict:
-        req = self.new_request(**fields)
+    def submit(self, request) -> dict:
+        req = self.new_request(request)
         self.job = req["id"]
         threading.Thread(target=self._run, args=(req,), daemon=True).start()
         return req
@@ -108,12 +108,9 @@ class InProcessBackend(Backend):
     def _run(self, req: dict) -> None:
         try:
             if self.worker is None:
-                from .core import motionprompt as mp
-                import importlib
+                from .core import in_process_worker
 
-                wmod = importlib.import_module(f"{mp.__name__}.app.worker")
-                generator = wmod.load_generator(self.model, self.device)
-                self.worker = wmod.Worker(generator, self.replies.put, model_name=self.model, device=self.device)
+                self.worker = in_process_worker(self.model, self.device, self.replies.put)
                 self.loaded = True
             self.replies.put(self.worker.run_job(req))
         except Exception as e:  # noqa: BLE001 - reported to the operator
@@ -157,8 +154,8 @@ class WorkerBackend(Backend):
         state = "busy" if self.busy else ("ready" if self.client.ready else "loading the model")
         return f"worker pid {self.client.proc.pid} ({self.device}): {state}"
 
-    def submit(self, **fields) -> dict:
-        req = self.new_request(**fields)
+    def submit(self, request) -> dict:
+        req = self.new_request(request)
         if not self.client.alive():
             self.client.start()  # (re)start after a crash
         self.client.send(req)

@@ -1,16 +1,18 @@
 """Where the add-on gets ``motionprompt`` from.
 
-The installable zip (``tools/build_addon.py``) carries the pure-Python parts of the package
-under ``vendor/motionprompt``; a Blender whose Python already imports ``motionprompt`` (the
-``bpy`` module inside the project's .venv, a developer checkout) uses that one instead.
-Everything else in the add-on imports the package through this module only.
+The installable zip (``tools/build_addon.py``) carries the torch-free sub-packages of the
+package under ``vendor/motionprompt``; a Blender whose Python already imports ``motionprompt``
+(the ``bpy`` module inside the project's .venv, a developer checkout) uses that one instead.
+Everything else in the add-on reaches the package through this module only: the modules below,
+and ``in_process_worker`` (generation inside Blender's Python).
 """
 
 from __future__ import annotations
 
 import importlib
 
-__all__ = ["motionprompt", "rotations", "skeleton", "formats", "atomic_path", "Motion", "has_generator"]
+__all__ = ["motionprompt", "rotations", "skeleton", "rig", "formats", "postprocess", "request", "atomic_path",
+           "smplx_body", "Motion", "has_generator", "in_process_worker"]
 
 
 def _import():
@@ -29,9 +31,13 @@ motionprompt = _import()
 _name = motionprompt.__name__
 rotations = importlib.import_module(f"{_name}.body.rotations")
 skeleton = importlib.import_module(f"{_name}.body.skeleton")
+rig = importlib.import_module(f"{_name}.body.rig")
 formats = importlib.import_module(f"{_name}.files.formats")
+postprocess = importlib.import_module(f"{_name}.postprocess")
+request = importlib.import_module(f"{_name}.request")
 atomic_path = importlib.import_module(f"{_name}.atomic").atomic_path
 Motion = importlib.import_module(f"{_name}.body.motion").Motion
+smplx_body = importlib.import_module(f"{_name}.body.smplx_body")
 
 
 def has_generator() -> bool:
@@ -42,3 +48,10 @@ def has_generator() -> bool:
     except Exception:  # noqa: BLE001 - any import failure means: use the worker
         return False
     return True
+
+
+def in_process_worker(model: str, device: str, send):
+    """A ``motionprompt.app.worker.Worker`` with the model loaded in this Python (needs
+    ``has_generator()``); ``send`` receives its replies."""
+    worker = importlib.import_module(f"{_name}.app.worker")
+    return worker.Worker(worker.load_generator(model, device), send, model_name=model, device=device)

@@ -1,5 +1,5 @@
 """Generation history: each motion an action named after its prompt, with what made it as
-custom properties, kept on its own (muted) NLA track so variants can be compared and reused."""
+custom properties, kept on its own (muted) NLA track so takes can be compared and reused."""
 
 from __future__ import annotations
 

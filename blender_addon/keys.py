@@ -5,11 +5,8 @@ time), location keys for the pelvis (and the root bone with root motion on it). 
 made with the API of the running Blender: ``Action.fcurve_ensure_for_datablock`` on 4.4+
 (layered actions; Blender 5 has no ``Action.fcurves``), ``Action.fcurves.new`` below.
 
-Pose maths (armature space; M_b = rest rotation of bone b, A = SMPL-X axes in armature space,
-G_j = SMPL-X world rotation of joint j, D_j = A G_j A^T its armature-space delta from rest):
-the pose rotation of bone b (joint j, nearest driven ancestor p) is
-``basis_b = M_b^T D_p^T D_j M_b``; for SMPL-aligned bones (M_b = A) this is the SMPL-X local
-rotation itself.
+The key values themselves (pose maths, root motion) are ``rig.pose_channels`` (pure numpy,
+``body/rig.py``) on the armature read by ``armature.target_from_armature``.
 """
 
 from __future__ import annotations
@@ -17,53 +14,14 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from .armature import BoneTarget
-from .core import rotations, skeleton
+from .armature import target_from_armature
+from .core import rig
 
-__all__ = ["pose_channels", "new_action", "write_keys", "apply_motion", "set_frame_range", "KEY_INTERPOLATION"]
+__all__ = ["new_action", "write_keys", "apply_motion", "set_frame_range", "KEY_INTERPOLATION"]
 
 #: Keys are samples of a 30 fps motion: linear interpolation never overshoots between them.
 KEY_INTERPOLATION = "LINEAR"
 _INTERP_ID = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items[KEY_INTERPOLATION].value
-
-
-def pose_channels(motion, target: BoneTarget, root_motion: str = "pelvis") -> dict:
-    """Per-channel key values for ``motion`` on ``target``.
-
-    Args:
-        motion: ``Motion`` (rotations (T, 22, 3, 3), root_translation (T, 3) metres, SMPL-X axes).
-        target: the armature's bones.
-        root_motion: "pelvis" (all travel on the pelvis), "root" (floor-plane travel on the
-            ``root`` bone, the rest on the pelvis; for game-engine root motion), or "none"
-            (in place: the pelvis keeps frame 0's floor position).
-    Returns:
-        {(bone name, "rotation_quaternion" | "location"): (T, 4) or (T, 3) values}.
-    """
-    if root_motion not in ("pelvis", "root", "none"):
-        raise ValueError(f"root_motion must be 'pelvis', 'root' or 'none', got {root_motion!r}")
-    T = motion.num_frames
-    G = skeleton.global_rotations(motion.rotations)  # (T, 22, 3, 3)
-    A = target.axes
-    D = np.einsum("ab,tjbc,dc->tjad", A, G, A)  # (T, 22, 3, 3) armature-space deltas
-    out = {}
-    for j, bone in target.bones.items():
-        M = target.rest[j]
-        p = target.driven_parent[j]
-        rel = D[:, j] if p < 0 else np.swapaxes(D[:, p], -1, -2) @ D[:, j]  # (T, 3, 3)
-        basis = M.T @ rel @ M
-        q = rotations.quaternion_continuity(rotations.matrix_to_quaternion(basis))  # (T, 4)
-        out[(bone, "rotation_quaternion")] = q
-
-    pelvis_world = motion.root_translation.copy()  # (T, 3) metres, SMPL-X
-    if root_motion == "none":
-        pelvis_world[:, [0, 2]] = pelvis_world[0, [0, 2]]
-    travel = np.zeros((T, 3))
-    if root_motion == "root" and target.root is not None:
-        travel[:, [0, 2]] = pelvis_world[:, [0, 2]]
-        out[(target.root, "location")] = (target.scale * travel @ A.T) @ target.root_rest  # R^T v per row
-    target_head = target.scale * (pelvis_world - travel) @ A.T  # (T, 3) armature space
-    out[(target.bones[0], "location")] = (target_head - target.heads[0]) @ target.rest[0]
-    return out
 
 
 def _fcurve_maker(obj, action):
@@ -148,16 +106,17 @@ def apply_motion(obj, motion, name: str | None = None, frame_start: int = 1, roo
 
     Args:
         obj: an armature object (ours or any SMPL-X-named one).
-        motion: ``Motion`` at its own fps (resample it first to key at another rate).
+        motion: ``Motion`` at its own fps, post-processed (``core.postprocess``: another frame
+            rate, in place) before it comes here.
         name: action name (default: the prompt, else "motion").
         frame_start: frame of the first key.
-        root_motion: see ``pose_channels``.
+        root_motion: "pelvis" or "root": see ``rig.pose_channels``.
         scene: scene whose frame range (and fps) follow the action (default: the context scene).
     Returns:
         The new action, assigned to ``obj``.
     """
-    target = BoneTarget.from_armature(obj)
-    channels = pose_channels(motion, target, root_motion)
+    target = target_from_armature(obj)
+    channels = rig.pose_channels(motion, target, root_motion)
     action = new_action(obj, name or motion.prompt or "motion")
     write_keys(obj, action, channels, frame_start)
     scene = scene or bpy.context.scene

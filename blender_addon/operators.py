@@ -11,7 +11,7 @@ import bpy
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from . import backend, fbx_export, history, results
-from .core import formats
+from .core import formats, request
 from .preferences import get_prefs, results_dir
 from .properties import FBX_PRESETS
 
@@ -28,16 +28,17 @@ def get_backend(context) -> backend.Backend:
     return backend.get_backend(prefs.backend, s.model_name(), prefs.device, prefs.python_path)
 
 
-def generation_request(context) -> dict:
-    """The request fields for the panel's settings (one prompt per variant, consecutive seeds)."""
+def generation_request(context):
+    """The ``GenerateRequest`` for the panel's settings (``num`` samples of the prompt, seeds
+    ``seed``, ``seed + 1``, ...), validated; the post-processing is applied when keying."""
     s = _settings(context)
     prompt = s.prompt.strip()
     if not prompt:
         raise ValueError("type a prompt first")
-    n = s.variants
-    return {"prompts": [prompt] * n, "seeds": [s.seed + i for i in range(n)], "seconds": float(s.seconds),
-            "temperature": float(s.temperature), "top_k": int(s.top_k) or None,
-            "compose": {"ON": True, "OFF": False}.get(s.compose), "out_dir": str(results_dir(context))}
+    return request.GenerateRequest(
+        prompts=[prompt] * s.num, seeds=request.sample_seeds(s.seed, s.num), seconds=float(s.seconds),
+        temperature=float(s.temperature), top_k=int(s.top_k), compose={"ON": True, "OFF": False}.get(s.compose),
+        out_dir=Path(results_dir(context))).validate()
 
 
 def handle_replies(context, replies: list[dict], model: str) -> tuple[str, str | None]:
@@ -84,7 +85,7 @@ class MOTIONPROMPT_OT_generate(bpy.types.Operator):
             def progress(step, total):
                 s.progress, s.status = step / max(total, 1), f"step {step}/{total}"
 
-            reply = be.run_sync(progress=progress, **generation_request(context))  # BusyError when busy
+            reply = be.run_sync(generation_request(context), progress=progress)  # BusyError when busy
             state, message = handle_replies(context, [reply], model)
         except (backend.GenerationError, backend.BusyError, backend.WorkerError, ValueError, OSError) as e:
             s.running, s.status = False, str(e).splitlines()[0]
@@ -99,7 +100,7 @@ class MOTIONPROMPT_OT_generate(bpy.types.Operator):
         s = _settings(context)
         try:
             self._backend, self._model = get_backend(context), s.model_name()
-            self._backend.submit(**generation_request(context))  # BusyError when busy
+            self._backend.submit(generation_request(context))  # BusyError when busy
         except (backend.BusyError, backend.WorkerError, ValueError, OSError) as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}

@@ -32,7 +32,7 @@ class MOTIONPROMPT_PT_generate(_MotionPanel, bpy.types.Panel):
         row.operator("motionprompt.random_seed", text="", icon="FILE_REFRESH")
         col.prop(s, "temperature")
         col.prop(s, "top_k")
-        col.prop(s, "variants")
+        col.prop(s, "num")
         col.prop(s, "compose")
         layout.prop(s, "model")
         if s.model == "FILE":

@@ -24,8 +24,8 @@ class MotionPromptSettings(bpy.types.PropertyGroup):
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0, max=2**31 - 1)
     temperature: bpy.props.FloatProperty(name="Temperature", default=1.0, min=0.05, max=3.0)
     top_k: bpy.props.IntProperty(name="Top-k", default=0, min=0, max=1024, description="0: off")
-    variants: bpy.props.IntProperty(name="Variants", default=1, min=1, max=8,
-                                    description="Motions per Generate (seeds seed, seed+1, ...)")
+    num: bpy.props.IntProperty(name="Motions", default=1, min=1, max=8,
+                               description="Motions per Generate (seeds seed, seed+1, ...)")
     compose: bpy.props.EnumProperty(
         name="Actions", default="MODEL",
         items=[("MODEL", "Model's choice", "As the model's description says (the demo: one by one)"),
@@ -47,7 +47,7 @@ class MotionPromptSettings(bpy.types.PropertyGroup):
         name="Rest skeleton", default="MOTION",
         items=[("MOTION", "From the motion", "Estimated from the motion's own joint positions"),
                ("DEFAULT", "Shipped default", "One real SMPL-X subject"),
-               ("SMPLX", "SMPL-X model files", "Exact rest joints from your SMPL-X model folder (needs smplx)")])
+               ("SMPLX", "SMPL-X model files", "Exact rest joints from your SMPL-X model folder")])
     smplx_dir: bpy.props.StringProperty(name="SMPL-X folder", subtype="DIR_PATH", default="")
     body_only: bpy.props.BoolProperty(name="Body bones only", default=False,
                                       description="New armatures with the 22 body bones only")

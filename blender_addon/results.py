@@ -1,5 +1,6 @@
 """Turning generated (or loaded) motion files into keys: the one place that applies the panel's
-choices (target armature, rest skeleton, root motion, frame rate, frame start, history)."""
+choices (target armature, rest skeleton, root motion, frame rate, frame start, history). The
+frame rate and in place are the core's post-processing stage (``post_process``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import bpy
 import numpy as np
 
 from . import armature, history, keys
-from .core import formats, skeleton
+from .core import formats, postprocess, skeleton, smplx_body
 
-__all__ = ["rest_offsets_for", "prepare_motion", "apply_motion_files"]
+__all__ = ["rest_offsets_for", "post_process", "apply_motion_files"]
 
 
 def rest_offsets_for(motion, rest: str, smplx_dir: str = "") -> np.ndarray:
@@ -23,10 +24,7 @@ def rest_offsets_for(motion, rest: str, smplx_dir: str = "") -> np.ndarray:
     if rest == "SMPLX":
         if not smplx_dir:
             raise ValueError("choose your SMPL-X model folder for the 'SMPL-X model files' rest skeleton")
-        from .core import motionprompt as mp
-        import importlib
-
-        joints = importlib.import_module(f"{mp.__name__}.body.smplx_body").rest_joints(bpy.path.abspath(smplx_dir))
+        joints = smplx_body.rest_joints(bpy.path.abspath(smplx_dir))
         parents = np.array(skeleton.PARENTS)
         off = joints - joints[np.maximum(parents, 0)]
         off[0] = 0.0
@@ -34,13 +32,13 @@ def rest_offsets_for(motion, rest: str, smplx_dir: str = "") -> np.ndarray:
     raise ValueError(f"unknown rest skeleton choice {rest!r}")
 
 
-def prepare_motion(motion, fps_mode: str, scene):
-    """The motion at the frame rate it will be keyed at (scene fps when resampling)."""
-    if fps_mode == "RESAMPLE":
-        scene_fps = scene.render.fps / scene.render.fps_base
-        if abs(scene_fps - motion.fps) > 1e-6:
-            return motion.resampled(scene_fps)
-    return motion
+def post_process(settings, scene):
+    """The post-processing the panel's settings ask for: the scene's frame rate when resampling,
+    in place when the root setting says so."""
+    fps = None
+    if settings.fps_mode == "RESAMPLE":
+        fps = scene.render.fps / scene.render.fps_base
+    return postprocess.PostProcess(fps=fps, root="in_place" if settings.root_motion == "none" else "keep")
 
 
 def apply_motion_files(context, items: list[dict], settings, model: str = "") -> list:
@@ -71,11 +69,12 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "") ->
         obj.select_set(True)
         context.view_layer.objects.active = obj
     actions = []
+    post = post_process(settings, scene)
     for m, it in zip(motions, items):
-        keyed = prepare_motion(m, settings.fps_mode, scene)
+        keyed = postprocess.apply(m, post)
         name = (m.prompt or Path(it["path"]).stem or "motion")[:55]
         action = keys.apply_motion(obj, keyed, name=name, frame_start=settings.frame_start,
-                                   root_motion=settings.root_motion, scene=scene,
+                                   root_motion="root" if settings.root_motion == "root" else "pelvis", scene=scene,
                                    set_scene_fps=settings.fps_mode == "SET_SCENE")
         keys.mark_segments(action, it.get("segments") or [], keyed.fps, settings.frame_start)
         history.record(obj, action, {

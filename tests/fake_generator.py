@@ -15,14 +15,8 @@ import numpy as np
 
 from motionprompt.body.motion import Motion
 from motionprompt.body.rotations import axis_angle_to_matrix
+from motionprompt.request import Cancelled
 from motionprompt.text.segments import split_actions
-
-
-class FakeCancelled(RuntimeError):
-    pass
-
-
-FakeCancelled.__name__ = "Cancelled"  # the worker recognises the sampler's Cancelled by name
 
 
 class FakeGenerator:
@@ -30,10 +24,10 @@ class FakeGenerator:
         self.model, self.device = model, device
         self.step_seconds = float(os.environ.get("FAKE_STEP_SECONDS", "0.002"))
 
-    def generate(self, prompts, seconds=4.0, seeds=None, temperature=1.0, top_k=None, progress=None,
-                 cancel=None, compose=None, **_):
-        tokens = max(1, int(round(seconds * 15)))
-        seeds = list(seeds) if seeds else list(range(len(prompts)))
+    def generate(self, request, progress=None, cancel=None):
+        prompts, compose = request.prompts, request.compose
+        tokens = max(1, int(round(request.seconds * 15)))
+        seeds = list(request.seeds) if request.seeds else list(range(len(prompts)))
         for p in prompts:
             if p == "fail":
                 raise ValueError("fake failure for prompt 'fail'")
@@ -43,7 +37,7 @@ class FakeGenerator:
                 os._exit(3)
         for step in range(tokens):
             if cancel is not None and cancel():
-                raise FakeCancelled("cancelled")
+                raise Cancelled("cancelled")
             time.sleep(self.step_seconds)
             if progress is not None:
                 progress(step + 1, tokens)

@@ -11,6 +11,7 @@ import pytest
 from blender_helpers import SMPLX_TO_BLENDER, bpy, reset, world_heads
 
 from motionprompt.files.formats import load_motion
+from motionprompt.request import GenerateRequest
 from motionprompt.body.skeleton import BODY_JOINT_NAMES, JOINT_NAMES
 
 import blender_addon  # noqa: E402
@@ -57,9 +58,9 @@ def _check_keys_match_file(obj, action):
 
 
 @pytest.mark.parametrize("mode", ["IN_PROCESS", "WORKER"])
-def test_generate_sync_keys_variants_into_history(addon, monkeypatch, mode):
+def test_generate_sync_keys_samples_into_history(addon, monkeypatch, mode):
     monkeypatch.setattr(preferences._Defaults, "backend", mode)
-    addon.variants = 2
+    addon.num = 2
     assert bpy.ops.motionprompt.generate() == {"FINISHED"}
     assert backend.current_backend().kind == ("in-process" if mode == "IN_PROCESS" else "worker")
     obj = bpy.context.active_object
@@ -101,9 +102,9 @@ def test_cancel_and_busy_refusal(addon, monkeypatch, mode):
     monkeypatch.setattr(preferences._Defaults, "backend", mode)
     monkeypatch.setenv("FAKE_STEP_SECONDS", "0.05")
     be = backend.get_backend(mode, "demo", "cpu")
-    req = be.submit(prompts=["walk"], seconds=4.0)
+    req = be.submit(GenerateRequest(["walk"], seconds=4.0))
     with pytest.raises(backend.BusyError):
-        be.submit(prompts=["again"], seconds=1.0)
+        be.submit(GenerateRequest(["again"], seconds=1.0))
     with pytest.raises(RuntimeError, match="already running"):
         bpy.ops.motionprompt.generate()
     deadline = time.monotonic() + 30
@@ -179,7 +180,7 @@ def test_modal_polls_replies_applies_on_main_thread_and_escape_cancels(addon, mo
     be = backend.get_backend("WORKER", "demo", "cpu")
     reports = []
     op = SimpleNamespace(_backend=be, _model="demo", _timer=None, report=lambda kind, msg: reports.append(msg))
-    be.submit(**generation_request(bpy.context))
+    be.submit(generation_request(bpy.context))
     modal = MOTIONPROMPT_OT_generate.modal
     assert modal(op, bpy.context, SimpleNamespace(type="MOUSEMOVE", value="NOTHING")) == {"PASS_THROUGH"}
     timer = SimpleNamespace(type="TIMER", value="NOTHING")

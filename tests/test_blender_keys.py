@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from blender_helpers import SMPLX_TO_BLENDER, bpy, reset, synthetic_motion, world_heads
 
+from motionprompt.body import rig
 from motionprompt.body.motion import Motion
+from motionprompt.postprocess import in_place
 from motionprompt.body.skeleton import BODY_JOINT_NAMES, JOINT_NAMES, PARENTS, rest_positions
 
 from blender_addon import armature, keys  # noqa: E402  (blender_helpers put the repo on sys.path)
@@ -86,7 +88,7 @@ def test_root_motion_modes():
     root_travel = world_heads(obj, ["root"], 30)[0]
     expected = SMPLX_TO_BLENDER @ np.array([motion.root_translation[29, 0], 0.0, motion.root_translation[29, 2]])
     assert np.allclose(root_travel, expected, atol=1e-5)
-    keys.apply_motion(obj, motion, root_motion="none")
+    keys.apply_motion(obj, in_place(motion), root_motion="pelvis")  # in place: the post-processing step
     pelvis = np.array([world_heads(obj, ["pelvis"], f)[0] for f in (1, 30)])
     assert np.allclose(pelvis[0, :2], pelvis[1, :2], atol=1e-6)
 
@@ -155,10 +157,10 @@ def test_existing_non_aligned_armature(style):
 
 
 def test_aliases_cover_meshcapade_eyes_and_smplh_hands():
-    assert armature._canonical("left_eye") == "left_eye_smplhf"
-    assert armature._canonical("R_Index2") == "right_index2"
-    assert armature._canonical("m_avg_L_Wrist") == "left_wrist"
-    assert armature._canonical("SMPLX:Pelvis") == "pelvis"
+    assert rig.canonical_bone_name("left_eye") == "left_eye_smplhf"
+    assert rig.canonical_bone_name("R_Index2") == "right_index2"
+    assert rig.canonical_bone_name("m_avg_L_Wrist") == "left_wrist"
+    assert rig.canonical_bone_name("SMPLX:Pelvis") == "pelvis"
 
 
 def test_fcurves_below_blender_4_4_use_the_legacy_action_api():

@@ -8,6 +8,7 @@ import torch
 
 from motionprompt_demo import captions
 from motionprompt.models.model_spec import DEMO_SPEC
+from motionprompt.request import GenerateRequest
 from motionprompt_demo.recognise import Recogniser, foot_skating
 
 pytestmark = pytest.mark.skipif(not DEMO_SPEC.is_file(), reason="demo model not trained yet")
@@ -35,7 +36,7 @@ def singles(gen):
     for prompt, action in captions.heldout_prompts()[0]:
         held.setdefault(action, prompt)  # the first held-out wording of each action
     prompts = [held[a] for a in ACTIONS]
-    motions = gen.generate(prompts + prompts, seeds=[0] * len(prompts) + [1] * len(prompts))
+    motions = gen.generate(GenerateRequest(prompts + prompts, seeds=[0] * len(prompts) + [1] * len(prompts)))
     return prompts, motions
 
 
@@ -63,7 +64,7 @@ def test_heldout_pairs_keep_their_order(gen, compose):
     """Two actions joined by a connector never seen in training ("Next, ...", "afterwards ...")."""
     assert gen.default_compose
     pairs = captions.heldout_prompts()[1]
-    motions = gen.generate([p for p, _ in pairs], seeds=[0] * len(pairs), compose=compose)
+    motions = gen.generate(GenerateRequest([p for p, _ in pairs], seeds=[0] * len(pairs), compose=compose))
     rec = Recogniser.load()
     ok = [rec.predict_order(m.joint_positions(), a, b)[0] for m, (_, (a, b)) in zip(motions, pairs)]
     assert np.mean(ok) >= ORDER_FLOOR[compose], f"order kept in {np.mean(ok):.0%} of {len(ok)} held-out pairs"
@@ -105,12 +106,12 @@ def test_seeds_vary_and_reproduce(gen, singles):
         differ.append(abs(a.duration - b.duration) >= 0.2 or np.linalg.norm(ja[:n] - jb[:n], axis=-1).mean() > 0.01)
     assert np.mean(differ) >= 0.5, f"seeds 0 and 1 differ visibly for {np.mean(differ):.0%} of the actions"
     i = ACTIONS.index("walk_forward")
-    again = gen.generate([prompts[i]], seeds=[0])[0]
+    again = gen.generate(GenerateRequest([prompts[i]], seeds=[0]))[0]
     assert np.allclose(again.to_272(), motions[i].to_272(), atol=1e-4)
 
 
 def test_requested_duration_is_met(gen):
-    m = gen.generate(["a human proceeds forward on foot"], seconds=3.0, min_seconds=3.0, seeds=[3])[0]
+    m = gen.generate(GenerateRequest(["a human proceeds forward on foot"], seconds=3.0, min_seconds=3.0, seeds=[3]))[0]
     assert abs(m.duration - 3.0) <= 0.1
 
 
@@ -121,7 +122,7 @@ def test_readme_prompt_plays_its_three_actions(gen):
     prompt = "a person walks forward, turns around, then waves with the right hand"
     rec = Recogniser.load()
     good = 0
-    for m in gen.generate([prompt] * 4, seeds=[0, 1, 2, 3]):
+    for m in gen.generate(GenerateRequest([prompt] * 4, seeds=[0, 1, 2, 3])):
         segs = m.meta["segments"]
         assert [s["text"] for s in segs] == ["a person walks forward", "turns around", "waves with the right hand"]
         j = m.joint_positions()

@@ -11,12 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from motionprompt.body import rep272
-from motionprompt.app.batch import Job, PromptFileError, RunDir, read_prompts, run_jobs, short_name
+from motionprompt.app.batch import Job, run_jobs
 from motionprompt.app.cli import main
-from motionprompt.generation.generator import Generator, segment_seed
+from motionprompt.app.prompts import PromptFileError, read_prompts
+from motionprompt.app.rundir import RunDir
+from motionprompt.body import rep272
 from motionprompt.body.motion import Motion
-from motionprompt.generation.sampler import Cancelled, SamplingConfig, reference_sample
+from motionprompt.files.layout import short_name
+from motionprompt.generation.generator import Generator, segment_seed
+from motionprompt.generation.sampler import SamplingConfig, reference_sample
+from motionprompt.request import Cancelled, GenerateRequest
 from motionprompt.text.segments import fit_lengths
 
 torch.set_num_threads(1)
@@ -30,13 +34,13 @@ def gen(model_toml):
 def test_generate_returns_denormalised_motions_reproducibly(gen):
     prompts = ["a man walks forward", "a woman jumps twice and then sits down on a chair"]
     steps = []
-    ms = gen.generate(prompts, seconds=3, seeds=[4, 5], progress=lambda s, t: steps.append((s, t)))
+    ms = gen.generate(GenerateRequest(prompts, seconds=3, seeds=[4, 5]), progress=lambda s, t: steps.append((s, t)))
     assert [m.prompt for m in ms] == prompts and [m.seed for m in ms] == [4, 5]
     assert steps[-1] == (45, 45)
     for m in ms:
         assert isinstance(m, Motion) and m.fps == 30 and m.source == "tiny-test"
         assert 2 <= m.num_frames <= 90 and m.num_frames == 2 * m.meta["tokens"]
-    again = gen.generate(prompts[1:], seconds=3, seeds=[5])  # alone, same seed: same motion
+    again = gen.generate(GenerateRequest(prompts[1:], seconds=3, seeds=[5]))  # alone, same seed: same motion
     np.testing.assert_allclose(again[0].features, ms[1].features, atol=1e-5)
     # the frames are the decoder's output de-normalised with the model's statistics
     feats, mask = gen.text_encoder.encode(prompts[:1])
@@ -50,8 +54,8 @@ def test_guidance_from_the_model_description_steers_from_the_empty_prompt(gen):
     """``guidance`` in the model's TOML is the default; its null row is the empty prompt's
     features, exactly as the text encoder gives them."""
     prompts = ["a man walks forward"]
-    off = gen.generate(prompts, seconds=3, seeds=[4])[0]
-    on = gen.generate(prompts, seconds=3, seeds=[4], guidance=3.0)[0]
+    off = gen.generate(GenerateRequest(prompts, seconds=3, seeds=[4]))[0]
+    on = gen.generate(GenerateRequest(prompts, seconds=3, seeds=[4], guidance=3.0))[0]
     assert on.features.shape != off.features.shape or not np.allclose(on.features, off.features)
     f0, m0 = gen.text_encoder.encode([""])
     feats, mask = gen.text_encoder.encode(prompts)
@@ -64,7 +68,7 @@ def test_guidance_from_the_model_description_steers_from_the_empty_prompt(gen):
     guided = Generator(gen.spec.replace(extra={**gen.spec.extra, "guidance": 3.0}), gen.text_encoder, gen.lm,
                        gen.vqvae, gen.mean, gen.std)
     assert guided.default_guidance == 3.0
-    np.testing.assert_allclose(guided.generate(prompts, seconds=3, seeds=[4])[0].features, on.features, atol=1e-6)
+    np.testing.assert_allclose(guided.generate(GenerateRequest(prompts, seconds=3, seeds=[4]))[0].features, on.features, atol=1e-6)
 
 
 def _alone(gen, text, seed, low, high):
@@ -113,7 +117,7 @@ def test_composed_prompt_plays_each_action_alone_in_order(short_gen, seconds, mi
         n = min(len(c), len(f))
         assert c[:n].tolist() == f[:n].tolist()
 
-    m, single = composed.generate([prompt, "a woman bows"], seconds=seconds, min_seconds=min_seconds, seeds=[3, 3])
+    m, single = composed.generate(GenerateRequest([prompt, "a woman bows"], seconds=seconds, min_seconds=min_seconds, seeds=[3, 3]))
     with torch.no_grad():
         x = gen.vqvae.decode(torch.cat(codes)[None])[0].numpy()
     np.testing.assert_allclose(m.features, rep272.denormalize(x.astype(np.float64), gen.mean, gen.std), atol=1e-5)
@@ -123,10 +127,10 @@ def test_composed_prompt_plays_each_action_alone_in_order(short_gen, seconds, mi
                                np.stack([np.r_[0, ends[:-1]], ends], 1) / 30, atol=1e-4)
     assert m.meta["tokens"] == sum(want) and m.meta["ended"] == (fits == "as chosen")
     # a prompt of one action is generated exactly as without compose
-    plain = gen.generate(["a woman bows"], seconds=seconds, min_seconds=min_seconds, seeds=[3])[0]
+    plain = gen.generate(GenerateRequest(["a woman bows"], seconds=seconds, min_seconds=min_seconds, seeds=[3]))[0]
     np.testing.assert_allclose(single.features, plain.features, atol=1e-6)
     assert "segments" not in single.meta
-    off = composed.generate([prompt], seconds=seconds, min_seconds=min_seconds, seeds=[3], compose=False)[0]
+    off = composed.generate(GenerateRequest([prompt], seconds=seconds, min_seconds=min_seconds, seeds=[3], compose=False))[0]
     assert "segments" not in off.meta
 
 
@@ -136,8 +140,8 @@ def test_subject_from_the_model_description_is_the_one_who_moves(short_gen):
     gen = short_gen
     named = Generator(gen.spec.replace(extra={**gen.spec.extra, "subject": "a person", "compose": True}),
                       gen.text_encoder, gen.lm, gen.vqvae, gen.mean, gen.std)
-    m, two = named.generate(["the athlete jumps", "a lady waves. Next, claps"], seconds=4, seeds=[3, 4])
-    plain, plain_two = gen.generate(["a person jumps", "a person waves. Next, claps"], seconds=4, seeds=[3, 4])
+    m, two = named.generate(GenerateRequest(["the athlete jumps", "a lady waves. Next, claps"], seconds=4, seeds=[3, 4]))
+    plain, plain_two = gen.generate(GenerateRequest(["a person jumps", "a person waves. Next, claps"], seconds=4, seeds=[3, 4]))
     np.testing.assert_allclose(m.features, plain.features, atol=1e-6)
     assert m.prompt == "the athlete jumps"
     assert [s["text"] for s in two.meta["segments"]] == ["a lady waves", "claps"]
@@ -162,7 +166,7 @@ def test_cpu_dtype_from_the_model_description(gen, monkeypatch):
         monkeypatch.setattr(generator, "native_bf16_cpu", lambda native=native: native)
         g = build(spec)
         assert g.dtype == want and g.lm.lm_head.weight.dtype == want
-        m = g.generate(["a man walks"], seconds=1, seeds=[1])[0]
+        m = g.generate(GenerateRequest(["a man walks"], seconds=1, seeds=[1]))[0]
         assert np.all(np.isfinite(m.features)) and m.num_frames == 2 * m.meta["tokens"]
     monkeypatch.setattr(generator, "native_bf16_cpu", lambda: True)
     assert build(spec, dtype=torch.float32).dtype == torch.float32
@@ -174,17 +178,17 @@ def test_more_actions_than_tokens_are_dropped_with_a_warning(short_gen):
     composed = Generator(gen.spec.replace(extra={**gen.spec.extra, "compose": True}), gen.text_encoder, gen.lm,
                          gen.vqvae, gen.mean, gen.std)
     with pytest.warns(UserWarning, match="3 actions do not fit in 2 tokens"):
-        m = composed.generate(["a man walks, then he waves, then a jump"], seconds=0.1, seeds=[1])[0]
+        m = composed.generate(GenerateRequest(["a man walks, then he waves, then a jump"], seconds=0.1, seeds=[1]))[0]
     assert [s["text"] for s in m.meta["segments"]] == ["a man walks", "he waves"] and m.meta["tokens"] == 2
 
 
 def test_generate_limits_and_cancel(gen):
-    ms = gen.generate(["a person waves"] * 3, seconds=2, min_seconds=1.5, seeds=[1, 2, 3])
+    ms = gen.generate(GenerateRequest(["a person waves"] * 3, seconds=2, min_seconds=1.5, seeds=[1, 2, 3]))
     assert all(46 <= m.num_frames <= 60 for m in ms)
     with pytest.raises(Cancelled):
-        gen.generate(["a person waves"], seconds=2, cancel=lambda: True)
+        gen.generate(GenerateRequest(["a person waves"], seconds=2), cancel=lambda: True)
     with pytest.raises(ValueError, match="empty prompt"):
-        gen.generate(["ok", "  "])
+        gen.generate(GenerateRequest(["ok", "  "]))
 
 
 def test_generate_command_writes_the_seed_layout(model_toml, tmp_path, capsys):
@@ -252,7 +256,7 @@ def test_one_failing_prompt_is_recorded_and_the_batch_goes_on(tmp_path):
             raise RuntimeError("model exploded")
         return [_fake_motion(t, s) for t, s in zip(texts, seeds)]
 
-    jobs = [Job(line=i + 1, prompt=t, seed=i, variants={0: t}) for i, t in enumerate(["walk", "boom", "run", "sit"])]
+    jobs = [Job(line=i + 1, prompt=t, seed=i, texts={0: t}) for i, t in enumerate(["walk", "boom", "run", "sit"])]
     run = RunDir(tmp_path, "exp")
     recs = run_jobs(jobs, run, generate, settings={}, batch_size=2, previews=False, log=lambda s: None)
     status = {r["prompt"]: r["status"] for r in recs}
@@ -262,8 +266,8 @@ def test_one_failing_prompt_is_recorded_and_the_batch_goes_on(tmp_path):
     assert len([p for p in (tmp_path / "exp").iterdir() if p.is_dir()]) == 3
 
 
-def test_rewrite_variants_get_flags_0_and_1(tmp_path):
-    job = Job(line=1, prompt="walk", seed=3, variants={0: "walk", 1: "a person walks forward"})
+def test_rewritten_texts_get_flags_0_and_1(tmp_path):
+    job = Job(line=1, prompt="walk", seed=3, texts={0: "walk", 1: "a person walks forward"})
     run = RunDir(tmp_path, "exp")
     recs = run_jobs([job], run, lambda ts, ss: [_fake_motion(t, s) for t, s in zip(ts, ss)], {}, previews=False)
     folder = tmp_path / "exp" / recs[0]["folder"]
@@ -294,10 +298,8 @@ def test_short_name_is_safe():
 
 
 def test_rewrite_reply_parsing_and_fallback(monkeypatch):
-    from argparse import Namespace
-
-    from motionprompt.app import batch, generate_cli
-    from motionprompt.app.batch import rewrite_prompt
+    from motionprompt.app import rewrite
+    from motionprompt.app.rewrite import rewrite_prompt
 
     def pipe(messages, **kw):
         assert "walk" in messages[0]["content"]
@@ -310,10 +312,9 @@ def test_rewrite_reply_parsing_and_fallback(monkeypatch):
             raise RuntimeError("rewrite model crashed")
         return pipe(messages)
 
-    monkeypatch.setattr(batch, "build_rewriter", lambda path, device="cpu": flaky)
-    jobs = [Job(line=1, prompt="walk", variants={0: "walk"}), Job(line=2, prompt="boom walk", variants={0: "boom walk"})]
+    monkeypatch.setattr(rewrite, "build_rewriter", lambda path, device="cpu": flaky)
+    jobs = [Job(line=1, prompt="walk", texts={0: "walk"}), Job(line=2, prompt="boom walk", texts={0: "boom walk"})]
     logs = []
-    args = Namespace(rewrite_model_path="somewhere", device="cpu")
-    generate_cli._add_rewrites(jobs, args, logs.append)
-    assert jobs[0].variants == {0: "walk", 1: "A person walks forward."}
-    assert jobs[1].variants == {0: "boom walk"} and "rewrite failed" in logs[0]
+    rewrite.add_rewrites(jobs, "somewhere", "cpu", logs.append)
+    assert jobs[0].texts == {0: "walk", 1: "A person walks forward."}
+    assert jobs[1].texts == {0: "boom walk"} and "rewrite failed" in logs[0]

@@ -27,15 +27,16 @@ EVERYTHING = "*"
 
 # layer of core/motionprompt -> the other layers of the package it may import.
 # A layer is a sub-package or a top-level module; "__init__" and "__main__" are the package's own
-# files (the public API). A layer listed here need not exist yet (postprocess is on its way).
+# files (the public API). A layer listed here need not exist yet.
 LAYERS: dict[str, set[str] | str] = {
     "atomic": set(),
     "body": {"atomic"},
     "text": set(),
     "postprocess": {"body", "atomic"},
+    "request": {"postprocess", "body", "atomic"},
     "files": {"body", "atomic"},
     "models": {"text", "atomic"},
-    "generation": {"models", "text", "body", "postprocess", "atomic"},
+    "generation": {"models", "text", "body", "postprocess", "request", "atomic"},
     "app": EVERYTHING,
     "__init__": EVERYTHING,
     "__main__": EVERYTHING,
@@ -43,7 +44,7 @@ LAYERS: dict[str, set[str] | str] = {
 
 PACKAGE = "motionprompt"
 DEMO_PACKAGE = "motionprompt_demo"
-NO_TORCH_LAYERS = {"atomic", "body", "files", "text", "postprocess"}
+NO_TORCH_LAYERS = {"atomic", "body", "files", "text", "postprocess", "request"}
 BLENDER_MODULES = {"bpy", "mathutils", "bpy_extras"}
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,7 +8,8 @@ import torch
 
 from motionprompt.models.configs import LMConfig
 from motionprompt.models.prefix_lm import PrefixLM
-from motionprompt.generation.sampler import (Cancelled, Sampler, SamplingConfig, choose_tokens, filter_logits,
+from motionprompt.request import Cancelled
+from motionprompt.generation.sampler import (Sampler, SamplingConfig, choose_tokens, filter_logits,
                                   hashed_uniform, reference_sample)
 
 torch.set_num_threads(1)

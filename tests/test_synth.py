@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from motionprompt_demo import captions, synth
-from motionprompt_demo.recognise import Recogniser, default_path, foot_skating
+from motionprompt_demo.recognise import Recogniser, default_path
+from motionprompt.body.contacts import foot_skating
 from motionprompt.body.rep272 import recover_from_272, recover_positions
 from motionprompt.body.skeleton import DEFAULT_REST_OFFSETS, forward_kinematics
 

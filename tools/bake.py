@@ -8,6 +8,8 @@ Per prompt (one line of the file; '#' lines and blank lines skipped), in a numbe
 ``<out-dir>/<k>/`` as ``motionprompt batch`` lays them out: ``0_predict.npy``, ``0_text.txt``,
 ``0_smplx.npz``, GIF/MP4 previews (unless ``--no-previews``), ``0_<prompt>.fbx`` and, with
 ``--blend``, ``0_<prompt>.blend``; one manifest line per job in ``<out-dir>/manifest.jsonl``.
+Jobs run through ``motionprompt batch``'s loop (``app.batch.run_jobs``, with the FBX / .blend as
+its per-motion hook): the same request, seeds, post-processing and bookkeeping.
 ``--resume`` skips jobs already done and reuses folders a killed run left incomplete; a prompt
 that fails is recorded as failed and the batch goes on (exit code 1 at the end if any failed).
 
@@ -15,7 +17,7 @@ Generation runs synchronously (no timers fire headless): with the bpy module, in
 Python when torch and the model stack import here; in the Blender program (or when they do not
 import), in the worker started with ``--python`` (default: the project's .venv). Inside the
 Blender program, whose Python lacks Pillow and imageio-ffmpeg (previews), the project's .venv
-packages are appended to the path (same Python version). Checked with Debian's Blender 3.4.
+packages are appended to the path (same Python version).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,9 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--model", default="demo", help="demo, motionmillion-3b/7b, or a model TOML file")
     gen.add_argument("--device", default="cpu")
     gen.add_argument("--seconds", type=float, default=4.0)
-    gen.add_argument("--seed", type=int, default=None, help="seed of the first prompt (then +1 per line)")
+    gen.add_argument("--seed", type=int, default=None,
+                     help="seed of every prompt, as motionprompt batch (default: random, recorded)")
     gen.add_argument("--temperature", type=float, default=1.0)
-    gen.add_argument("--top-k", type=int, default=0)
+    gen.add_argument("--top-k", type=int, default=0, help="0: off")
     gen.add_argument("--compose", action=argparse.BooleanOptionalAction, default=None,
                      help="generate each action of a prompt on its own (default: the model's; on for the demo)")
     gen.add_argument("--backend", default="AUTO", choices=("AUTO", "IN_PROCESS", "WORKER"))
@@ -73,45 +75,40 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def bake_motion(motion, folder: Path, stem: str, args, segments: list[dict] | None = None) -> list[str]:
-    """Key ``motion`` on a fresh SMPL-X armature in an empty scene; write FBX (and .blend).
-    ``segments`` (a composed prompt's actions) become pose markers of the action."""
-    import bpy
-
-    from blender_addon import armature, fbx_export, keys
-    from motionprompt.atomic import atomic_path
-
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    obj = armature.build_armature("SMPLX", motion.rest_offsets(), body_only=args.body_only)
-    root_motion = args.root_motion or ("root" if args.fbx_preset == "unreal" else "pelvis")
-    action = keys.apply_motion(obj, motion, name=(motion.prompt or stem)[:55], root_motion=root_motion)
-    keys.mark_segments(action, segments or [], motion.fps)
-    written = []
-    fbx_export.export_fbx(obj, folder / f"{stem}.fbx", args.fbx_preset)
-    written.append(f"{stem}.fbx")
-    if args.blend:
-        with atomic_path(folder / f"{stem}.blend") as tmp:
-            Path(tmp).unlink()  # an existing file would make Blender write a .blend1 backup
-            bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
-        written.append(f"{stem}.blend")
-    return written
-
-
 def run(args) -> int:
     from blender_addon import backend as backends
-    from motionprompt.app.batch import Job, RunDir, output_files, read_prompts, short_name
-    from motionprompt.files.formats import MotionFileError, load_motion
+    from blender_addon.headless import bake_motion
+    from motionprompt.app.batch import Job, make_jobs, run_jobs
+    from motionprompt.app.prompts import PromptFileError, read_prompts
+    from motionprompt.app.rundir import RunDir
+    from motionprompt.files.formats import load_motion
+    from motionprompt.files.layout import short_name
+    from motionprompt.models.model_spec import ModelSpec, ModelSpecError
+    from motionprompt.postprocess import PostProcess
+    from motionprompt.request import GenerateRequest, RequestError
 
     if args.prompts is None and not args.motion:
         print("bake: nothing to do: give --prompts FILE and/or --motion FILE ...", file=sys.stderr)
         return 2
-    jobs: list[tuple[Job, Path | None]] = []
-    if args.prompts is not None:
-        for i, (line, text) in enumerate(read_prompts(args.prompts)):
-            seed = None if args.seed is None else args.seed + i
-            jobs.append((Job(line=line, prompt=text, seed=seed, variants={0: text}), None))
+    try:
+        jobs = make_jobs(read_prompts(args.prompts), args.seed) if args.prompts is not None else []
+    except PromptFileError as e:
+        print(f"bake: {e}", file=sys.stderr)
+        return 2
+    root_motion = args.root_motion or ("root" if args.fbx_preset == "unreal" else "pelvis")
+    request = GenerateRequest(prompts=[j.prompt for j in jobs] or ["-"], seeds=[j.seed for j in jobs] or None,
+                              seconds=args.seconds, temperature=args.temperature, top_k=args.top_k,
+                              compose=args.compose, device=args.device,
+                              post=PostProcess(root="in_place" if root_motion == "none" else "keep"),
+                              previews=not args.no_previews, out_dir=args.out_dir)
+    try:
+        spec = ModelSpec.load(args.model) if jobs else None
+        request = request.validate(max_seconds=spec.max_seconds if spec else None)
+    except (RequestError, ModelSpecError) as e:
+        print(f"bake: {_option(e)}", file=sys.stderr)
+        return 2
     for k, path in enumerate(args.motion):
-        jobs.append((Job(line=-(k + 1), prompt=f"motion:{path.resolve()}", variants={0: path.stem}), path))
+        jobs.append(Job(line=-(k + 1), prompt=f"motion:{path.resolve()}", texts={0: path.stem}, source=path))
 
     import bpy
 
@@ -119,53 +116,61 @@ def run(args) -> int:
     if mode == "AUTO" and bpy.app.binary_path:  # the Blender program: keep torch out of its process
         mode = "WORKER"
     run_dir = RunDir(args.out_dir, "")
-    done = run_dir.done_keys() if args.resume else set()
-    leftovers = run_dir.incomplete() if args.resume else {}
+    if args.resume:
+        done = run_dir.done_keys()
+        for job in jobs:
+            if job.key in done:
+                print(f"bake: skip (done): {job.prompt}")
     work = run_dir.root / ".work"
     work.mkdir(exist_ok=True)
     be = None
-    failed = 0
-    for job, path in jobs:
-        if job.key in done:
-            print(f"bake: skip (done): {job.prompt}")
-            continue
-        t0 = time.perf_counter()
-        try:
-            segments = []
-            if path is not None:
-                motion = load_motion(path, prompt=path.stem)
-            else:
-                if be is None:
-                    be = backends.get_backend(mode, args.model, args.device, args.python)
-                reply = be.run_sync(prompts=[job.prompt], seeds=None if job.seed is None else [job.seed],
-                                    seconds=args.seconds, temperature=args.temperature,
-                                    top_k=args.top_k or None, compose=args.compose, out_dir=str(work))
-                item = reply["motions"][0]
-                motion = load_motion(item["path"], fps=item["fps"], prompt=item["prompt"])
-                motion.seed, motion.source = item["seed"], item["source"]
-                segments = item.get("segments") or []
-            folder = run_dir.claim(job, reuse=leftovers.get(job.key))
-            files = output_files(motion, folder, 0, previews=not args.no_previews)
-            files += bake_motion(motion, folder, f"0_{short_name(motion.prompt or job.prompt)}", args, segments)
-            rec = dict(key=job.key, line=job.line, prompt=job.prompt, seed=motion.seed, status="done", error=None,
-                       folder=folder.name, files=files, frames=motion.num_frames,
-                       fbx_preset=args.fbx_preset, seconds=round(time.perf_counter() - t0, 3), time=time.time(),
-                       **({"segments": segments} if segments else {}))
-            run_dir.finish(folder, rec)
-            print(f"bake: {folder.name}: {job.prompt} ({motion.num_frames} frames, {rec['seconds']:.1f} s)")
-        except (backends.GenerationError, backends.WorkerError, MotionFileError, ValueError, OSError,
-                RuntimeError) as e:
-            failed += 1
-            run_dir.finish(None, dict(key=job.key, line=job.line, prompt=job.prompt, seed=job.seed, status="failed",
-                                      error=f"{type(e).__name__}: {e}", folder=None, files=[], time=time.time()))
-            print(f"bake: FAILED: {job.prompt}: {e}", file=sys.stderr)
-    backends.shutdown_backend()
-    for f in work.glob("*.npy"):
-        f.unlink()
-    if not any(work.iterdir()):
-        work.rmdir()
-    print(f"bake: {len(jobs) - failed} of {len(jobs)} done, {failed} failed; manifest {run_dir.manifest}")
+
+    def generate(texts, seeds):
+        """Generate through the add-on's backend (in this Python or the worker), synchronously;
+        post-processing is run_jobs'."""
+        nonlocal be
+        if be is None:
+            be = backends.get_backend(mode, args.model, args.device, args.python)
+        reply = be.run_sync(request.replace(prompts=texts, seeds=seeds, post=PostProcess(), out_dir=work))
+        motions = []
+        for item in reply["motions"]:
+            m = load_motion(item["path"], fps=item["fps"], prompt=item["prompt"])
+            m.seed, m.source = item["seed"], item["source"]
+            if item.get("segments"):
+                m.meta["segments"] = item["segments"]
+            motions.append(m)
+        return motions
+
+    def bake(motion, folder, flag):
+        return bake_motion(motion, folder, f"{flag}_{short_name(motion.prompt)}", args.fbx_preset,
+                           "root" if root_motion == "root" else "pelvis", args.blend, args.body_only)
+
+    settings = dict(model=args.model, **request.settings(), fbx_preset=args.fbx_preset, root_motion=root_motion)
+    try:
+        records = run_jobs(jobs, run_dir, generate, settings, batch_size=request.batch_size or 8,
+                           previews=request.previews, resume=args.resume, post=request.post, on_motion=bake,
+                           log=lambda msg: print(f"bake: {msg}", file=sys.stderr))
+    finally:
+        backends.shutdown_backend()
+        for f in work.glob("*.npy"):
+            f.unlink()
+        if not any(work.iterdir()):
+            work.rmdir()
+    for r in records:
+        if r["status"] == "done":
+            print(f"bake: {r['folder']}: {r['prompt']} ({r['frames']} frames)")
+    failed = sum(r["status"] != "done" for r in records)
+    print(f"bake: {len(records) - failed} of {len(records)} done, {failed} failed; manifest {run_dir.manifest}")
     return 1 if failed else 0
+
+
+def _option(e) -> str:
+    """A request error in this script's flag spelling (``--top-k`` for ``top_k``)."""
+    from motionprompt.request import RequestError
+
+    if isinstance(e, RequestError):
+        return f"--{e.option.replace('_', '-')}{str(e)[len(e.option):]}"
+    return str(e)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 ADDON = REPO / "blender_addon"
 PACKAGE = REPO / "core" / "motionprompt"
 #: The motionprompt sub-packages the add-on imports (and what they import), none of them with torch.
-VENDORED_PACKAGES = ("body", "files")
-VENDORED_MODULES = ("__init__.py", "atomic.py")
+VENDORED_PACKAGES = ("body", "files", "postprocess")
+VENDORED_MODULES = ("__init__.py", "atomic.py", "request.py")
 VENDORED_DATA = ("data/NOTICE.md", "data/motionmillion_mean.npy", "data/motionmillion_std.npy")
 
 

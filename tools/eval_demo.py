@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "core"))
 
 from motionprompt_demo import captions, synth  # noqa: E402
 from motionprompt_demo.recognise import Recogniser, foot_skating  # noqa: E402
+from motionprompt.request import GenerateRequest  # noqa: E402
 
 #: (prompt, seconds asked in the text) -- held-out subjects and phrasings, duration clause.
 DURATION_PROMPTS = [
@@ -68,7 +69,7 @@ def evaluate(gen, n_seeds: int = 2, recogniser: Recogniser | None = None, quick:
 
     def run(prompts, model=gen, **kw):
         t = time.perf_counter()
-        out = model.generate(prompts, seeds=kw.pop("seeds", None) or [0] * len(prompts), **{**sampling, **kw})
+        out = model.generate(GenerateRequest(prompts, seeds=kw.pop("seeds", None) or [0] * len(prompts), **{**sampling, **kw}))
         res.setdefault("gen_seconds", 0.0)
         res["gen_seconds"] += time.perf_counter() - t
         return out

@@ -131,7 +131,7 @@ def _vq_channel_weights() -> torch.Tensor:
     w = torch.ones(272)
     # The whole travel of a clip lives in two root-velocity channels and its turning in six:
     # weigh them up, or side steps and jumps forward come back on the spot. Sideways velocity
-    # (channel 0) is rare in the corpus and was the first thing a VQ-VAE dropped.
+    # (channel 0) weighs most: it is rare in the corpus, so it is the cheapest channel to drop.
     w[0], w[1] = 60.0, 15.0
     w[2:8] = 5.0
     w[8:74] = 2.0  # then where the joints are

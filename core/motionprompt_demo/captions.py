@@ -225,8 +225,8 @@ def heldout_prompts(seed: int = 1234, variants: int = 4
     Returns:
         singles: (prompt, action) for every held-out phrase of every action;
         pairs: (prompt, (first action, second action)): ``variants`` wordings (held-out phrases,
-        subject and connector drawn afresh) of each of a fixed set of two-action sequences. One
-        wording per sequence made the figure hang on twelve sentences.
+        subject and connector drawn afresh) of each of a fixed set of two-action sequences, so
+        the score of a sequence does not rest on one sentence.
     """
     rng = np.random.default_rng(seed)
     singles = []

@@ -8,7 +8,8 @@ leans forward. A softmax classifier over those named features (and their squares
 on ground-truth procedural clips (``motionprompt_demo.synth``), never on a model's output, and
 stored as a small .npz; it then labels generated motions.
 
-Also here: ``foot_skating`` (stance-toe slide, m/frame) used by the evaluation.
+Also here, for the evaluation: ``foot_skating`` (stance-toe slide, m/frame), the one in
+``motionprompt.body.contacts``.
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
+from motionprompt.body.contacts import DEFAULT_FPS, foot_skating, lowest_foot_height
+from motionprompt.body.skeleton import ANKLE_JOINTS, TOE_JOINTS
+
 __all__ = ["FEATURE_NAMES", "features", "foot_skating", "Recogniser", "fit_recogniser", "default_path"]
 
-FPS = 30.0
-(PELVIS, L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE, L_FOOT, R_FOOT, NECK, HEAD, L_SHOULDER,
- R_SHOULDER, L_WRIST, R_WRIST) = (0, 1, 2, 4, 5, 7, 8, 10, 11, 12, 15, 16, 17, 20, 21)
+FPS = DEFAULT_FPS
+(PELVIS, L_HIP, R_HIP, L_KNEE, R_KNEE, NECK, HEAD, L_SHOULDER, R_SHOULDER, L_WRIST, R_WRIST) = (
+    0, 1, 2, 4, 5, 12, 15, 16, 17, 20, 21)
+L_FOOT, R_FOOT = TOE_JOINTS
 
 FEATURE_NAMES = (
     "fwd_speed", "lat_speed", "path_speed", "dheading", "abs_dheading", "dheading_sq",
@@ -74,7 +79,7 @@ def features(joints: np.ndarray, floor: float | None = None, fps: float = FPS) -
     lat, fwd = _to_body(root[-1] - root[0], h0)
     step = np.linalg.norm(np.diff(root[:, [0, 2]], axis=0), axis=1)
     pel = root[:, 1]
-    foot = np.minimum(j[:, [L_ANKLE, R_ANKLE], 1], j[:, [L_FOOT, R_FOOT], 1])  # (T, 2)
+    foot = lowest_foot_height(j, ANKLE_JOINTS, TOE_JOINTS)  # (T, 2)
     # Heights of the feet above their resting height (the ankle stands ~8 cm up).
     foot_up = foot - np.percentile(foot, 5, axis=0)
     knee = j[:, [L_KNEE, R_KNEE], 1] - pel[:, None]
@@ -110,27 +115,6 @@ def features(joints: np.ndarray, floor: float | None = None, fps: float = FPS) -
         "pelvis_bounce": np.std(np.diff(pel)) * fps, "vertical_speed": np.abs(np.diff(pel)).mean() * fps,
     }
     return np.array([float(f[k]) for k in FEATURE_NAMES])
-
-
-def foot_skating(joints: np.ndarray, height: float = 0.025) -> tuple[float, int]:
-    """Mean horizontal slide of the feet on stance frames.
-
-    A foot is in stance on a pair of frames when its toe joint is within ``height`` m of the
-    floor (the lowest joint of the clip) on both frames; its slide is the toe's horizontal
-    displacement between them.
-
-    Args:
-        joints: (T, 22, 3) metres, Y up.
-    Returns:
-        (mean slide in metres per frame over stance frame pairs, number of such pairs).
-    """
-    j = np.asarray(joints, dtype=np.float64)
-    toes = j[:, [L_FOOT, R_FOOT]]  # (T, 2, 3)
-    y = toes[..., 1] - j[..., 1].min()
-    st = (y[1:] < height) & (y[:-1] < height)
-    slide = np.linalg.norm(np.diff(toes[..., [0, 2]], axis=0), axis=-1)
-    n = int(st.sum())
-    return (float(slide[st].mean()) if n else 0.0), n
 
 
 def _expand(F: np.ndarray) -> np.ndarray:

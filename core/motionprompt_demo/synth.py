@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from motionprompt.body.contacts import DEFAULT_FPS, solve_root
 from motionprompt.body.rep272 import motion_to_272
 from motionprompt.body.rotations import axis_angle_to_matrix, axis_rotation, matrix_to_axis_angle, yaw_matrix
 from motionprompt.body.skeleton import DEFAULT_REST_OFFSETS, forward_kinematics
@@ -41,7 +42,7 @@ __all__ = [
     "sample_params",
 ]
 
-FPS = 30.0
+FPS = DEFAULT_FPS  # frames per second of every clip
 GRAVITY = 9.81
 
 (PELVIS, L_HIP, R_HIP, SPINE1, L_KNEE, R_KNEE, SPINE2, L_ANKLE, R_ANKLE, SPINE3, L_FOOT, R_FOOT,
@@ -572,25 +573,9 @@ def sequence(segments: list[Segment], blend: int = 10) -> Segment:
     return out
 
 
-def _foot_points(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lock point (T, 2, 3) of each foot (the toe joint, which stays down when the heel rises)
-    and the foot's lowest height (T, 2)."""
-    ankles, toes = P[:, [L_ANKLE, R_ANKLE]], P[:, [L_FOOT, R_FOOT]]
-    return toes, np.minimum(ankles[..., 1], toes[..., 1])
-
-
-def _fill_gaps(h: np.ndarray) -> np.ndarray:
-    """Linear interpolation over NaN entries of a (T,) track (edges held)."""
-    ok = ~np.isnan(h)
-    if ok.all() or not ok.any():
-        return np.nan_to_num(h)
-    idx = np.arange(len(h))
-    return np.interp(idx, idx[ok], h[ok])
-
-
 def render(seg: Segment, heading: float = 0.0, offsets: np.ndarray = DEFAULT_REST_OFFSETS
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Solve the root of a segment: feet on the floor, stance feet fixed.
+    """Solve the root of a segment: feet on the floor, stance feet fixed (``contacts.solve_root``).
 
     Args:
         seg: the segment.
@@ -605,40 +590,10 @@ def render(seg: Segment, heading: float = 0.0, offsets: np.ndarray = DEFAULT_RES
     Y = yaw_matrix(seg.yaw + heading)  # (T, 3, 3)
     R[:, 0] = Y @ R[:, 0]
     P, _ = forward_kinematics(R, np.zeros((T, 3)), offsets)  # pelvis at the origin
-    lock, low = _foot_points(P)  # (T, 2, 3), (T, 2)
     seat_h = P[:, PELVIS, 1] - 0.1
-
-    # Height: the lowest foot (or the seat) on the floor while any foot is planted (a swing
-    # foot may reach lower than the stance foot at heel strike); flight frames interpolate + arc.
-    support = np.where(seg.contact.any(axis=1), low.min(axis=1), np.inf)
-    support = np.where(seg.seat, np.minimum(support, seat_h), support)
-    ground = np.where(np.isfinite(support), -support, np.nan)
-    height = _fill_gaps(ground) + seg.air
-    height = np.maximum(height, -low.min(axis=1))  # feet stretched down in flight stay above the floor
-
-    # Horizontal: keep the planted feet where they are.
-    planted = seg.contact
-    both = planted[1:] & planted[:-1]  # (T-1, 2)
-    # In double support lock only the foot planted last (the other one is about to push off).
-    idx = np.arange(T)[:, None]
-    onset = np.maximum.accumulate(np.where(planted & ~np.r_[[[False, False]], planted[:-1]], idx, 0),
-                                  axis=0)  # (T, 2) frame each foot was last planted
-    newest = onset[1:] == np.where(both, onset[1:], -1).max(axis=1, keepdims=True)
-    both &= newest
-    disp = lock[1:, :, [0, 2]] - lock[:-1, :, [0, 2]]  # (T-1, 2, 2)
-    n = both.sum(axis=1)
-    foot_v = -(disp * both[..., None]).sum(axis=1) / np.maximum(n, 1)[:, None]
-    seat_both = seg.seat[1:] & seg.seat[:-1]
-    seat_v = np.zeros_like(foot_v)  # the seat does not slide
-    fly = np.einsum("tij,tj->ti", Y[1:][:, [0, 2]][:, :, [0, 2]], seg.air_vel[1:])
-    in_air = ~seg.contact[1:].any(axis=1)
-    vel = np.where((n > 0)[:, None], foot_v, np.where(seat_both[:, None], seat_v, np.nan))
-    vel = np.where(in_air[:, None] & np.isnan(vel), fly, vel)
-    # Remaining frames (landing, lift-off) keep the previous velocity.
-    for i in np.flatnonzero(np.isnan(vel[:, 0])):  # few frames per clip
-        vel[i] = vel[i - 1] if i > 0 else 0.0
-    xz = np.concatenate([np.zeros((1, 2)), np.cumsum(vel, axis=0)])
-    root = np.stack([xz[:, 0], height, xz[:, 1]], axis=1)
+    # Flight keeps the take-off velocity, given in the body frame: turn it into the world.
+    fly = np.einsum("tij,tj->ti", Y[:, [0, 2]][:, :, [0, 2]], seg.air_vel)
+    root = solve_root(P, seg.contact, lift=seg.air, seat=seg.seat, seat_height=seat_h, flight_velocity=fly)
     return R, root, P + root[:, None]
 
 

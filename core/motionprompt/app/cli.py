@@ -1,10 +1,15 @@
 """The ``motionprompt`` command line.
 
-Subcommands:
-  export   convert a motion file (.npy 272 / smplx85, .npz) to other formats
-  generate one prompt -> motion files (model stack)
-  batch    a file of prompts -> numbered result folders (model stack)
-Each subcommand is built by an ``_add_<name>`` function and run by a ``_run_<name>`` function.
+    motionprompt export MOTION.npy --to bvh,npz [-o OUT]
+    motionprompt generate "a person waves with the right hand" --seconds 6 --seed 7 --num 3
+    motionprompt batch prompts.txt --model motionmillion-3b --out-dir results --exp-name run1 --resume
+
+``generate`` and ``batch`` build one ``GenerateRequest`` from their flags and validate it against
+the model's TOML before any model loads: a bad option exits with code 2, a message naming it and
+nothing written. They write MotionMillion's result layout (``app.batch``); the release's own flag
+spellings are accepted too (``--exp_name``, ``--infer_batch_prompt``, ``--resume-pth``,
+``--resume-trans``, ``--text_encode``, ``--pretrained_llama``, ``--use_rewrite_model``,
+``--rewrite_model_path``...). Heavy imports (torch, transformers) happen only when a model loads.
 """
 
 from __future__ import annotations
@@ -13,9 +18,25 @@ import argparse
 import sys
 from pathlib import Path
 
-__all__ = ["main", "build_parser"]
+from .. import postprocess
+from ..request import GenerateRequest, RequestError
+
+__all__ = ["main", "build_parser", "request_from_args"]
 
 
+def _fail(msg: str) -> int:
+    print(f"motionprompt: {msg}", file=sys.stderr)
+    return 2
+
+
+def _option_error(e: RequestError) -> int:
+    """A request error in the command line's words (``--min-seconds`` for ``min_seconds``)."""
+    flag = {"prompts": "prompt", "seeds": "--seed", "post": "--fps", "root": "--in-place"}.get(
+        e.option, "--" + e.option.replace("_", "-"))
+    return _fail(f"{flag}{str(e)[len(e.option):]}")
+
+
+# ---------------------------------------------------------------------- export
 def _add_export(sub) -> None:
     p = sub.add_parser("export", help="convert a motion file to other formats",
                        description="Convert a motion (.npy T x 272 de-normalised, .npy T x 85 smplx85, "
@@ -31,7 +52,20 @@ def _add_export(sub) -> None:
                    help="SMPL-X model folder: exact J0 for transl in npz/smplx85/smplx322")
     p.add_argument("--gender", default="neutral", choices=("neutral", "male", "female"),
                    help="SMPL-X model gender with --smplx-model (default neutral)")
+    _add_post(p, "--out-fps", "frame rate of the written files (default: the input's)")
     p.set_defaults(func=_run_export)
+
+
+def _add_post(p, fps_flag: str, fps_help: str) -> None:
+    """The post-processing flags (``postprocess.PostProcess``)."""
+    g = p.add_argument_group("post-processing")
+    g.add_argument(fps_flag, dest="post_fps", type=float, default=None, help=fps_help)
+    g.add_argument("--in-place", dest="in_place", action="store_true",
+                   help="remove the root's travel on the floor plane (height and rotations kept)")
+
+
+def _post(args) -> postprocess.PostProcess:
+    return postprocess.PostProcess(fps=args.post_fps, root="in_place" if args.in_place else "keep")
 
 
 def _run_export(args) -> int:
@@ -44,23 +78,25 @@ def _run_export(args) -> int:
         fmts = list(EXPORTERS)
     unknown = [f for f in fmts if f not in EXPORTERS]
     if unknown:
-        print(f"motionprompt export: unknown format(s) {', '.join(unknown)}; "
-              f"choose from {', '.join(EXPORTERS)}", file=sys.stderr)
-        return 2
+        return _fail(f"export: unknown format(s) {', '.join(unknown)}; choose from {', '.join(EXPORTERS)}")
+    try:
+        post = _post(args).validate()
+    except postprocess.PostProcessError as e:
+        return _fail(f"export: --out-fps {str(e).split(': ', 1)[1]}")
     try:
         motion = load_motion(args.motion, fps=args.fps, prompt=args.prompt)
     except MotionFileError as e:
         print(f"motionprompt export: {e}", file=sys.stderr)
         return 1
+    motion = postprocess.apply(motion, post)
     smplx_opts = {}
     if args.smplx_model is not None:
         from ..body.smplx_body import rest_joints
 
         try:
             smplx_opts = {"rest_pelvis": rest_joints(args.smplx_model, gender=args.gender)[0], "gender": args.gender}
-        except (ImportError, OSError) as e:
-            print(f"motionprompt export: {e}", file=sys.stderr)
-            return 1
+        except (ValueError, OSError) as e:
+            return _fail(f"export: --smplx-model: {e}")
     stem = args.motion.stem
     out = args.output
     for fmt in fmts:
@@ -83,14 +119,186 @@ def _run_export(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------- generate / batch
+def _add_generation(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--model", default="demo",
+                   help="'demo' (shipped), 'motionmillion-3b', 'motionmillion-7b' (release checkpoints under "
+                        "$MOTIONPROMPT_CHECKPOINTS, default ./checkpoints) or a model .toml file")
+    g.add_argument("--resume-trans", "--resume_trans", dest="resume_trans", type=Path, default=None,
+                   help="prefix-LM checkpoint (overrides the model file)")
+    g.add_argument("--resume-pth", "--resume_pth", dest="resume_pth", type=Path, default=None,
+                   help="VQ-VAE checkpoint (overrides the model file)")
+    g.add_argument("--text-encode", "--text_encode", dest="text_encode", default=None,
+                   choices=["flan-t5-xl", "flan-t5-xxl", "t5", "minilm"], help="text encoder kind (overrides)")
+    g.add_argument("--text-encoder-path", dest="text_encoder_path", type=Path, default=None,
+                   help="local folder of the text encoder (overrides)")
+    g.add_argument("--pretrained-llama", "--pretrained_llama", dest="pretrained_llama", default=None,
+                   help="prefix-LM size preset, e.g. 3B or 7B (overrides)")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps (default: cuda when available)")
+    g.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+                   help="prefix-LM precision (default: bfloat16 on CUDA, float32 on CPU)")
+
+    s = p.add_argument_group("sampling")
+    s.add_argument("--seconds", type=float, default=10.0, help="longest motion, seconds (default 10)")
+    s.add_argument("--min-seconds", dest="min_seconds", type=float, default=0.0,
+                   help="the model may not end the motion before this (default 0)")
+    s.add_argument("--seed", type=int, default=None,
+                   help="seed of the first sample of every prompt (sample i uses seed+i); default: random, recorded")
+    s.add_argument("--num", type=int, default=1, help="motions per prompt (default 1)")
+    s.add_argument("--temperature", type=float, default=1.0)
+    s.add_argument("--top-k", "--top_k", dest="top_k", type=int, default=None, help="0 or unset: off")
+    s.add_argument("--top-p", "--top_p", dest="top_p", type=float, default=None)
+    s.add_argument("--greedy", action="store_true", help="arg-max tokens (the release's default; ignores seeds)")
+    s.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance scale, 1 = off (default: the model's; the demo's is in its TOML)")
+    s.add_argument("--compose", action=argparse.BooleanOptionalAction, default=None,
+                   help="generate each action of a prompt on its own, in order (actions are separated by "
+                        "punctuation and by 'then', 'after that', ...; default: the model's, on for the demo)")
+    s.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=None,
+                   help="texts per forward pass (default: 64 on CUDA, 8 on CPU)")
+
+    o = p.add_argument_group("output")
+    o.add_argument("--out-dir", "--out_dir", dest="out_dir", type=Path, default=Path("outputs"),
+                   help="results folder (default ./outputs)")
+    o.add_argument("--exp-name", "--exp_name", dest="exp_name", default=None,
+                   help="run name under --out-dir (default: 'generate', or the prompt file's name)")
+    o.add_argument("--no-preview", dest="preview", action="store_false", help="skip the GIF / MP4 previews")
+    _add_post(p, "--fps", "frame rate of the written files (default: the model's, 30)")
+
+    r = p.add_argument_group("prompt rewrite (optional)")
+    r.add_argument("--use-rewrite-model", "--use_rewrite_model", dest="use_rewrite_model", action="store_true",
+                   help="also generate from a rewrite of each prompt by a local LM (flag 1)")
+    r.add_argument("--rewrite-model-path", "--rewrite_model_path", dest="rewrite_model_path", type=Path, default=None)
+
+
+def _add_generate(sub) -> None:
+    p = sub.add_parser("generate", help="generate motions for one prompt",
+                       description="Generate motions from a text prompt into numbered result folders.")
+    p.add_argument("prompt", help="what the body should do, in English")
+    _add_generation(p)
+    p.set_defaults(func=_run_generate)
+
+
+def _add_batch(sub) -> None:
+    p = sub.add_parser("batch", help="generate motions for every line of a prompt file",
+                       description="Generate motions for each prompt of a UTF-8 text file (blank lines and "
+                                   "'#' comments skipped) into numbered result folders with a manifest.jsonl.")
+    p.add_argument("prompts", nargs="?", type=Path, default=None, help="prompt file, one prompt per line")
+    p.add_argument("--infer-batch-prompt", "--infer_batch_prompt", dest="infer_batch_prompt", type=Path, default=None,
+                   help="the prompt file (the release's spelling)")
+    p.add_argument("--resume", action="store_true", help="skip prompts the run's manifest records as done")
+    _add_generation(p)
+    p.set_defaults(func=_run_batch)
+
+
+def request_from_args(args, prompts: list[str], seeds: list[int] | None) -> GenerateRequest:
+    """The request the generation flags describe (not yet validated)."""
+    return GenerateRequest(prompts=prompts, seeds=seeds, seconds=args.seconds, min_seconds=args.min_seconds,
+                           temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, greedy=args.greedy,
+                           guidance=args.guidance, compose=args.compose, batch_size=args.batch_size,
+                           device=args.device, dtype=args.dtype, post=_post(args), previews=args.preview,
+                           out_dir=args.out_dir)
+
+
+def _run(prompts: list[tuple[int, str]], args, exp_default: str, resume: bool) -> int:
+    from ..generation.devices import check_device
+    from ..models.model_spec import ModelSpec, ModelSpecError
+    from .batch import make_jobs
+
+    if args.num < 1:
+        return _fail(f"--num {args.num}: give at least 1 motion per prompt")
+    try:
+        spec = ModelSpec.load(args.model).with_overrides(
+            lm_checkpoint=args.resume_trans, vqvae_checkpoint=args.resume_pth, text_encoder_kind=args.text_encode,
+            text_encoder_path=args.text_encoder_path, lm_preset=args.pretrained_llama)
+    except ModelSpecError as e:
+        return _fail(str(e))
+    jobs = make_jobs(prompts, args.seed, args.num)
+    try:
+        request = request_from_args(args, [j.prompt for j in jobs], [j.seed for j in jobs]).validate(
+            max_seconds=spec.max_seconds)
+        check_device(request.device)
+    except RequestError as e:
+        return _option_error(e)
+    return _generate_jobs(spec, request, jobs, args, args.exp_name or exp_default, resume)
+
+
+def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, resume: bool) -> int:
+    """Load the model, then generate and write every job (the request is already valid)."""
+    from tqdm import tqdm
+
+    from ..generation.generator import Generator, torch_device, torch_dtype
+    from ..models.checkpoints import CheckpointError
+    from ..models.model_spec import ModelSpecError
+    from .batch import run_jobs
+    from .rewrite import add_rewrites
+    from .rundir import RunDir
+
+    log = tqdm.write
+    try:
+        gen = Generator.from_spec(spec, device=torch_device(request.device), dtype=torch_dtype(request.dtype))
+    except (ModelSpecError, CheckpointError, FileNotFoundError, ValueError) as e:
+        return _fail(str(e))
+    if args.use_rewrite_model:
+        add_rewrites(jobs, args.rewrite_model_path, "cuda" if gen.device.type == "cuda" else "cpu", log)
+    run = RunDir(request.out_dir, exp_name)
+    settings = dict(model=gen.spec.name, seconds=request.seconds, min_seconds=request.min_seconds,
+                    temperature=request.temperature, top_k=request.top_k, top_p=request.top_p,
+                    greedy=request.greedy, fps=request.post.fps or gen.spec.fps,
+                    guidance=gen.default_guidance if request.guidance is None else request.guidance,
+                    compose=gen.default_compose if request.compose is None else request.compose,
+                    device=str(gen.device), dtype=str(gen.dtype).replace("torch.", ""))
+    batch_size = request.batch_size or gen.default_batch_size
+
+    def generate(texts, seeds):
+        return gen.generate(request.replace(prompts=texts, seeds=seeds, batch_size=batch_size))
+
+    with tqdm(total=len(jobs), unit="motion", disable=len(jobs) < 2) as bar:
+        records = run_jobs(jobs, run, generate, settings, batch_size=batch_size, previews=request.previews,
+                           resume=resume, progress=bar, log=log, post=request.post)
+    for r in records:
+        if r["status"] == "done":
+            print(run.root / r["folder"])
+    try:  # index.html: every prompt of the run with its GIF, seed, length and timings
+        from ..files.gallery import write_run_gallery
+
+        print(f"gallery: {write_run_gallery(run.root)}", file=sys.stderr)
+    except OSError as e:
+        print(f"motionprompt: could not write the gallery page: {e}", file=sys.stderr)
+    failed = [r for r in records if r["status"] != "done"]
+    if failed:
+        print(f"motionprompt: {len(failed)} of {len(records)} job(s) failed; see {run.manifest}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _run_generate(args) -> int:
+    if not args.prompt.strip():
+        return _fail("the prompt is empty")
+    return _run([(1, args.prompt.strip())], args, "generate", resume=False)
+
+
+def _run_batch(args) -> int:
+    from .prompts import PromptFileError, read_prompts
+
+    path = args.prompts or args.infer_batch_prompt
+    if path is None:
+        return _fail("batch needs a prompt file (PROMPTS.txt or --infer-batch-prompt)")
+    try:
+        prompts = read_prompts(path)
+    except PromptFileError as e:
+        return _fail(str(e))
+    if not prompts:
+        return _fail(f"{path}: no prompts (blank lines and '#' comments are skipped)")
+    return _run(prompts, args, Path(path).stem, resume=args.resume)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="motionprompt", description="Text-to-motion for animators.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_export(sub)
-    from .generate_cli import add_batch, add_generate  # light: heavy imports happen when they run
-
-    add_generate(sub)
-    add_batch(sub)
+    _add_generate(sub)
+    _add_batch(sub)
     return parser
 
 

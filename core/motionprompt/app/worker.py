@@ -8,7 +8,13 @@ Requests (one JSON object per line on stdin)::
 
     {"cmd": "generate", "id": "r1", "prompts": ["a person walks"], "seconds": 4.0,
      "seeds": [1] | null, "temperature": 1.0, "top_k": null, "out_dir": "/tmp/x",
-     "guidance": null, "compose": null}    (null: the model's own setting)
+     "guidance": null, "compose": null, "fps": null, "root": "keep"}
+
+  A generate request's fields are those of ``motionprompt.request.GenerateRequest`` (its
+  ``to_json``; null or absent: the request's default, for guidance / compose the model's own),
+  checked before anything runs (an unknown field or a value out of range is an error reply
+  naming it). Every motion goes through the post-processing stage (``fps``, ``root``) before
+  its file is written.
     {"cmd": "cancel", "id": "r1"}      stop that job (the worker stays alive)
     {"cmd": "ping"} / {"cmd": "quit"}
 
@@ -23,10 +29,11 @@ Replies (stdout; one JSON object per line, nothing else is ever written there)::
     {"type": "error", "id": "r1" | null, "message": "..."}
     {"type": "pong"}
 
-A result is a list of file paths (272-dim ``.npy`` frames, written atomically), never arrays.
+A result is a list of file paths (272-dim ``.npy`` frames at the entry's fps, written atomically),
+never arrays.
 A second ``generate`` while one runs is refused with an error (one job at a time).
 ``MOTIONPROMPT_GENERATOR_FACTORY=module:callable`` replaces the model loader (tests use a tiny
-fake generator): ``callable(model, device, dtype) -> object with .generate(...)``.
+fake generator): ``callable(model, device, dtype) -> object with .generate(request, progress=, cancel=)``.
 """
 
 from __future__ import annotations
@@ -43,6 +50,9 @@ import time
 import traceback
 from pathlib import Path
 
+from .. import postprocess
+from ..request import Cancelled, GenerateRequest, RequestError
+
 __all__ = ["main", "load_generator", "Worker", "FACTORY_ENV"]
 
 FACTORY_ENV = "MOTIONPROMPT_GENERATOR_FACTORY"
@@ -55,24 +65,19 @@ def load_generator(model: str = "demo", device: str = "cpu", dtype: str | None =
     if factory:
         module, _, attr = factory.partition(":")
         return getattr(importlib.import_module(module), attr or "make_generator")(model, device, dtype)
-    import torch
+    from ..generation.devices import check_device
+    from ..generation.generator import Generator, torch_device, torch_dtype
 
-    from ..generation.generator import Generator
-
-    torch_dtype = getattr(torch, dtype) if dtype else None
-    return Generator.from_spec(model, device=device, dtype=torch_dtype)
-
-
-class _Cancelled(Exception):
-    pass
+    check_device(device)
+    return Generator.from_spec(model, device=torch_device(device), dtype=torch_dtype(dtype))
 
 
 class Worker:
     """Serves requests from a line iterator, writing replies with ``send``.
 
     Args:
-        generator: object with ``generate(prompts, seconds=, seeds=, temperature=, top_k=,
-            progress=, cancel=) -> list[Motion]``.
+        generator: object with ``generate(request, progress=, cancel=) -> list[Motion]`` (and,
+            when it knows it, ``max_seconds``).
         send: callable taking one reply dict (thread-safe).
         model_name: reported in ``ready`` and stored as each motion's source when it has none.
     """
@@ -152,22 +157,17 @@ class Worker:
         def progress(step: int, total: int) -> None:
             self.send({"type": "progress", "id": req.get("id"), "step": int(step), "total": int(total)})
             if cancelled():
-                raise _Cancelled()
+                raise Cancelled()
 
         t0 = time.perf_counter()
         try:
-            prompts = req.get("prompts")
-            if not isinstance(prompts, list) or not prompts:
-                raise ValueError("generate needs 'prompts': a non-empty list of strings")
-            motions = self.generator.generate(
-                prompts, seconds=float(req.get("seconds", 4.0)), seeds=req.get("seeds"),
-                temperature=float(req.get("temperature", 1.0)), top_k=req.get("top_k") or None,
-                **({"guidance": float(req["guidance"])} if req.get("guidance") is not None else {}),
-                **({"compose": bool(req["compose"])} if req.get("compose") is not None else {}),
-                progress=progress, cancel=cancelled)
+            request = GenerateRequest.from_json(req).validate(
+                max_seconds=getattr(self.generator, "max_seconds", None))
+            motions = self.generator.generate(request, progress=progress, cancel=cancelled)
             if cancelled():
-                raise _Cancelled()
-            out_dir = Path(req.get("out_dir") or tempfile.mkdtemp(prefix="motionprompt_"))
+                raise Cancelled()
+            motions = [postprocess.apply(m, request.post) for m in motions]
+            out_dir = Path(request.out_dir or tempfile.mkdtemp(prefix="motionprompt_"))
             out_dir.mkdir(parents=True, exist_ok=True)
             safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in job)[:40] or "job"
             items = []
@@ -179,11 +179,11 @@ class Worker:
                               **({"segments": m.meta["segments"]} if "segments" in m.meta else {})})
             return {"type": "result", "id": req.get("id"), "motions": items,
                     "seconds": round(time.perf_counter() - t0, 3)}
-        except _Cancelled:
+        except Cancelled:
             return {"type": "cancelled", "id": req.get("id")}
+        except RequestError as e:
+            return {"type": "error", "id": req.get("id"), "message": f"bad request: {e}"}
         except Exception as e:  # noqa: BLE001 - any failure is reported; the worker stays alive
-            if type(e).__name__ == "Cancelled":  # motionprompt.generation.sampler.Cancelled
-                return {"type": "cancelled", "id": req.get("id")}
             traceback.print_exc(file=sys.stderr)
             return {"type": "error", "id": req.get("id"), "message": f"{type(e).__name__}: {e}"}
 

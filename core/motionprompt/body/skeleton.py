@@ -18,6 +18,10 @@ __all__ = [
     "BODY_PARENTS",
     "KINEMATIC_CHAINS",
     "CHAIN_COLORS",
+    "ANKLE_JOINTS",
+    "TOE_JOINTS",
+    "FOOT_JOINTS",
+    "LEG_CHAINS",
     "DEFAULT_REST_OFFSETS",
     "DEFAULT_REST_PELVIS",
     "DEFAULT_BETAS",
@@ -74,9 +78,21 @@ CHAIN_COLORS: tuple[tuple[int, int, int], ...] = (
     (220, 30, 30), (30, 60, 220), (20, 20, 20), (220, 30, 30), (30, 60, 220),
 )
 
-#: Rest offsets child - parent (22, 3) metres, SMPL-X axes: one real SMPL-X subject
-#: (skeleton.md table A at 1e-6 precision, estimated exactly from the public 272-representation
-#: sample clip: per-frame offsets agree to 1e-7 m).
+#: The feet, (left, right) each. ``ANKLE_JOINTS``: the ankles. ``TOE_JOINTS``: the joints SMPL-X
+#: names ``left_foot`` / ``right_foot``, at the ball of the foot (about 6 cm below and 13 cm ahead
+#: of the ankle at rest): the point that stays planted when the heel rises.
+ANKLE_JOINTS: tuple[int, int] = (JOINT_NAMES.index("left_ankle"), JOINT_NAMES.index("right_ankle"))
+TOE_JOINTS: tuple[int, int] = (JOINT_NAMES.index("left_foot"), JOINT_NAMES.index("right_foot"))
+#: All four foot joints: left ankle, right ankle, left toe, right toe.
+FOOT_JOINTS: tuple[int, ...] = ANKLE_JOINTS + TOE_JOINTS
+#: (hip, knee, ankle) joint indices of the left and right leg: the two-bone IK chains.
+LEG_CHAINS: tuple[tuple[int, int, int], tuple[int, int, int]] = tuple(
+    tuple(JOINT_NAMES.index(f"{side}_{name}") for name in ("hip", "knee", "ankle")) for side in ("left", "right")
+)
+
+#: Rest offsets child - parent (22, 3) metres, SMPL-X axes: one real SMPL-X subject, rounded
+#: to 1e-6 m. They were estimated from a public 272-representation sample clip, whose per-frame
+#: offsets agree to 1e-7 m (``estimate_rest_offsets`` recomputes them from such a clip).
 DEFAULT_REST_OFFSETS = np.array([
     [0.000000, 0.000000, 0.000000],
     [0.060758, -0.104788, -0.026771],

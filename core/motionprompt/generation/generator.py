@@ -1,7 +1,7 @@
 """Prompts -> motions: text encoder, prefix-LM sampler and VQ-VAE decoder in one object.
 
     gen = Generator.from_spec("demo")                       # or "motionmillion-3b", a .toml path
-    motions = gen.generate(["a person waves"], seconds=6, seeds=[7])
+    motions = gen.generate(GenerateRequest(["a person waves"], seconds=6, seeds=[7]))
     motions[0]                                              # motionprompt.body.motion.Motion, 30 fps
 
 Prompts are encoded and sampled in batches (every row exactly as if alone); each row's codes are
@@ -18,7 +18,6 @@ sequence, so the decoder makes the joins; when the segments together miss the le
 from __future__ import annotations
 
 import math
-import secrets
 import time
 import warnings
 from dataclasses import replace
@@ -28,21 +27,29 @@ import numpy as np
 import torch
 
 from ..body import rep272
+from ..body.motion import Motion
 from ..models.checkpoints import load_prefix_lm, load_vqvae
 from ..models.model_spec import ModelSpec, ModelSpecError, resolve_spec
-from ..body.motion import Motion
 from ..models.prefix_lm import PrefixLM
-from .sampler import Sampler, SamplingConfig
-from ..text.segments import fit_lengths, split_actions, with_subject
 from ..models.text_encoders import build_text_encoder
 from ..models.vqvae import HumanVQVAE
+from ..text.segments import fit_lengths, split_actions, with_subject
+from ..request import GenerateRequest, default_batch_size
+from .sampler import Sampler, SamplingConfig
 
-__all__ = ["Generator", "random_seed"]
+__all__ = ["Generator", "torch_device", "torch_dtype"]
 
 
-def random_seed() -> int:
-    """A fresh seed (31 bits, so it fits every tool that stores it)."""
-    return secrets.randbits(31)
+def torch_device(device: str = "auto") -> torch.device:
+    """A request's device name as a torch device ("auto": CUDA when available, else the CPU)."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)
+
+
+def torch_dtype(dtype: str = "auto") -> torch.dtype | None:
+    """A request's dtype name as a torch dtype (None for "auto": the model's default)."""
+    return None if dtype in (None, "auto") else getattr(torch, dtype)
 
 
 def segment_seed(seed: int, index: int) -> int:
@@ -146,50 +153,46 @@ class Generator:
         return rep272.denormalize(x, self.mean, self.std)
 
     # ------------------------------------------------------------------ the API
+    @property
+    def default_batch_size(self) -> int:
+        """Texts per forward pass when a request names none (``request.default_batch_size``)."""
+        return default_batch_size(self.device.type)
+
+    @property
+    def max_seconds(self) -> float:
+        """The longest motion this model's positions hold (``ModelSpec.max_seconds``)."""
+        return self.spec.max_seconds
+
     @torch.no_grad()
-    def generate(self, prompts: list[str], seconds: float = 10.0, min_seconds: float = 0.0,
-                 seeds: list[int] | None = None, temperature: float = 1.0, top_k: int | None = None,
-                 top_p: float | None = None, greedy: bool = False, guidance: float | None = None,
-                 batch_size: int | None = None, progress: Callable[[int, int], None] | None = None,
-                 cancel: Callable[[], bool] | None = None, compose: bool | None = None) -> list[Motion]:
-        """Generate one motion per prompt.
+    def generate(self, request: GenerateRequest, progress: Callable[[int, int], None] | None = None,
+                 cancel: Callable[[], bool] | None = None) -> list[Motion]:
+        """Generate one motion per prompt of ``request`` (validated here against this model's
+        longest motion; ``device``, ``dtype``, ``post``, ``previews`` and ``out_dir`` are for the
+        front ends: this generator runs on the device it was loaded on).
 
         Args:
-            prompts: the texts (blank ones are refused).
-            seconds: longest motion (default 10 s = 150 tokens); a row stops earlier at END.
-            min_seconds: END is not allowed before this (default: one token).
-            seeds: one per prompt (None = fresh random seeds, recorded in ``Motion.seed``).
-            temperature, top_k, top_p, greedy: token choice (greedy = the release's arg-max).
-            guidance: classifier-free guidance scale (1 = off; None = the model's ``guidance``
-                from its TOML, else 1). Each prompt then also runs against the empty prompt.
-            batch_size: rows per forward (default: all on CUDA, 16 on CPU).
+            request: prompts, seeds (None = fresh random seeds, recorded in ``Motion.seed``),
+                seconds / min_seconds, token choice, guidance (None = the model's TOML
+                ``guidance``, else 1; each prompt then also runs against the empty prompt),
+                compose (None = the model's TOML ``compose``: each action of a prompt generated
+                on its own and played in order; a prompt of one action is generated exactly as
+                without it), batch_size (None = ``default_batch_size`` of the device).
             progress: ``progress(step, total)`` over all batches' token steps.
-            cancel: polled between steps; True raises ``sampler.Cancelled``.
-            compose: generate each action of a prompt on its own and play them in order
-                (None = the model's TOML ``compose``, else off). A prompt of one action is
-                generated exactly as without it.
+            cancel: polled between steps; True raises ``request.Cancelled``.
         Returns:
-            ``Motion`` objects in prompt order (fps, prompt, seed set; ``source`` = model name;
-            ``meta`` holds the token count, whether the model ended the motion itself and, when
-            composed, ``segments``: each action's text and its ``start`` / ``end`` in seconds).
+            ``Motion`` objects in prompt order, at the model's fps (fps, prompt, seed set;
+            ``source`` = model name; ``meta`` holds the token count, whether the model ended the
+            motion itself and, when composed, ``segments``: each action's text and its
+            ``start`` / ``end`` in seconds). Post-processing is the caller's (``postprocess``).
         """
-        prompts = [str(p) for p in prompts]
-        if not prompts:
-            return []
-        blank = [i for i, p in enumerate(prompts) if not p.strip()]
-        if blank:
-            raise ValueError(f"empty prompt(s) at position(s) {blank}")
-        seeds = [random_seed() for _ in prompts] if seeds is None else [int(s) for s in seeds]
-        if len(seeds) != len(prompts):
-            raise ValueError(f"need one seed per prompt: {len(prompts)} prompts, {len(seeds)} seeds")
+        req = request.validate(max_seconds=self.max_seconds).with_seeds()
+        prompts, seeds, seconds = list(req.prompts), [int(s) for s in req.seeds], req.seconds
         max_tokens = self.tokens_for(seconds)
-        if max_tokens < 1:
-            raise ValueError(f"seconds must cover at least one token ({self.vqvae.config.frames_per_token} frames), got {seconds}")
-        min_tokens = min(max(1, self.tokens_for(min_seconds)), max_tokens)
-        guidance = self.default_guidance if guidance is None else float(guidance)
-        cfg = SamplingConfig(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p,
+        min_tokens = min(max(1, self.tokens_for(req.min_seconds)), max_tokens)
+        guidance = self.default_guidance if req.guidance is None else float(req.guidance)
+        cfg = SamplingConfig(greedy=req.greedy, temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
                              max_tokens=max_tokens, min_tokens=min_tokens, guidance=guidance)
-        compose = self.default_compose if compose is None else bool(compose)
+        compose = self.default_compose if req.compose is None else req.compose
         # one row per action segment (a prompt's segments never outnumber its tokens)
         parts = [split_actions(p) if compose else [p] for p in prompts]
         for i, ps in enumerate(parts):
@@ -204,7 +207,7 @@ class Generator:
         mins = [min_tokens if single[i] else 1 for i, _, _ in rows]
 
         self.timings = dict(text_s=0.0, sample_s=0.0, decode_s=0.0)
-        bs = batch_size or (len(rows) if self.device.type == "cuda" else 16)
+        bs = req.batch_size or self.default_batch_size
         texts = [self.model_text(t) for _, _, t in rows]
         codes = self._sample_rows(texts, row_seeds, cfg, mins, bs, progress, cancel)
         owned: list[list[int]] = [[] for _ in prompts]  # each prompt's rows, in order

@@ -27,14 +27,11 @@ from typing import Callable
 import torch
 
 from ..models.prefix_lm import PrefixLM
+from ..request import Cancelled
 
-__all__ = ["SamplingConfig", "Sampler", "Cancelled", "reference_sample", "hashed_uniform", "choose_tokens"]
+__all__ = ["SamplingConfig", "Sampler", "reference_sample", "hashed_uniform", "choose_tokens"]
 
 _M32 = 0xFFFFFFFF
-
-
-class Cancelled(RuntimeError):
-    """Raised when the caller's cancel check returns True between steps."""
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from .configs import VQVAE_PRESETS, LMConfig, VQVAEConfig
 
-__all__ = ["ModelSpec", "ModelSpecError", "BUILTIN", "DEMO_SPEC", "resolve_spec"]
+__all__ = ["ModelSpec", "ModelSpecError", "BUILTIN", "DEMO_SPEC", "TEXT_DIMS", "resolve_spec"]
 
 DEMO_SPEC = Path(__file__).resolve().parents[1] / "data" / "demo" / "model.toml"
 TEXT_DIMS = {"t5": 2048, "flan-t5-xl": 2048, "flan-t5-xxl": 4096, "minilm": 384}
@@ -177,6 +177,42 @@ class ModelSpec:
 
     def replace(self, **changes) -> "ModelSpec":
         return replace(self, **changes)
+
+    @property
+    def max_seconds(self) -> float:
+        """The longest motion the prefix-LM's positions hold: ``block_size`` less one text
+        token, in motion tokens, as seconds (the release's 3B / 7B: 20 s; the demo: 12 s)."""
+        return (self.lm.block_size - 1) * self.vqvae.frames_per_token / self.fps
+
+    def with_overrides(self, lm_checkpoint=None, vqvae_checkpoint=None, text_encoder_kind: str | None = None,
+                       text_encoder_path=None, lm_preset: str | None = None) -> "ModelSpec":
+        """This spec with the release's command-line overrides (``--resume-trans``,
+        ``--resume-pth``, ``--text_encode``, ``--text-encoder-path``, ``--pretrained_llama``).
+        A new text encoder kind sets ``clip_dim`` to its width; a new preset keeps the
+        vocabulary, text width and block size."""
+        spec = self
+        if lm_checkpoint:
+            spec = spec.replace(lm_checkpoint=Path(lm_checkpoint).expanduser().resolve())
+        if vqvae_checkpoint:
+            spec = spec.replace(vqvae_checkpoint=Path(vqvae_checkpoint).expanduser().resolve())
+        if text_encoder_kind or text_encoder_path:
+            te = dict(spec.text_encoder)
+            if text_encoder_kind:
+                if text_encoder_kind not in TEXT_DIMS:
+                    raise ModelSpecError(f"text encoder {text_encoder_kind!r} unknown; use one of {', '.join(TEXT_DIMS)}")
+                te["kind"] = text_encoder_kind
+            if text_encoder_path:
+                te["path"] = Path(text_encoder_path).expanduser().resolve()
+            spec = spec.replace(text_encoder=te, lm=spec.lm.replace(clip_dim=TEXT_DIMS[te["kind"]]))
+        if lm_preset:
+            c = spec.lm
+            try:
+                lm = LMConfig.from_preset(lm_preset, vocab_size=c.vocab_size, clip_dim=c.clip_dim,
+                                          block_size=c.block_size)
+            except KeyError as e:
+                raise ModelSpecError(str(e).strip("'\"")) from None
+            spec = spec.replace(lm=lm)
+        return spec
 
     # -------------------------------------------------------------- writing
     def to_toml(self, base: Path | None = None) -> str:

@@ -1,0 +1,93 @@
+"""A run folder: numbered result folders claimed race-free, and its ``manifest.jsonl``.
+
+    <out_dir>/<exp_name>/manifest.jsonl        one JSON line per finished or failed job
+    <out_dir>/<exp_name>/<k>/                  one job's files (``files.layout``)
+
+A folder ``k`` is claimed with an exclusive ``mkdir`` (concurrent runs never share one) and holds
+an ``.incomplete`` marker (naming its job's key) until its files are written and its manifest line
+is appended, so a resumed run knows which folders a killed run left unfinished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .batch import Job
+
+__all__ = ["RunDir", "MARKER"]
+
+MARKER = ".incomplete"
+
+
+class RunDir:
+    """``<out_dir>/<exp_name>``: numbered folders claimed race-free, and ``manifest.jsonl``."""
+
+    def __init__(self, out_dir, exp_name: str):
+        self.root = Path(out_dir) / exp_name
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.manifest = self.root / "manifest.jsonl"
+
+    def records(self) -> list[dict]:
+        """The manifest's records (a torn last line from a killed run is ignored)."""
+        if not self.manifest.is_file():
+            return []
+        out = []
+        for line in self.manifest.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return out
+
+    def done_keys(self) -> set[str]:
+        return {r["key"] for r in self.records() if r.get("status") == "done"}
+
+    def incomplete(self) -> dict[str, Path]:
+        """key -> folder of jobs a killed run claimed but never finished."""
+        out = {}
+        for marker in self.root.glob(f"*/{MARKER}"):
+            try:
+                out[json.loads(marker.read_text(encoding="utf-8"))["key"]] = marker.parent
+            except (OSError, ValueError, KeyError):
+                continue
+        return out
+
+    def claim(self, job: "Job", reuse: Path | None = None) -> Path:
+        """A fresh numbered folder (one more than the largest), created with an exclusive mkdir,
+        marked incomplete; or ``reuse`` (emptied) for a resumed job."""
+        if reuse is not None:
+            for f in reuse.iterdir():
+                if f.is_file() and f.name != MARKER:
+                    f.unlink()
+            folder = reuse
+        else:
+            nums = [int(p.name) for p in self.root.iterdir() if p.name.isdigit() and p.is_dir()]
+            k = max(nums, default=-1) + 1
+            while True:
+                folder = self.root / str(k)
+                try:
+                    folder.mkdir()
+                    break
+                except FileExistsError:
+                    k += 1
+        (folder / MARKER).write_text(json.dumps({"key": job.key}), encoding="utf-8")
+        return folder
+
+    def finish(self, folder: Path | None, record: dict) -> None:
+        """Append the job's manifest line (one write, flushed), then drop the folder's marker."""
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        with open(self.manifest, "ab+") as f:  # appends go to the end whatever the read position
+            size = f.seek(0, os.SEEK_END)
+            if size:
+                f.seek(size - 1)
+                if f.read(1) != b"\n":
+                    line = b"\n" + line  # a killed run left a torn last line: start a fresh one
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+        if folder is not None and record.get("status") == "done":
+            (folder / MARKER).unlink(missing_ok=True)

@@ -1,0 +1,226 @@
+"""One generation request: every front end (the CLI's generate and batch, the worker, the Blender
+panel, tools/bake.py) builds a ``GenerateRequest`` and ``Generator.generate`` takes it; the worker
+protocol carries it as JSON (``to_json`` / ``from_json``: the field names, with the
+post-processing as ``fps`` and ``root``).
+
+    req = GenerateRequest(["a person waves"], seconds=6, seeds=[7]).validate(max_seconds=spec.max_seconds)
+
+``validate`` checks every option against its range BEFORE any model loads (it needs only the
+model's TOML, for its longest motion) and raises ``RequestError`` naming the option, the value
+and what is allowed; front ends turn that into exit code 2 (CLI, bake) or an error reply
+(worker, panel) with nothing written. This module never imports torch at load time (the CLI
+validates in a fraction of a second); whether this machine has the device is checked where the
+model loads (``generation.devices``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import secrets
+from dataclasses import MISSING, dataclass, field, fields, replace
+from pathlib import Path
+
+from .postprocess import PostProcess, PostProcessError
+
+__all__ = ["GenerateRequest", "RequestError", "Cancelled", "random_seed", "sample_seeds", "default_batch_size",
+           "check_device_name", "MAX_SEED", "DTYPES", "DEVICE_NAME"]
+
+#: Seeds are stored as int64 by the sampler's hash and every file format: 63 bits, non-negative.
+MAX_SEED = 2**63 - 1
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+DEVICE_NAME = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+class RequestError(ValueError):
+    """An option out of range. ``option`` is the request field's name (``seconds``, ``top_k``...)."""
+
+    def __init__(self, option: str, message: str):
+        self.option = option
+        super().__init__(f"{option}: {message}")
+
+
+class Cancelled(RuntimeError):
+    """Raised when a request's cancel check returns True between steps."""
+
+
+def random_seed() -> int:
+    """A fresh seed (31 bits, so it fits every tool that stores it, Blender's IntProperty too)."""
+    return secrets.randbits(31)
+
+
+def sample_seeds(seed: int | None, num: int) -> list[int]:
+    """The seeds of ``num`` samples of one prompt: ``seed``, ``seed + 1``, ... (a fresh random
+    base when ``seed`` is None). Every prompt of a batch starts from the same ``seed``, so a
+    prompt's motion does not depend on its line in the file."""
+    base = random_seed() if seed is None else int(seed)
+    return [base + i for i in range(num)]
+
+
+def default_batch_size(device_type: str) -> int:
+    """Texts per forward pass when none is asked for: 64 on CUDA, 8 elsewhere."""
+    return 64 if device_type == "cuda" else 8
+
+
+def _finite(option: str, value, low: float, high: float, low_open: bool = True) -> float:
+    """``value`` as a float in (low, high] (or [low, high]), else RequestError naming ``option``."""
+    bad = isinstance(value, bool) or not isinstance(value, (int, float))
+    v = float("nan") if bad else float(value)
+    inside = math.isfinite(v) and (v > low if low_open else v >= low) and v <= high
+    if not inside:
+        span = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+        raise RequestError(option, f"{value!r} is out of range; give a number in {span}")
+    return v
+
+
+def _int(option: str, value, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise RequestError(option, f"{value!r} is out of range; give a whole number in [{low}, {high}]")
+    return int(value)
+
+
+def check_device_name(device: str) -> str:
+    """``device`` if it is a device name ("auto", "cpu", "cuda", "cuda:N", "mps"), else RequestError
+    (whether this machine has it is ``generation.devices.check_device``)."""
+    if not isinstance(device, str) or not DEVICE_NAME.match(device):
+        raise RequestError("device", f"{device!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """What to generate and how; one motion per prompt.
+
+    Attributes:
+        prompts: the texts, one motion each (a prompt sampled N times is given N times).
+        seeds: one per prompt (None: fresh random seeds, recorded in each ``Motion.seed``).
+        seconds: longest motion, in (0, the model's maximum]; a motion ends earlier at END.
+        min_seconds: END is not allowed before this, in [0, seconds].
+        temperature, top_k, top_p, greedy: token choice (greedy = the release's arg-max;
+            top_k 0 or None = off; top_p None = off, else in (0, 1]).
+        guidance: classifier-free guidance scale, 1 = off (None: the model's own).
+        compose: generate each action of a prompt on its own (None: the model's own).
+        batch_size: texts per forward pass (None: ``default_batch_size`` of the device).
+        device, dtype: where the model runs ("auto": CUDA when available) and its precision.
+        post: the post-processing every motion goes through (frame rate, in place, ...).
+        previews: whether front ends that write files also write GIF / MP4 previews.
+        out_dir: where front ends that write files put them (None: their own default).
+    """
+
+    prompts: tuple = ()
+    seeds: tuple | None = None
+    seconds: float = 10.0
+    min_seconds: float = 0.0
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    greedy: bool = False
+    guidance: float | None = None
+    compose: bool | None = None
+    batch_size: int | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    post: PostProcess = field(default_factory=PostProcess)
+    previews: bool = True
+    out_dir: Path | None = None
+
+    def __post_init__(self):
+        if isinstance(self.prompts, str):
+            object.__setattr__(self, "prompts", (self.prompts,))
+        object.__setattr__(self, "prompts", tuple(self.prompts))
+        if self.seeds is not None:
+            object.__setattr__(self, "seeds", tuple(self.seeds))
+
+    def validate(self, max_seconds: float | None = None) -> "GenerateRequest":
+        """This request with its options checked and normalised (top_k 0 -> None).
+
+        Args:
+            max_seconds: the model's longest motion (``ModelSpec.max_seconds``); None: no cap
+                beyond a day.
+        Raises:
+            RequestError naming the first bad option, its value and the allowed range.
+        """
+        if not self.prompts:
+            raise RequestError("prompts", "no prompt given")
+        for i, p in enumerate(self.prompts):
+            if not isinstance(p, str) or not p.strip():
+                raise RequestError("prompts", f"empty prompt (number {i + 1}); describe a motion in words")
+        if self.seeds is not None:
+            if len(self.seeds) != len(self.prompts):
+                raise RequestError("seeds", f"need one seed per prompt: {len(self.prompts)} prompt(s), "
+                                            f"{len(self.seeds)} seed(s)")
+            for s in self.seeds:
+                _int("seed", s, 0, MAX_SEED)
+        top = 86400.0 if max_seconds is None else float(max_seconds)
+        seconds = _finite("seconds", self.seconds, 0.0, top)
+        min_seconds = _finite("min_seconds", self.min_seconds, 0.0, top, low_open=False)
+        if min_seconds > seconds:
+            raise RequestError("min_seconds", f"{self.min_seconds!r} is longer than seconds ({self.seconds!r}); "
+                                              f"give at most {self.seconds!r}")
+        if not self.greedy:
+            _finite("temperature", self.temperature, 0.0, 100.0)
+        top_k = None if self.top_k in (None, 0) else _int("top_k", self.top_k, 0, 2**31 - 1)
+        if self.top_p is not None:
+            _finite("top_p", self.top_p, 0.0, 1.0)
+        if self.guidance is not None:
+            _finite("guidance", self.guidance, 0.0, 100.0, low_open=False)
+        if self.compose is not None and not isinstance(self.compose, bool):
+            raise RequestError("compose", f"{self.compose!r}: use true, false or null (the model's choice)")
+        if self.batch_size is not None:
+            _int("batch_size", self.batch_size, 1, 65536)
+        if self.dtype not in DTYPES:
+            raise RequestError("dtype", f"{self.dtype!r}: use one of {', '.join(DTYPES)}")
+        check_device_name(self.device)
+        if not isinstance(self.post, PostProcess):
+            raise RequestError("post", f"{self.post!r} is not a PostProcess")
+        try:
+            self.post.validate()
+        except PostProcessError as e:
+            raise RequestError(*str(e).split(": ", 1)) from None
+        return replace(self, seconds=seconds, min_seconds=min_seconds, top_k=top_k)
+
+    def with_seeds(self) -> "GenerateRequest":
+        """This request with its seeds drawn when none were given (so they can be recorded)."""
+        if self.seeds is not None:
+            return self
+        return replace(self, seeds=tuple(random_seed() for _ in self.prompts))
+
+    def replace(self, **changes) -> "GenerateRequest":
+        return replace(self, **changes)
+
+    def to_json(self) -> dict:
+        """The request as the worker protocol's fields (JSON-ready; defaults left out)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "post":
+                out.update({k: v for k, v in (("fps", value.fps), ("root", value.root))
+                            if v != getattr(PostProcess(), k)})
+            elif value != (f.default if f.default is not MISSING else f.default_factory()):
+                out[f.name] = list(value) if isinstance(value, tuple) else str(value) if isinstance(value, Path) \
+                    else value
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict, ignore: tuple = ("cmd", "id")) -> "GenerateRequest":
+        """A request from the worker protocol's fields (``ignore``: the envelope's keys).
+        Raises RequestError for a field that is not an option (a typo would otherwise pass)."""
+        names = {f.name for f in fields(cls)} - {"post"}
+        unknown = sorted(set(data) - names - {"fps", "root"} - set(ignore))
+        if unknown:
+            raise RequestError(unknown[0], f"not a request option; options: {', '.join(sorted(names | {'fps', 'root'}))}")
+        kw = {k: v for k, v in data.items() if k in names}
+        if "prompts" in kw and not isinstance(kw["prompts"], (list, tuple)):
+            raise RequestError("prompts", "give a list of strings")
+        if kw.get("seeds") is not None and not isinstance(kw["seeds"], (list, tuple)):
+            raise RequestError("seeds", "give a list of whole numbers, one per prompt, or null")
+        if kw.get("out_dir") is not None:
+            kw["out_dir"] = Path(kw["out_dir"])
+        post = {k: data[k] for k in ("fps", "root") if k in data and data[k] is not None}
+        return cls(**kw, post=PostProcess(**post))
+
+    def settings(self) -> dict:
+        """The options that shape every motion (for a manifest): JSON-ready."""
+        return dict(seconds=self.seconds, min_seconds=self.min_seconds, temperature=self.temperature,
+                    top_k=self.top_k, top_p=self.top_p, greedy=self.greedy, guidance=self.guidance,
+                    compose=self.compose, fps=self.post.fps, root=self.post.root)
