@@ -152,6 +152,9 @@ class GenerateRequest:
             for s in self.seeds:
                 _int("seed", s, 0, MAX_SEED)
         top = 86400.0 if max_seconds is None else float(max_seconds)
+        if max_seconds is not None and isinstance(self.seconds, (int, float)) and self.seconds > top:
+            raise RequestError("seconds", f"{self.seconds!r} is longer than the model's longest motion ({top:g} s, "
+                                          f"what its positions hold); give a number in (0, {top:g}]")
         seconds = _finite("seconds", self.seconds, 0.0, top)
         min_seconds = _finite("min_seconds", self.min_seconds, 0.0, top, low_open=False)
         if min_seconds > seconds:
