@@ -1,12 +1,12 @@
-"""Benchmark: skeleton preview GIF + MP4, the seed's way (matplotlib 3D) vs motionprompt.files.preview.
+"""Benchmark: skeleton preview GIF + MP4, the release's way (matplotlib 3D) vs motionprompt.files.preview.
 
-    .venv/bin/python bench/preview.py [--frames 300] [--size 960] [--seed-frames N]
+    .venv/bin/python bench/preview.py [--frames 300] [--size 960] [--release-frames N]
 
-The seed-style renderer draws each frame with a fresh matplotlib 3D figure (floor plane,
+The release-style renderer draws each frame with a fresh matplotlib 3D figure (floor plane,
 root trajectory, five chains, root recentred), keeps all frames, saves the GIF with imageio,
 then re-encodes the GIF to MP4 (what moviepy's VideoFileClip(gif).write_videofile does: ffmpeg
 decodes the GIF, libx264 preset medium encodes it). Ours renders once and streams to both.
-``--seed-frames N`` times the seed renderer on N frames only and scales its frame loop to the
+``--release-frames N`` times the release's renderer on N frames only and scales its frame loop to the
 full length (the encode steps are still timed on real frames). Needs matplotlib (the ``bench``
 extra); without it only our timings are printed. Prints figures, never fails.
 """
@@ -53,10 +53,10 @@ def sample_joints(T: int) -> tuple[np.ndarray, str]:
 
 
 def seed_style_frames(joints: np.ndarray, title: str, size: int):
-    """Yield RGBA frames drawn like the seed: a new matplotlib 3D figure per frame.
+    """Yield RGBA frames drawn like the release: a new matplotlib 3D figure per frame.
 
     (RGBA matters: imageio / Pillow quantize RGBA frames with the fast octree method, about 4x
-    faster than RGB frames, so this keeps the seed's GIF step as fast as it really is.)"""
+    faster than RGB frames, so this keeps the release's GIF step as fast as it really is.)"""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -94,14 +94,14 @@ def seed_style_frames(joints: np.ndarray, title: str, size: int):
         fig.savefig(buf, format="raw", dpi=dpi)
         w, h = (int(v) for v in fig.bbox.bounds[2:])
         plt.close(fig)
-        yield np.frombuffer(buf.getvalue(), np.uint8).reshape(h, w, -1)  # RGBA, as the seed keeps it
+        yield np.frombuffer(buf.getvalue(), np.uint8).reshape(h, w, -1)  # RGBA, as the release keeps it
 
 
-def seed_style(joints: np.ndarray, title: str, size: int, out: Path, seed_frames: int) -> dict:
+def seed_style(joints: np.ndarray, title: str, size: int, out: Path, release_frames: int) -> dict:
     import imageio
     import imageio_ffmpeg
 
-    n = min(seed_frames, len(joints))
+    n = min(release_frames, len(joints))
     c0, t0 = cpu_seconds(), time.perf_counter()
     frames = list(seed_style_frames(joints[:n], title, size))
     t_draw = (time.perf_counter() - t0) * len(joints) / n
@@ -109,13 +109,13 @@ def seed_style(joints: np.ndarray, title: str, size: int, out: Path, seed_frames
     c0 = cpu_seconds()
     frames = [frames[k % n] for k in range(len(joints))]  # the full length for the encoders
     t0 = time.perf_counter()
-    gif = out / "seed.gif"
+    gif = out / "release.gif"
     imageio.mimsave(gif, frames, duration=1000 / 30, loop=0)
     t_gif = time.perf_counter() - t0
     t0 = time.perf_counter()
     reader = imageio_ffmpeg.read_frames(str(gif))
     meta = reader.__next__()
-    writer = imageio_ffmpeg.write_frames(str(out / "seed.mp4"), meta["size"], fps=30, codec="libx264",
+    writer = imageio_ffmpeg.write_frames(str(out / "release.mp4"), meta["size"], fps=30, codec="libx264",
                                          output_params=["-preset", "medium"], macro_block_size=2)
     writer.send(None)
     for fr in reader:
@@ -194,7 +194,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--size", type=int, default=960)
-    ap.add_argument("--seed-frames", type=int, default=None, help="time the seed renderer on fewer frames")
+    ap.add_argument("--release-frames", type=int, default=None, help="time the release's renderer on fewer frames")
     ap.add_argument("--repeat", type=int, default=3, help="runs of ours (median reported)")
     args = ap.parse_args()
     joints, what = sample_joints(args.frames)
@@ -214,17 +214,17 @@ def main() -> None:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            print("seed-style: matplotlib not installed (pip install -e .[bench]); ratio not measured")
+            print("release-style: matplotlib not installed (pip install -e .[bench]); ratio not measured")
             return
-        s = seed_style(joints, title, args.size, out, args.seed_frames or len(joints))
-        # the load of a shared machine drifts: ours again after the seed, median of all runs
+        s = seed_style(joints, title, args.size, out, args.release_frames or len(joints))
+        # the load of a shared machine drifts: ours again after the release's, median of all runs
         runs = o["runs"] + ours_both(joints, title, args.size, out, max(1, args.repeat))
         o["total"], o["cpu"] = (float(np.median(v)) for v in zip(*runs))
         print(f"ours again after it: GIF+MP4 median of {len(runs)} runs before and after: {o['total']:.2f} s wall, "
               f"{o['cpu']:.2f} s CPU")
         note = " (frame loop extrapolated)" if s["extrapolated"] else ""
-        print(f"seed-style matplotlib: {s['total']:.2f} s wall{note} = draw {s['draw']:.2f} + GIF {s['gif']:.2f} "
-              f"+ GIF->MP4 {s['mp4']:.2f}; {s['cpu']:.2f} s CPU; GIF {(out / 'seed.gif').stat().st_size / 1e6:.1f} MB")
+        print(f"release-style matplotlib: {s['total']:.2f} s wall{note} = draw {s['draw']:.2f} + GIF {s['gif']:.2f} "
+              f"+ GIF->MP4 {s['mp4']:.2f}; {s['cpu']:.2f} s CPU; GIF {(out / 'release.gif').stat().st_size / 1e6:.1f} MB")
         print(f"speed-up GIF+MP4: {s['total'] / o['total']:.1f}x wall-clock, {s['cpu'] / o['cpu']:.1f}x CPU time "
               f"(target >= 20x; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
 

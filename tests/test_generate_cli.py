@@ -191,7 +191,7 @@ def test_generate_limits_and_cancel(gen):
         gen.generate(GenerateRequest(["ok", "  "]))
 
 
-def test_generate_command_writes_the_seed_layout(model_toml, tmp_path, capsys):
+def test_generate_command_writes_the_release_layout(model_toml, tmp_path, capsys):
     rc = main(["generate", "a person waves with the right hand", "--model", str(model_toml), "--seconds", "2",
                "--seed", "9", "--num", "2", "--out-dir", str(tmp_path), "--exp-name", "run", "--no-preview"])
     assert rc == 0

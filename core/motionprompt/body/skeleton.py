@@ -65,7 +65,7 @@ PARENTS: tuple[int, ...] = tuple(
 BODY_JOINT_NAMES = JOINT_NAMES[:NUM_BODY_JOINTS]
 BODY_PARENTS = PARENTS[:NUM_BODY_JOINTS]
 
-#: The five chains the skeleton preview draws (legs, spine, arms), as in the seed.
+#: The five chains the skeleton preview draws (legs, spine, arms), as in the release.
 KINEMATIC_CHAINS: tuple[tuple[int, ...], ...] = (
     (0, 2, 5, 8, 11),
     (0, 1, 4, 7, 10),
@@ -73,7 +73,7 @@ KINEMATIC_CHAINS: tuple[tuple[int, ...], ...] = (
     (9, 14, 17, 19, 21),
     (9, 13, 16, 18, 20),
 )
-#: RGB colour of each chain (right side red, left side blue, spine black), as in the seed.
+#: RGB colour of each chain (right side red, left side blue, spine black), as in the release.
 CHAIN_COLORS: tuple[tuple[int, int, int], ...] = (
     (220, 30, 30), (30, 60, 220), (20, 20, 20), (220, 30, 30), (30, 60, 220),
 )

@@ -1,7 +1,7 @@
 """Motion files: reading (validated) and writing (atomic) every format motionprompt speaks.
 
 Formats (``EXPORTERS``; the preview module adds gif / mp4 / png):
-- ``npy``: de-normalised 272-dim frames (T, 272) float32, the seed's ``{flag}_predict.npy``.
+- ``npy``: de-normalised 272-dim frames (T, 272) float32, the release's ``{flag}_predict.npy``.
 - ``joints``: (T, 22, 3) float32 world joint positions, metres, SMPL-X axes (Y up), from FK of
   the recovered rotations with the rest skeleton estimated from the motion itself.
 - ``smplx85``: (T, 85) [0:66] axis-angle of 22 joints, [66:72] zeros, [72:75] transl, [75:85] betas.
@@ -157,7 +157,7 @@ def _finite(path: Path, name: str, a: np.ndarray) -> np.ndarray:
 def load_motion(path, fps: float = 30.0, prompt: str = "") -> Motion:
     """Read a motion file, validated.
 
-    Accepts a (T, 272) de-normalised ``.npy`` (the seed's ``*_predict.npy``), a (T, 85) smplx85
+    Accepts a (T, 272) de-normalised ``.npy`` (the release's ``*_predict.npy``), a (T, 85) smplx85
     ``.npy``, or an ``.npz`` with ``poses`` (T, >=66) and ``trans`` (AMASS / SMPL-X style; ours
     adds ``joints``). Raises ``MotionFileError`` naming the file and what was expected.
     """

@@ -13,7 +13,7 @@ per row, so every row computes exactly what it would compute alone.
 Vocabulary: ids ``0 .. nb_code-1`` are FSQ codes, ``END = nb_code``, ``PAD = nb_code + 1`` (an
 input id only: ``lm_head`` has ``vocab_size - 1`` outputs).
 
-State-dict keys are those of the released checkpoints (see ../shared/spec/motionmillion.md):
+State-dict keys are those of the released checkpoints (``checkpoints.load_prefix_lm`` loads them strictly):
 ``transformer.wte.weight``, ``transformer.h.{i}.{rms_1.scale, attn.c_attn.weight, attn.c_proj.weight,
 rms_2.scale, mlp.c_fc1.weight, mlp.c_fc2.weight, mlp.c_proj.weight}``, ``transformer.ln_f.scale``,
 ``lm_head.weight``, ``llama_proj.weight``, ``llama_proj.bias``.

@@ -1,6 +1,6 @@
 """Skeleton previews of a motion: GIF, MP4 and a PNG contact sheet.
 
-The picture is the seed's skeleton preview: a floor with a grid, the root trajectory on it, the
+The picture is the release's skeleton preview: a floor with a grid, the root trajectory on it, the
 five kinematic chains in their colours (``skeleton.KINEMATIC_CHAINS``, ``skeleton.CHAIN_COLORS``),
 a camera that follows the root, the prompt as title, 30 fps, 960x960.
 
