@@ -31,6 +31,7 @@ __all__ = [
     "heading_angle",
     "matrix_to_euler_zyx",
     "slerp_resample",
+    "resample_grid",
 ]
 
 
@@ -226,6 +227,23 @@ def matrix_to_euler_zyx(R: np.ndarray) -> np.ndarray:
     return np.stack([z, y, x], axis=-1)
 
 
+def resample_grid(num_frames: int, src_fps: float, dst_fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where the frames of a track resampled from ``src_fps`` to ``dst_fps`` fall, for
+    interpolating between source frames ``i0`` and ``i0 + 1``.
+
+    Returns:
+        i0: (T',) int source frame before each output frame; w: (T',) weight of ``i0 + 1`` in
+        [0, 1]. T' = round((T - 1) * dst / src) + 1 covers the same duration (first and last
+        frames kept). With one source frame, i0 = 0 and w = 0 (the frame is held).
+    """
+    n_out = int(round((num_frames - 1) * dst_fps / src_fps)) + 1
+    if num_frames == 1:
+        return np.zeros(n_out, dtype=int), np.zeros(n_out)
+    t = np.arange(n_out) * (src_fps / dst_fps)
+    i0 = np.clip(np.floor(t).astype(int), 0, num_frames - 2)
+    return i0, np.clip(t - i0, 0.0, 1.0)
+
+
 def slerp_resample(rotations: np.ndarray, src_fps: float, dst_fps: float) -> np.ndarray:
     """Resample a rotation track in time with spherical linear interpolation.
 
@@ -233,16 +251,12 @@ def slerp_resample(rotations: np.ndarray, src_fps: float, dst_fps: float) -> np.
         rotations: (T, ..., 3, 3) matrices at ``src_fps``.
         src_fps, dst_fps: frames per second.
     Returns:
-        (T', ..., 3, 3) at ``dst_fps``, covering the same duration (T' = round((T-1)*dst/src)+1).
+        (T', ..., 3, 3) at ``dst_fps`` on ``resample_grid``'s frames (the same duration).
     """
     R = np.asarray(rotations, dtype=np.float64)
-    T = R.shape[0]
-    n_out = int(round((T - 1) * dst_fps / src_fps)) + 1
-    if T == 1:
-        return np.repeat(R, n_out, axis=0)
-    t = np.arange(n_out) * (src_fps / dst_fps)
-    i0 = np.clip(np.floor(t).astype(int), 0, T - 2)
-    w = np.clip(t - i0, 0.0, 1.0)
+    i0, w = resample_grid(R.shape[0], src_fps, dst_fps)
+    if R.shape[0] == 1:
+        return R[i0]
     # Relative rotation from key i0 to i0+1, scaled by w on its axis-angle.
     r0 = R[i0]
     rel = np.swapaxes(r0, -1, -2) @ R[i0 + 1]

@@ -5,27 +5,24 @@ from __future__ import annotations
 import numpy as np
 
 from ..body.motion import Motion
-from ..body.rotations import slerp_resample
+from ..body.rotations import resample_grid, slerp_resample
 
 __all__ = ["resample", "lerp_resample"]
 
 
 def lerp_resample(values: np.ndarray, src_fps: float, dst_fps: float) -> np.ndarray:
-    """Linear resampling in time on the grid ``slerp_resample`` uses.
+    """Linear resampling in time on the frames ``slerp_resample`` uses (``resample_grid``).
 
     Args:
         values: (T, ...) samples at ``src_fps``.
     Returns:
-        (T', ...) at ``dst_fps`` with T' = round((T - 1) * dst / src) + 1; first and last kept.
+        (T', ...) at ``dst_fps``; first and last kept.
     """
     a = np.asarray(values, dtype=np.float64)
-    T = a.shape[0]
-    n_out = int(round((T - 1) * dst_fps / src_fps)) + 1
-    if T == 1:
-        return np.repeat(a, n_out, axis=0)
-    t = np.arange(n_out) * (src_fps / dst_fps)
-    i0 = np.clip(np.floor(t).astype(int), 0, T - 2)
-    w = np.clip(t - i0, 0.0, 1.0).reshape((-1,) + (1,) * (a.ndim - 1))
+    i0, w = resample_grid(a.shape[0], src_fps, dst_fps)
+    if a.shape[0] == 1:
+        return a[i0]
+    w = w.reshape((-1,) + (1,) * (a.ndim - 1))
     return a[i0] * (1.0 - w) + a[i0 + 1] * w
 
 
