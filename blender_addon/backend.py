@@ -5,7 +5,8 @@ cancelled / error dicts), so the operators handle one message shape:
 
 - ``InProcessBackend``: Blender's Python imports torch and the model stack (e.g. the ``bpy``
   module inside the project's .venv). The model is loaded once and kept; a job runs on a
-  plain thread that never touches ``bpy``; the modal operator polls its replies.
+  plain thread that never touches ``bpy``; the modal operator polls its replies. Its result
+  entries carry the ``Motion`` objects themselves (``"motion"``): nothing is written to disk.
 - ``WorkerBackend``: ``python -m motionprompt.app.worker`` started with the interpreter from the
   preferences; a dead worker is reported with its stderr tail and restarted on the next request.
 
@@ -20,10 +21,12 @@ import queue
 import threading
 import time
 
+import numpy as np
+
 from .worker_client import WorkerClient, WorkerError
 
 __all__ = ["Backend", "InProcessBackend", "WorkerBackend", "BusyError", "GenerationError", "get_backend",
-           "shutdown_backend"]
+           "shutdown_backend", "result_motion"]
 
 _ids = itertools.count(1)
 
@@ -34,6 +37,27 @@ class BusyError(RuntimeError):
 
 class GenerationError(RuntimeError):
     """A generation failed (the message says why)."""
+
+
+def result_motion(item: dict, model: str = ""):
+    """The ``Motion`` of one result entry: ``item["motion"]`` (in-process) through its float32
+    272-dim frames, as the worker process' file would give it (the 272 form puts frame 0's pelvis
+    at x = z = 0 and the floor at 0), so both backends give one motion; else the file at
+    ``item["path"]``. Seed, source and action segments come from the entry."""
+    from .core import Motion, formats
+
+    src = item.get("motion")
+    if src is not None:
+        m = Motion.from_272(np.ascontiguousarray(src.to_272(), dtype=np.float32), fps=float(src.fps),
+                            prompt=src.prompt, seed=src.seed, source=src.source)
+        m.meta = dict(src.meta)
+    else:
+        m = formats.load_motion(item["path"], fps=float(item.get("fps", 30.0)), prompt=item.get("prompt", ""))
+    m.seed = item.get("seed", m.seed)
+    m.source = item.get("source") or m.source or model
+    if item.get("segments"):
+        m.meta["segments"] = item["segments"]
+    return m
 
 
 class Backend:
@@ -112,7 +136,8 @@ class InProcessBackend(Backend):
 
                 self.worker = in_process_worker(self.model, self.device, self.replies.put)
                 self.loaded = True
-            self.replies.put(self.worker.run_job(req))
+            # the motions stay in memory: the add-on packs them into the .blend (history)
+            self.replies.put(self.worker.run_job(req, write_files=False))
         except Exception as e:  # noqa: BLE001 - reported to the operator
             self.replies.put({"type": "error", "id": req["id"], "message": f"{type(e).__name__}: {e}"})
 

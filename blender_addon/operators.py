@@ -222,7 +222,7 @@ EXPORT_FORMATS = [("FBX", "FBX", "Armature and the active action"), ("NPY", "NPY
 
 
 class MOTIONPROMPT_OT_export(bpy.types.Operator, ExportHelper):
-    """Export the active armature's motion"""
+    """Export the active armature's motion (NPY, NPZ, GIF, MP4: the one kept in the .blend)"""
 
     bl_idname = "motionprompt.export"
     bl_label = "Export Motion"
@@ -250,12 +250,8 @@ class MOTIONPROMPT_OT_export(bpy.types.Operator, ExportHelper):
             if self.format == "FBX":
                 fbx_export.export_fbx(obj, path, self.fbx_preset, action=action, scene=context.scene)
             else:
-                src = history.motion_file(action)
-                if not src or not Path(src).is_file():
-                    raise ValueError(f"action {action.name!r} has no motion file to export from "
-                                     f"({src or 'none recorded'}); only FBX can export it")
-                fps = float(action.get(history.PROPS["fps"], 30.0))
-                motion = formats.load_motion(src, fps=fps, prompt=action.get(history.PROPS["prompt"], ""))
+                # the motion packed in the .blend, never whatever the results folder holds now
+                motion = history.stored_motion(obj, action)
                 formats.export(motion, self.format.lower(), path)
         except (ValueError, OSError, ImportError, RuntimeError) as e:
             self.report({"ERROR"}, str(e))

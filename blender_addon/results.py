@@ -1,6 +1,7 @@
-"""Turning generated (or loaded) motion files into keys: the one place that applies the panel's
+"""Turning generated (or loaded) motions into keys: the one place that applies the panel's
 choices (target armature, rest skeleton, root motion, frame rate, frame start, history). The
-frame rate and in place are the core's post-processing stage (``post_process``)."""
+frame rate and in place are the core's post-processing stage (``post_process``). Each keyed
+action keeps its motion, before post-processing, packed in the .blend (``history.pack``)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from . import armature, history, keys
-from .core import formats, postprocess, skeleton, smplx_body
+from . import armature, backend, history, keys
+from .core import postprocess, skeleton, smplx_body
 
 __all__ = ["rest_offsets_for", "post_process", "apply_motion_files"]
 
@@ -42,18 +43,18 @@ def post_process(settings, scene):
 
 
 def apply_motion_files(context, items: list[dict], settings, model: str = "") -> list:
-    """Key the motions described by ``items`` (worker result entries: path, prompt, seed, fps).
+    """Key the motions described by ``items`` (worker result entries: prompt, seed, fps, and
+    either ``motion``, the ``Motion`` itself (in-process results), or ``path``, a motion file
+    (the worker process, loaded files)).
 
     The first motion goes on the target (a new SMPL-X armature, or the active one); every
-    motion becomes a history action on it; the first stays active. Returns the actions.
+    motion becomes a history action on it, with the motion packed; the first stays active.
+    Returns the actions.
     """
     scene = context.scene
     motions = []
     for it in items:
-        m = formats.load_motion(it["path"], fps=float(it.get("fps", 30.0)), prompt=it.get("prompt", ""))
-        m.seed = it.get("seed")
-        m.source = it.get("source", model)
-        motions.append(m)
+        motions.append(backend.result_motion(it, model))
     if not motions:
         raise ValueError("no motions to apply")
     if settings.target == "SELECTED":
@@ -72,15 +73,16 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "") ->
     post = post_process(settings, scene)
     for m, it in zip(motions, items):
         keyed = postprocess.apply(m, post)
-        name = (m.prompt or Path(it["path"]).stem or "motion")[:55]
+        name = (m.prompt or (Path(it["path"]).stem if it.get("path") else "") or "motion")[:55]
         action = keys.apply_motion(obj, keyed, name=name, frame_start=settings.frame_start,
                                    root_motion="root" if settings.root_motion == "root" else "pelvis", scene=scene,
                                    set_scene_fps=settings.fps_mode == "SET_SCENE")
         keys.mark_segments(action, it.get("segments") or [], keyed.fps, settings.frame_start)
         history.record(obj, action, {
-            "prompt": m.prompt, "seed": m.seed, "model": str(m.source or model), "file": str(it["path"]),
+            "prompt": m.prompt, "seed": m.seed, "model": str(m.source or model),
+            "file": str(it["path"]) if it.get("path") else None,
             "fps": float(m.fps), "temperature": float(settings.temperature), "top_k": int(settings.top_k),
-            "seconds": float(m.duration), "frame_start": int(settings.frame_start)})
+            "seconds": float(m.duration), "frame_start": int(settings.frame_start)}, motion=m)
         actions.append(action)
     history.activate(obj, actions[0])
     keys.set_frame_range(scene, actions[0])

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from blender_helpers import SMPLX_TO_BLENDER, bpy, reset, world_heads
 
+from motionprompt.body.motion import Motion
 from motionprompt.files.formats import load_motion
 from motionprompt.request import GenerateRequest
 from motionprompt.body.skeleton import BODY_JOINT_NAMES, JOINT_NAMES
@@ -51,7 +52,14 @@ def test_register_unregister_and_operators_exist():
 
 
 def _check_keys_match_file(obj, action):
-    motion = load_motion(action[history.PROPS["file"]])
+    """The keys are the action's motion: its file (worker results; the packed frames equal it),
+    else the frames packed in the .blend (in-process results write no file)."""
+    path = action.get(history.PROPS["file"])
+    if path is not None:
+        motion = load_motion(path)
+        assert np.array_equal(history.frames_272(motion), history.frames_272(history.stored_motion(obj, action)))
+    else:
+        motion = history.stored_motion(obj, action)
     fk = motion.joint_positions() @ SMPLX_TO_BLENDER.T
     for f in (0, motion.num_frames - 1):
         assert np.abs(world_heads(obj, BODY_JOINT_NAMES, 1 + f) - fk[f]).max() < 1e-4
@@ -300,3 +308,117 @@ def test_panels_draw_with_existing_properties_and_operators(addon):
         assert ("motionprompt.cancel" in ops) == running and ("motionprompt.generate" in ops) != running
         assert {"motionprompt.export", "motionprompt.history_use", "motionprompt.random_seed"} <= ops
         assert ("prop", "model_file") in log and ("prop", "smplx_dir") in log
+
+
+def _packed(action) -> np.ndarray:
+    """(T, 272) float32 frames packed on ``action``."""
+    return np.array(action[history.PROPS["frames"]], dtype=np.float32).reshape(-1, 272)
+
+
+def test_in_process_generate_writes_no_file_and_keys_what_the_worker_would(addon, monkeypatch, tmp_path):
+    results_dir = tmp_path / "results"
+    monkeypatch.setattr(preferences._Defaults, "backend", "IN_PROCESS")
+    addon.num = 2
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    assert backend.current_backend().kind == "in-process"
+    assert results_dir.is_dir() and not list(results_dir.iterdir())  # nothing written for in-process results
+    reply = backend.current_backend().run_sync(GenerateRequest(["walk"], seconds=0.4, out_dir=results_dir))
+    assert isinstance(reply["motions"][0]["motion"], Motion)
+    assert "path" not in reply["motions"][0] and not list(results_dir.iterdir())
+    in_obj = bpy.context.active_object
+    in_acts = history.history(in_obj)
+    for act in in_acts:
+        assert history.PROPS["file"] not in act
+        assert act[history.PROPS["sha256"]] == history.content_hash(_packed(act))
+        assert act[history.PROPS["fps"]] == 30.0 and act[history.PROPS["prompt"]] == "a person waves"
+
+    # the same request through the worker process: the same frames, the same keys
+    monkeypatch.setattr(preferences._Defaults, "backend", "WORKER")
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    wk_obj = bpy.context.active_object
+    assert wk_obj != in_obj and backend.current_backend().kind == "worker"
+    wk_acts = history.history(wk_obj)
+    assert len(list(results_dir.glob("*.npy"))) == 2
+    for a_in, a_wk in zip(in_acts, wk_acts):
+        assert np.array_equal(_packed(a_in), _packed(a_wk))
+        assert np.array_equal(_packed(a_wk), np.load(a_wk[history.PROPS["file"]]))
+        assert a_in[history.PROPS["sha256"]] == a_wk[history.PROPS["sha256"]]
+    heads_in = {f: world_heads(in_obj, JOINT_NAMES, f) for f in (1, 9, 18)}
+    for f, heads in heads_in.items():
+        assert np.abs(world_heads(wk_obj, JOINT_NAMES, f) - heads).max() < 1e-6
+    _check_keys_match_file(in_obj, in_acts[0])
+
+
+def test_export_from_a_reopened_blend_is_its_own_motion_not_the_results_file(addon, monkeypatch, tmp_path):
+    """A later session restarts request ids in the same results folder: exports of an old .blend's
+    action still give that action's motion; an action that depends on an overwritten file fails."""
+    import itertools
+    import shutil
+
+    monkeypatch.setattr(preferences._Defaults, "backend", "WORKER")
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    action = bpy.context.active_object.animation_data.action
+    name, first_file = action.name, action[history.PROPS["file"]]
+    first = np.load(first_file)
+    assert np.array_equal(_packed(action), first)
+    blend = tmp_path / "first.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+
+    # a fresh session: ids start again at g1, another motion (another seed)
+    backend.shutdown_backend()
+    monkeypatch.setattr(backend, "_ids", itertools.count(1))
+    reset()
+    addon = bpy.context.scene.motionprompt
+    addon.prompt, addon.seconds, addon.seed = "a person waves", 0.6, 99
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    second_file = bpy.context.active_object.animation_data.action[history.PROPS["file"]]
+    second = np.load(second_file)
+    assert second_file != first_file and np.array_equal(np.load(first_file), first)  # unique names per take
+    assert not np.array_equal(second, first)
+    shutil.copyfile(second_file, first_file)  # what the id-named files of before did to the first take
+
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    obj = bpy.context.active_object
+    action = obj.animation_data.action
+    assert action.name == name and obj.type == "ARMATURE"
+    for fmt in ("NPY", "NPZ", "GIF"):
+        out = tmp_path / f"old.{fmt.lower()}"
+        assert bpy.ops.motionprompt.export(filepath=str(out), format=fmt) == {"FINISHED"}
+        assert out.is_file() and out.stat().st_size > 0
+    assert np.array_equal(np.load(tmp_path / "old.npy"), first)  # the first motion, not the file's
+    assert np.allclose(load_motion(tmp_path / "old.npz").root_translation,
+                       load_motion(tmp_path / "old.npy").root_translation, atol=1e-5)
+
+    # only a file path and its hash recorded (frames lost): the overwritten file is refused
+    del action[history.PROPS["frames"]]
+    msg = rf"{name}[\s\S]*{first_file}[\s\S]*was overwritten since; re-generate or export FBX"
+    with pytest.raises(RuntimeError, match=msg):
+        bpy.ops.motionprompt.export(filepath=str(tmp_path / "bad.npy"), format="NPY")
+    # only a file path (an action from before frames were packed): checked against the keys
+    del action[history.PROPS["sha256"]]
+    with pytest.raises(RuntimeError, match=msg):
+        bpy.ops.motionprompt.export(filepath=str(tmp_path / "bad.npy"), format="NPY")
+    assert not (tmp_path / "bad.npy").exists()
+    np.save(first_file, first)  # the genuine file back: the old action exports from it
+    assert bpy.ops.motionprompt.export(filepath=str(tmp_path / "legacy.npy"), format="NPY") == {"FINISHED"}
+    assert np.array_equal(np.load(tmp_path / "legacy.npy"), first)
+    assert bpy.ops.motionprompt.export(filepath=str(tmp_path / "old.fbx"), format="FBX") == {"FINISHED"}
+
+
+@pytest.mark.parametrize("fps_mode, root_motion", [("RESAMPLE", "none"), ("SET_SCENE", "root")])
+def test_action_without_a_hash_checks_its_file_against_the_keys(addon, monkeypatch, tmp_path, fps_mode, root_motion):
+    """The keys check of old actions holds whatever post-processing keyed them (resampled, in
+    place, root motion), and catches another motion of the same length in the file."""
+    monkeypatch.setattr(preferences._Defaults, "backend", "WORKER")
+    bpy.context.scene.render.fps = 24
+    addon.fps_mode, addon.root_motion, addon.frame_start, addon.num = fps_mode, root_motion, 7, 2
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    first, second = history.history(bpy.context.active_object)
+    for act in (first, second):
+        del act[history.PROPS["frames"]], act[history.PROPS["sha256"]]
+    out = tmp_path / "m.npy"
+    assert bpy.ops.motionprompt.export(filepath=str(out), format="NPY") == {"FINISHED"}
+    assert np.array_equal(np.load(out), np.load(first[history.PROPS["file"]]))
+    np.save(first[history.PROPS["file"]], np.load(second[history.PROPS["file"]]))  # the other seed's take
+    with pytest.raises(RuntimeError, match="was overwritten since"):
+        bpy.ops.motionprompt.export(filepath=str(out), format="NPY")

@@ -170,3 +170,57 @@ def test_real_generator_on_a_tiny_model(model_toml, tmp_path):
         assert abs(segs[1]["end"] - items[1]["frames"] / 30) < 1e-3
     finally:
         w.close()
+
+
+def test_jobs_with_the_same_id_never_overwrite_each_others_files(worker, tmp_path):
+    """Request ids restart with every client (each Blender session counts g1, g2, ...): two jobs
+    "g1" of one worker and a "g1" of a second worker (a later session) sharing the results folder
+    keep three files, each the motion of its own take."""
+    def take(w, seed):
+        w.send(cmd="generate", id="g1", prompts=["walk"], seconds=0.4, seeds=[seed], out_dir=str(tmp_path))
+        result = w.read(lambda m: m.get("id") == "g1" and m["type"] != "progress")[-1]
+        assert result["type"] == "result", result
+        return result["motions"][0]["path"]
+
+    first = take(worker, 1)
+    before = np.load(first)
+    second = take(worker, 2)
+    other = Proc()
+    try:
+        third = take(other, 3)
+    finally:
+        other.close()
+    paths = [first, second, third]
+    assert len(set(paths)) == 3 and all(Path(p).parent == tmp_path and Path(p).name.startswith("g1_") for p in paths)
+    assert sorted(tmp_path.glob("*.npy")) == sorted(Path(p) for p in paths)
+    assert np.array_equal(np.load(first), before)  # untouched by the later takes
+    frames = [np.load(p) for p in paths]
+    assert not np.array_equal(frames[0], frames[1]) and not np.array_equal(frames[0], frames[2])
+
+
+def test_run_job_in_process_returns_motions_and_writes_nothing(tmp_path):
+    """``write_files=False`` (the add-on's in-process backend): the entries carry the Motion
+    objects, post-processed like the files would be, and nothing reaches the disk."""
+    from fake_generator import FakeGenerator
+
+    from motionprompt.app.worker import Worker
+    from motionprompt.body.motion import Motion
+
+    sent = []
+    worker = Worker(FakeGenerator("demo", "cpu"), sent.append, model_name="demo")
+    req = {"cmd": "generate", "id": "g1", "prompts": ["walk", "wave"], "seconds": 0.4, "seeds": [5, 6],
+           "out_dir": str(tmp_path / "out"), "fps": 20.0}
+    reply = worker.run_job(req, write_files=False)
+    assert reply["type"] == "result" and [p["type"] for p in sent] == ["progress"] * 6
+    assert not (tmp_path / "out").exists() and not list(tmp_path.iterdir())
+    items = reply["motions"]
+    assert [i["seed"] for i in items] == [5, 6] and all("path" not in i for i in items)
+    for item in items:
+        m = item["motion"]
+        assert isinstance(m, Motion) and m.fps == item["fps"] == 20.0 and m.num_frames == item["frames"] == 8
+    # the same request through the file protocol: the same frames, in uniquely named files
+    on_disk = worker.run_job(req)["motions"]
+    for item, mem in zip(on_disk, items):
+        path = Path(item["path"])
+        assert path.parent == tmp_path / "out" and path.name.startswith("g1_")
+        assert np.array_equal(np.load(path), mem["motion"].to_272().astype(np.float32))

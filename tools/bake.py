@@ -81,7 +81,6 @@ def run(args) -> int:
     from motionprompt.app.batch import Job, make_jobs, run_jobs
     from motionprompt.app.prompts import PromptFileError, read_prompts
     from motionprompt.app.rundir import RunDir
-    from motionprompt.files.formats import load_motion
     from motionprompt.files.layout import short_name
     from motionprompt.models.model_spec import ModelSpec, ModelSpecError
     from motionprompt.postprocess import PostProcess
@@ -132,14 +131,7 @@ def run(args) -> int:
         if be is None:
             be = backends.get_backend(mode, args.model, args.device, args.python)
         reply = be.run_sync(request.replace(prompts=texts, seeds=seeds, post=PostProcess(), out_dir=work))
-        motions = []
-        for item in reply["motions"]:
-            m = load_motion(item["path"], fps=item["fps"], prompt=item["prompt"])
-            m.seed, m.source = item["seed"], item["source"]
-            if item.get("segments"):
-                m.meta["segments"] = item["segments"]
-            motions.append(m)
-        return motions
+        return [backends.result_motion(item, args.model) for item in reply["motions"]]
 
     def bake(motion, folder, flag):
         return bake_motion(motion, folder, f"{flag}_{short_name(motion.prompt)}", args.fbx_preset,

@@ -22,15 +22,19 @@ Replies (stdout; one JSON object per line, nothing else is ever written there)::
 
     {"type": "ready", "model": "demo", "device": "cpu", "pid": 123}
     {"type": "progress", "id": "r1", "step": 3, "total": 60}
-    {"type": "result", "id": "r1", "motions": [{"path": ".../r1_0.npy", "prompt": ..., "seed": 1,
-     "fps": 30.0, "frames": 120, "source": "demo"}], "seconds": 1.9}
+    {"type": "result", "id": "r1", "motions": [{"path": ".../r1_20250101-120000-1a2b3c4d_0.npy",
+     "prompt": ..., "seed": 1, "fps": 30.0, "frames": 120, "source": "demo"}], "seconds": 1.9}
      (a composed motion's entry also has "segments": [{"text", "start", "end"}], in seconds)
     {"type": "cancelled", "id": "r1"}
     {"type": "error", "id": "r1" | null, "message": "..."}
     {"type": "pong"}
 
 A result is a list of file paths (272-dim ``.npy`` frames at the entry's fps, written atomically),
-never arrays.
+never arrays. Every take gets its own names, ``{id}_{YYYYmmdd-HHMMSS}-{8 hex}_{i}.npy`` under
+``out_dir``: request ids restart with each client (a Blender session), so the id alone would
+overwrite an earlier session's results in a shared folder.
+``Worker.run_job(req, write_files=False)`` (in-process callers) writes nothing and puts each
+``Motion`` itself in its entry (``"motion"``, no ``"path"``); that reply is not JSON.
 A second ``generate`` while one runs is refused with an error (one job at a time).
 ``MOTIONPROMPT_GENERATOR_FACTORY=module:callable`` replaces the model loader (tests use a tiny
 fake generator): ``callable(model, device, dtype) -> object with .generate(request, progress=, cancel=)``.
@@ -48,6 +52,7 @@ import tempfile
 import threading
 import time
 import traceback
+import uuid
 from pathlib import Path
 
 from .. import postprocess
@@ -143,9 +148,17 @@ class Worker:
                     self.cancel_ids.discard(req.get("id"))
             self.send(reply)
 
-    def run_job(self, req: dict) -> dict:
+    def run_job(self, req: dict, write_files: bool = True) -> dict:
         """Run one generate request; progress replies are sent as it goes, the final reply
-        (result / cancelled / error) is returned."""
+        (result / cancelled / error) is returned.
+
+        Args:
+            req: a ``generate`` request dict (the protocol's fields).
+            write_files: True (the process protocol): each motion is written to a uniquely named
+                272-dim ``.npy`` under the request's ``out_dir`` and its entry has ``"path"``.
+                False (a caller in this Python): nothing is written; each entry has the
+                post-processed ``Motion`` itself as ``"motion"`` (not JSON-serialisable).
+        """
         from ..files.formats import export
 
         job = str(req.get("id"))
@@ -167,14 +180,15 @@ class Worker:
             if cancelled():
                 raise Cancelled()
             motions = [postprocess.apply(m, request.post) for m in motions]
-            out_dir = Path(request.out_dir or tempfile.mkdtemp(prefix="motionprompt_"))
-            out_dir.mkdir(parents=True, exist_ok=True)
-            safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in job)[:40] or "job"
+            paths = self._take_paths(request.out_dir, job, len(motions)) if write_files else [None] * len(motions)
             items = []
-            for i, m in enumerate(motions):
-                path = out_dir / f"{safe}_{i}.npy"
-                export(m, "npy", path)
-                items.append({"path": str(path), "prompt": m.prompt, "seed": m.seed, "fps": float(m.fps),
+            for m, path in zip(motions, paths):
+                if path is None:
+                    where = {"motion": m}
+                else:
+                    export(m, "npy", path)
+                    where = {"path": str(path)}
+                items.append({**where, "prompt": m.prompt, "seed": m.seed, "fps": float(m.fps),
                               "frames": int(m.num_frames), "source": m.source or self.model_name,
                               **({"segments": m.meta["segments"]} if "segments" in m.meta else {})})
             return {"type": "result", "id": req.get("id"), "motions": items,
@@ -186,6 +200,20 @@ class Worker:
         except Exception as e:  # noqa: BLE001 - any failure is reported; the worker stays alive
             traceback.print_exc(file=sys.stderr)
             return {"type": "error", "id": req.get("id"), "message": f"{type(e).__name__}: {e}"}
+
+    @staticmethod
+    def _take_paths(out_dir, job: str, n: int) -> list[Path]:
+        """``n`` new ``.npy`` paths for one take under ``out_dir`` (created; None: a new temporary
+        folder): the job id, a timestamp and random hex, so takes never share a name, whatever
+        the id (ids restart with every client) and however many workers share the folder."""
+        out = Path(out_dir or tempfile.mkdtemp(prefix="motionprompt_"))
+        out.mkdir(parents=True, exist_ok=True)
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in job)[:40] or "job"
+        while True:
+            take = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+            paths = [out / f"{safe}_{take}_{i}.npy" for i in range(n)]
+            if not any(p.exists() for p in paths):  # 32 random bits: a clash is only ever theoretical
+                return paths
 
 
 def _protocol_stream():
