@@ -130,7 +130,7 @@ def _foreign(axes: np.ndarray, scale: float, rng, drop=(), twist: bool = False, 
 def _aligned_target(scale: float = 1.0) -> rig.RigTarget:
     heads = scale * _rest_smplx() @ Z_UP.T
     return rig.RigTarget(joints=np.arange(J), bones=BODY_JOINT_NAMES, rest=np.broadcast_to(Z_UP, (J, 3, 3)),
-                         heads=heads, driven_parent=PARENTS[:J], axes=Z_UP, scale=scale)
+                         heads=heads, parent_row=PARENTS[:J], axes=Z_UP, scale=scale)
 
 
 def test_smpl_aligned_rest_keys_are_the_local_rotations():
@@ -170,7 +170,7 @@ def test_missing_joint_and_undriven_bone_keep_world_rotations():
     bone still gets its joint's world rotation; the twist bone gets no key."""
     rng = np.random.default_rng(5)
     hierarchy, target = _foreign(Z_UP, 1.0, rng, drop=(6,), twist=True)
-    assert 6 not in target.joints and target.driven_parent[target.row(9)] == 3
+    assert 6 not in target.joints and target.joints[target.parent_row[target.row(9)]] == 3
     motion = _motion(seed=6)
     out = rig.pose_channels(motion, target)
     assert not any(bone == "twist" for bone, _ in out)
@@ -226,7 +226,7 @@ def test_root_mode_without_a_root_bone_is_pelvis_and_bad_mode_raises():
 # RigTarget
 
 
-def test_from_bones_driven_parents_root_and_estimated_axes():
+def test_from_bones_keyed_parents_root_and_estimated_axes():
     heads_smplx = _rest_smplx()
     names = {j: "m_avg_" + BODY_JOINT_NAMES[j] for j in range(J) if j != 3}  # no spine1
     parent_of = {"Armature": None, "hips_ctrl": "Armature"}
@@ -238,8 +238,8 @@ def test_from_bones_driven_parents_root_and_estimated_axes():
     rest = {n: np.eye(3) for n in list(names.values()) + ["hips_ctrl"]}
     target = rig.RigTarget.from_bones(names, parent_of, rest, heads)
     assert target.joint_bones == names
-    assert target.driven_parent[target.row(6)] == 0  # past the undriven spine_mid and the missing spine1
-    assert target.driven_parent[target.row(0)] == -1
+    assert target.joints[target.parent_row[target.row(6)]] == 0  # past the undriven spine_mid and the missing spine1
+    assert target.parent_row[target.row(0)] == -1
     assert target.root is None  # the pelvis' parent is not a top-level bone
     assert np.allclose(target.axes, np.eye(3)) and target.scale == 100.0
     parent_of["hips_ctrl"] = None
@@ -249,10 +249,11 @@ def test_from_bones_driven_parents_root_and_estimated_axes():
 
 def test_target_validation():
     good = dict(joints=[0, 1], bones=["pelvis", "left_hip"], rest=np.tile(np.eye(3), (2, 1, 1)),
-                heads=np.zeros((2, 3)), driven_parent=[-1, 0])
+                heads=np.zeros((2, 3)), parent_row=[-1, 0])
     rig.RigTarget(**good)
-    for bad in (dict(joints=[1, 2], driven_parent=[-1, 1]), dict(heads=np.zeros((3, 3))),
-                dict(joints=[0, 0]), dict(driven_parent=[-1, 4]), dict(scale=0.0)):
+    for bad in (dict(joints=[1, 2], parent_row=[-1, 0]), dict(heads=np.zeros((3, 3))),
+                dict(bones=["pelvis", "pelvis"]), dict(parent_row=[-1, 4]), dict(parent_row=[-1, 1]),
+                dict(scale=0.0), dict(t=[0.0, 1.5])):
         with pytest.raises(ValueError):
             rig.RigTarget(**{**good, **bad})
     with pytest.raises(ValueError, match="motion has"):

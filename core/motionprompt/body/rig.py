@@ -37,6 +37,7 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from . import rotations, skeleton
+from .ik import rotation_between, two_bone_positions
 
 __all__ = [
     "SMPLX_TO_BLENDER",
@@ -47,6 +48,10 @@ __all__ = [
     "snap_axes",
     "axes_and_scale",
     "pose_channels",
+    "rest_corrections",
+    "travel_scale",
+    "SEGMENT_CHILD",
+    "LEG_JOINTS",
 ]
 
 #: SMPL-X (x, y, z) -> Blender armature space (x, -z, y): +90 degrees about X. Columns are
@@ -56,120 +61,173 @@ SMPLX_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]]
 ROOT_MOTION_MODES = ("pelvis", "root")
 
 
+#: The SMPL-X joint that ends each body joint's segment (the direction a bone of that joint
+#: points in the rest pose): legs and arms down their chains, the spine up to the head.
+SEGMENT_CHILD = {1: 4, 2: 5, 3: 6, 4: 7, 5: 8, 6: 9, 7: 10, 8: 11, 9: 12, 12: 15, 13: 16, 14: 17,
+                 16: 18, 17: 19, 18: 20, 19: 21}
+#: (hip, knee, ankle, toe) SMPL-X joints of the left and right legs.
+LEG_JOINTS = ((1, 4, 7, 10), (2, 5, 8, 11))
+#: Metres above the floor (the source foot's lowest point) where feet stop being held to it.
+CONTACT_HEIGHT = 0.05
+
+
 @dataclass(eq=False)
 class RigTarget:
     """A target armature's driven bones, in numbers (armature space, armature units).
 
-    Row i of every per-bone array is the bone driving SMPL-X joint ``joints[i]``; rows come
-    in any order (the add-on keeps the armature's bone order), each joint at most once, and
-    the pelvis (joint 0) is required (it carries the location keys).
+    Row i is one keyed bone. It turns with SMPL-X joint ``joints[i]`` and sits ``t[i]`` of the
+    way from that joint to ``toward[i]`` along the SMPL-X chain (a chain with more or fewer
+    bones than SMPL-X has there, ``bonemap``); with ``correct_rest`` it aims where the source
+    points between its place and its chain child's. Rows come in any order; the pelvis
+    (joint 0, t = 0) is required: its first row carries the location keys.
 
     Attributes:
-        joints: (J,) int SMPL-X joint indices (``skeleton.JOINT_NAMES``) the armature has.
+        joints: (J,) int SMPL-X joint indices (``skeleton.JOINT_NAMES``) the rows follow.
         bones: J bone names, one per row.
         rest: (J, 3, 3) rest rotation of each bone in armature space (bone axes as
             columns: Blender's ``Bone.matrix_local.to_3x3()``).
         heads: (J, 3) rest head position of each bone, armature space, armature units.
-        driven_parent: (J,) int SMPL-X joint index of the nearest ancestor bone that drives
-            a joint (undriven bones in between skipped), or -1 for none.
+        parent_row: (J,) int row of the nearest ancestor bone that is keyed (bones in between
+            stay at rest), or -1 for none.
         axes: (3, 3) SMPL-X axes in armature space (columns: SMPL-X x, y, z; a rotation).
         scale: armature units per metre (1.0: metres; 100.0: centimetres).
         root: name of the pelvis' parent bone when it can carry root motion (a top-level
             bone), else None.
         root_rest: (3, 3) rest rotation of that bone (identity without one).
+        toward, t: (J,) int and (J,) float, the place along the chain (default: ``joints``, 0).
+        correct_rest: rotate each bone's rest direction onto the SMPL-X rest direction of its
+            segment before the motion (an A-pose rest, a bent rest spine), and scale the
+            pelvis' travel by the ratio of leg lengths (``travel_scale``); off for SMPL-X skeletons keyed as they
+            are (our armatures), on for other rigs.
+        feet: solve the legs (two-bone IK) so the feet land where the source's do, scaled by
+            the leg-length ratio, and touch the target's floor as the source's touch its own.
     """
 
     joints: np.ndarray
     bones: tuple
     rest: np.ndarray
     heads: np.ndarray
-    driven_parent: np.ndarray
+    parent_row: np.ndarray
     axes: np.ndarray = field(default_factory=lambda: SMPLX_TO_BLENDER.copy())
     scale: float = 1.0
     root: str | None = None
     root_rest: np.ndarray = field(default_factory=lambda: np.eye(3))
+    toward: np.ndarray | None = None
+    t: np.ndarray | None = None
+    correct_rest: bool = False
+    feet: bool = False
 
     def __post_init__(self):
         self.joints = np.asarray(self.joints, dtype=np.int64).reshape(-1)
         self.bones = tuple(str(b) for b in self.bones)
         self.rest = np.asarray(self.rest, dtype=np.float64)
         self.heads = np.asarray(self.heads, dtype=np.float64)
-        self.driven_parent = np.asarray(self.driven_parent, dtype=np.int64).reshape(-1)
+        self.parent_row = np.asarray(self.parent_row, dtype=np.int64).reshape(-1)
         self.axes = np.asarray(self.axes, dtype=np.float64)
         self.scale = float(self.scale)
         self.root_rest = np.asarray(self.root_rest, dtype=np.float64)
         J = len(self.joints)
+        self.toward = self.joints.copy() if self.toward is None else np.asarray(self.toward, dtype=np.int64).reshape(-1)
+        self.t = np.zeros(J) if self.t is None else np.asarray(self.t, dtype=np.float64).reshape(-1)
         if (len(self.bones) != J or self.rest.shape != (J, 3, 3) or self.heads.shape != (J, 3)
-                or self.driven_parent.shape != (J,)):
+                or self.parent_row.shape != (J,) or self.toward.shape != (J,) or self.t.shape != (J,)):
             raise ValueError(f"RigTarget: {J} joints but {len(self.bones)} bones, rest {self.rest.shape}, "
-                             f"heads {self.heads.shape}, driven_parent {self.driven_parent.shape} "
-                             "(expected J, (J, 3, 3), (J, 3), (J,))")
+                             f"heads {self.heads.shape}, parent_row {self.parent_row.shape}, toward "
+                             f"{self.toward.shape}, t {self.t.shape} (expected J, (J, 3, 3), (J, 3), (J,))")
         if self.axes.shape != (3, 3) or self.root_rest.shape != (3, 3):
             raise ValueError(f"RigTarget: axes {self.axes.shape} and root_rest {self.root_rest.shape} must be (3, 3)")
-        if len(set(self.joints.tolist())) != J or np.any(self.joints < 0):
-            raise ValueError(f"RigTarget: joints must be distinct SMPL-X indices, got {self.joints.tolist()}")
-        if 0 not in self.joints:
+        if len(set(self.bones)) != J or np.any(self.joints < 0) or np.any(self.toward < 0):
+            raise ValueError(f"RigTarget: bones must be distinct and joints SMPL-X indices, got {self.joints.tolist()}")
+        if np.any((self.t < 0) | (self.t > 1)):
+            raise ValueError(f"RigTarget: chain blends t must be in [0, 1], got {self.t.tolist()}")
+        if not np.any((self.joints == 0) & (self.t == 0)):
             raise ValueError("RigTarget: no pelvis bone (joint 0)")
-        known = set(self.joints.tolist()) | {-1}
-        if not set(self.driven_parent.tolist()) <= known:
-            raise ValueError(f"RigTarget: driven_parent {self.driven_parent.tolist()} names joints without a bone")
+        if np.any((self.parent_row < -1) | (self.parent_row >= J)) or np.any(self.parent_row == np.arange(J)):
+            raise ValueError(f"RigTarget: parent_row {self.parent_row.tolist()} must name other rows or -1")
         if not self.scale > 0:
             raise ValueError(f"RigTarget: scale must be > 0, got {self.scale}")
 
     @property
     def joint_bones(self) -> dict[int, str]:
-        """SMPL-X joint index -> bone name, in row order."""
-        return {int(j): b for j, b in zip(self.joints, self.bones)}
+        """SMPL-X joint index -> the first bone following it exactly (t = 0), in row order."""
+        out: dict[int, str] = {}
+        for j, b, t in zip(self.joints.tolist(), self.bones, self.t.tolist()):
+            if t == 0:
+                out.setdefault(int(j), b)
+        return out
 
     def row(self, joint: int) -> int:
-        """The row of SMPL-X joint ``joint`` (ValueError when the armature lacks it)."""
-        hits = np.flatnonzero(self.joints == joint)
+        """The first row following SMPL-X joint ``joint`` exactly (ValueError when none does)."""
+        hits = np.flatnonzero((self.joints == joint) & (self.t == 0))
         if not len(hits):
             raise ValueError(f"RigTarget: no bone for joint {joint}")
         return int(hits[0])
 
+    def order(self) -> np.ndarray:
+        """(J,) rows with every row after its ``parent_row``."""
+        depth = np.zeros(len(self.joints), dtype=np.int64)
+        for i in range(len(depth)):  # over rows: follow each row's chain up
+            p = self.parent_row[i]
+            while p >= 0:
+                depth[i] += 1
+                p = self.parent_row[p]
+        return np.argsort(depth, kind="stable")
+
     @classmethod
     def from_bones(cls, joint_bones: Mapping[int, str], parent_of: Mapping[str, str | None],
                    rest: Mapping[str, np.ndarray], heads: Mapping[str, np.ndarray],
-                   axes: np.ndarray | None = None, scale: float | None = None) -> "RigTarget":
+                   axes: np.ndarray | None = None, scale: float | None = None, **options) -> "RigTarget":
+        """A target whose bones each follow one SMPL-X joint (``joint_bones``: joint -> bone);
+        see ``from_slots``."""
+        return cls.from_slots({b: (int(j), int(j), 0.0) for j, b in joint_bones.items()}, parent_of, rest, heads,
+                              axes=axes, scale=scale, **options)
+
+    @classmethod
+    def from_slots(cls, slots: Mapping[str, tuple], parent_of: Mapping[str, str | None],
+                   rest: Mapping[str, np.ndarray], heads: Mapping[str, np.ndarray],
+                   axes: np.ndarray | None = None, scale: float | None = None, **options) -> "RigTarget":
         """A target from an armature's bone hierarchy (what a reader of a rig has at hand).
 
         Args:
-            joint_bones: SMPL-X joint index -> bone name (e.g. ``match_joint_bones``); its
-                order is the row order.
+            slots: bone name -> (joint, toward, t): what each keyed bone follows (``bonemap``);
+                its order is the row order.
             parent_of: bone name -> parent bone name (None for a top-level bone), for every
-                bone on the way from a driven bone up to the top (undriven ones included).
-            rest: bone name -> (3, 3) rest rotation, armature space (driven bones, and the
+                bone on the way from a keyed bone up to the top (unkeyed ones included).
+            rest: bone name -> (3, 3) rest rotation, armature space (keyed bones, and the
                 pelvis' parent when it is a top-level bone).
-            heads: bone name -> (3,) rest head, armature space, armature units (driven bones).
+            heads: bone name -> (3,) rest head, armature space, armature units (keyed bones).
             axes: (3, 3) SMPL-X axes in armature space; None: estimated with
-                ``axes_and_scale`` from the driven heads.
+                ``axes_and_scale`` from the heads of the bones following joints exactly.
             scale: armature units per metre; None: estimated with the axes when those are,
                 else 1.0.
+            options: ``correct_rest``, ``feet`` (see the class).
         """
-        joints = [int(j) for j in joint_bones]
-        names = [joint_bones[j] for j in joints]
-        if 0 not in joint_bones:
-            raise ValueError("RigTarget.from_bones: no pelvis bone (joint 0)")
-        by_name = {b: j for j, b in zip(joints, names)}
-        driven_parent = []
+        names = list(slots)
+        joints = [int(slots[b][0]) for b in names]
+        row_of = {b: i for i, b in enumerate(names)}
+        parent_row = []
         for b in names:
             parent = parent_of.get(b)
-            while parent is not None and parent not in by_name:
+            while parent is not None and parent not in row_of:
                 parent = parent_of.get(parent)
-            driven_parent.append(-1 if parent is None else by_name[parent])
-        pelvis_parent = parent_of.get(joint_bones[0])
+            parent_row.append(-1 if parent is None else row_of[parent])
+        pelvis = next((b for b in names if slots[b][0] == 0 and float(slots[b][2]) == 0.0), None)
+        if pelvis is None:
+            raise ValueError("RigTarget: no pelvis bone (joint 0)")
+        pelvis_parent = parent_of.get(pelvis)
         root = pelvis_parent if pelvis_parent is not None and parent_of.get(pelvis_parent) is None else None
         root_rest = np.asarray(rest[root], dtype=np.float64) if root else np.eye(3)
         head_rows = np.array([heads[b] for b in names], dtype=np.float64).reshape(len(names), 3)
         if axes is None:
-            axes, estimated = axes_and_scale(head_rows, joints)
+            exact = [i for i, b in enumerate(names) if float(slots[b][2]) == 0.0]
+            exact = [i for i in exact if joints[i] not in [joints[k] for k in exact if k < i]]
+            axes, estimated = axes_and_scale(head_rows[exact], [joints[i] for i in exact])
             scale = estimated if scale is None else scale
         elif scale is None:
             scale = 1.0
         return cls(joints=joints, bones=names, rest=np.array([rest[b] for b in names], dtype=np.float64).reshape(-1, 3, 3),
-                   heads=head_rows, driven_parent=driven_parent, axes=axes, scale=scale, root=root,
-                   root_rest=root_rest)
+                   heads=head_rows, parent_row=parent_row, axes=axes, scale=scale, root=root, root_rest=root_rest,
+                   toward=[int(slots[b][1]) for b in names], t=[float(slots[b][2]) for b in names], **options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,13 +331,167 @@ def axes_and_scale(heads: np.ndarray, joints: Iterable[int] | None = None) -> tu
 # ---------------------------------------------------------------------------------------------
 # Motion -> key values
 
+def _source_rest(motion, target: RigTarget) -> np.ndarray:
+    """(22, 3) the motion's rest joints in armature space and units, lowest joint on z = 0
+    along the up axis (SMPL-X's floor at the source's lowest rest joint)."""
+    P = skeleton.rest_positions(np.asarray(motion.rest_offsets())[: skeleton.NUM_BODY_JOINTS])  # (22, 3) SMPL-X
+    P = P - np.array([0.0, P[:, 1].min(), 0.0])
+    return target.scale * P @ target.axes.T
+
+
+def _chain_next(target: RigTarget, places: np.ndarray) -> np.ndarray:
+    """(J,) for each row the keyed child row that continues its chain (the nearest one at
+    another place along the SMPL-X chain: ``places`` (J, 3) rest points of the rows), or -1
+    for the pelvis and bones that end a chain (head, hands, toes)."""
+    J = len(target.joints)
+    nxt = np.full(J, -1)
+    for b in range(J):  # over rows (tens): each looks among its keyed children
+        if target.joints[b] == 0 and target.t[b] == 0:
+            continue
+        follows = {int(target.joints[b]), int(target.toward[b])}
+        follows |= {SEGMENT_CHILD[j] for j in follows if j in SEGMENT_CHILD}
+        kids = [n for n in np.flatnonzero(target.parent_row == b) if int(target.joints[n]) in follows
+                and np.linalg.norm(places[n] - places[b]) > 1e-9 * target.scale]
+        if kids:
+            nxt[b] = min(kids, key=lambda k: np.linalg.norm(places[k] - places[b]))
+    return nxt
+
+
+def _places(target: RigTarget, points: np.ndarray) -> np.ndarray:
+    """(..., J, 3) where each row sits along the SMPL-X chain, from joint points (..., 22, 3):
+    ``joints`` moved ``t`` of the way to ``toward``."""
+    a, b = points[..., target.joints, :], points[..., target.toward, :]
+    return a + target.t[:, None] * (b - a)
+
+
+def rest_corrections(target: RigTarget, source_rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row rotations (J, 3, 3) taking each bone's rest segment direction (its head to the
+    head of the keyed child that continues its chain, ``_chain_next``) onto the source's rest
+    direction between the same places of the SMPL-X skeleton (armature space), and those
+    child rows (J,) (-1: identity, for the pelvis and bones that end a chain)."""
+    Q = _places(target, source_rest)  # (J, 3)
+    nxt = _chain_next(target, Q)
+    C = np.broadcast_to(np.eye(3), (len(nxt), 3, 3)).copy()
+    has = nxt >= 0
+    C[has] = rotation_between(target.heads[nxt[has]] - target.heads[has], Q[nxt[has]] - Q[has])
+    return C, nxt
+
+
+def _aim(target: RigTarget, W: np.ndarray, nxt: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """``W`` with each bone that continues a chain swung (its twist kept) to point where the
+    source points between its place and its chain child's: exact limb directions also where a
+    target bone spans several SMPL-X segments or a part of one. ``source``: (T, 22, 3) posed
+    source joints, armature space."""
+    has = np.flatnonzero(nxt >= 0)
+    Q = _places(target, source)  # (T, J, 3)
+    want = Q[:, nxt[has]] - Q[:, has]  # (T, K, 3)
+    rest_dir = np.swapaxes(target.rest[has], -1, -2) @ (target.heads[nxt[has]] - target.heads[has])[..., None]
+    now = (W[:, has] @ rest_dir)[..., 0]  # (T, K, 3) posed directions
+    W = W.copy()
+    W[:, has] = rotation_between(now, want) @ W[:, has]
+    return W
+
+
+def travel_scale(target: RigTarget, source_rest: np.ndarray) -> tuple[float, float]:
+    """How source heights and travel map onto the target: (ratio, lift).
+
+    ``ratio`` is the target's leg length over the source's (hip -> knee -> ankle, both legs;
+    the hip heights above the lowest rest joint where a leg is not mapped): a point p of the
+    source (armature space and units) goes to ``ratio * p + lift * up``, so the pelvis stands
+    at the target's own rest height, and a step, a crouch or a jump is ``ratio`` times the
+    source's (no sliding when the legs keep the source's proportions). ``lift`` is in
+    armature units along the up axis. ``source_rest``: (22, 3) the source's rest joints,
+    armature space and units, its lowest joint at 0 along up."""
+    up = target.axes[:, 1]
+    tgt_up = target.heads @ up
+    present = np.unique(target.joints[target.t == 0])
+    src_h = source_rest[0] @ up - (source_rest[present] @ up).min()
+    tgt_h = tgt_up[target.row(0)] - tgt_up.min()
+    legs_t, legs_s = 0.0, 0.0
+    for hip, knee, ankle, _ in LEG_JOINTS:
+        try:
+            rows = [target.row(j) for j in (hip, knee, ankle)]
+        except ValueError:
+            continue
+        legs_t += np.linalg.norm(np.diff(target.heads[rows], axis=0), axis=1).sum()
+        legs_s += np.linalg.norm(np.diff(source_rest[[hip, knee, ankle]], axis=0), axis=1).sum()
+    if legs_s > 0:
+        ratio = float(legs_t / legs_s)
+    else:
+        ratio = float(tgt_h / src_h) if src_h > 0 else 1.0
+    return ratio, float(tgt_up.min() + tgt_h - ratio * src_h)
+
+
+def _posed_heads(target: RigTarget, W: np.ndarray, pelvis_head: np.ndarray) -> np.ndarray:
+    """(T, J, 3) posed heads of every row, armature space: each row's rest offset from its keyed
+    parent, turned by the parent's posed rotation (unkeyed bones between stay at rest)."""
+    T, J = W.shape[:2]
+    out = np.broadcast_to(target.heads, (T, J, 3)).copy()
+    p0 = target.row(0)
+    out[:, p0] = pelvis_head
+    M = target.rest
+    for b in target.order():  # over rows, parents first
+        p = target.parent_row[b]
+        if p >= 0 and b != p0:
+            local = M[p].T @ (target.heads[b] - target.heads[p])  # (3,) in the parent's rest frame
+            out[:, b] = out[:, p] + W[:, p] @ local
+    return out
+
+
+def _plant_feet(target: RigTarget, W: np.ndarray, heads: np.ndarray, source_rest: np.ndarray,
+                S: np.ndarray, unit: float) -> np.ndarray:
+    """``W`` with each leg's hip and knee turned (two-bone IK) so the ankle lands where the
+    source's leg puts it, from the target's own hip (``S``: (T, 22, 3) posed source joints,
+    ``source_rest`` (22, 3) its rest, both in target armature space, ``travel_scale``), raised
+    or lowered so the foot's lowest point clears the target's floor as the source foot clears
+    its own, fully on the floor and fading out ``CONTACT_HEIGHT`` above it (``unit``: armature
+    units per source metre). Legs of the source's proportions are left as they are, up to that
+    lift.
+    ``heads``: (T, J, 3) the posed heads before the solve."""
+    up = target.axes[:, 1]
+    forward = target.axes[:, 2]
+    W = W.copy()
+    for hip, knee, ankle, toe in LEG_JOINTS:
+        try:
+            rh, rk, ra = target.row(hip), target.row(knee), target.row(ankle)
+        except ValueError:
+            continue  # a leg the map lacks keeps its transfer
+        feet = [ankle] + ([toe] if toe in target.joints[target.t == 0] else [])
+        rows = [target.row(j) for j in feet]
+        H, K, A = heads[:, rh], heads[:, rk], heads[:, ra]
+        goal = H + S[:, ankle] - S[:, hip]  # (T, 3) the source's leg, scaled, from the target's own hip
+        clear_src = np.min([(S[:, j] - source_rest[j]) @ up for j in feet], axis=0)  # (T,)
+        moved = [heads[:, r] - heads[:, ra] + goal for r in rows]  # foot points with the ankle on the goal
+        clear_tgt = np.min([(m - target.heads[r]) @ up for m, r in zip(moved, rows)], axis=0)
+        # Near the floor the target foot clears it as the source's does; higher up the leg keeps
+        # its transfer (a foot of other proportions would otherwise bend the knee in the air).
+        touch = np.clip(1.0 - clear_src / (CONTACT_HEIGHT * unit), 0.0, 1.0)  # (T,) 1 on the floor
+        goal += (touch * (clear_src - clear_tgt))[:, None] * up
+        upper = np.linalg.norm(target.heads[rk] - target.heads[rh])
+        lower = np.linalg.norm(target.heads[ra] - target.heads[rk])
+        K2, A2 = two_bone_positions(H, K, goal, upper, lower, pole=forward)
+        turn_hip = rotation_between(K - H, K2 - H)  # (T, 3, 3)
+        turn_knee = rotation_between(np.einsum("tij,tj->ti", turn_hip, A - K), A2 - K2)
+        W[:, rh] = turn_hip @ W[:, rh]
+        W[:, rk] = turn_knee @ turn_hip @ W[:, rk]
+    return W
+
+
 def pose_channels(motion, target: RigTarget, root_motion: str = "pelvis") -> dict:
     """Per-channel key values for ``motion`` on ``target`` (see the module docstring's maths).
+
+    Each row's posed armature-space rotation is ``W_b = D_j C_b M_b``: D_j the SMPL-X world
+    delta of the joint it follows, C_b its rest correction (``rest_corrections``; identity
+    unless ``target.correct_rest``, which also swings each bone to aim where the source points,
+    ``_aim``), M_b its rest; the key is ``M_b^T M_p W_p^T W_b`` (p its keyed parent row). The
+    pelvis goes to ``r * scale * A @ pelvis_world + lift * up`` (``travel_scale`` with
+    ``correct_rest`` or ``feet``, else r = 1, lift = 0). With ``target.feet`` the legs are then
+    solved so the feet land and touch the floor as the source's do (``_plant_feet``).
 
     Args:
         motion: ``Motion``: rotations (T, 22, 3, 3) SMPL-X local rotations, root_translation
             (T, 3) world pelvis position in metres, SMPL-X axes.
-        target: the armature's driven bones (``RigTarget``).
+        target: the armature's keyed bones (``RigTarget``).
         root_motion: "pelvis" (all travel on the pelvis), "root" (floor-plane (SMPL-X x, z)
             travel on the ``target.root`` bone, the rest on the pelvis; for game-engine root
             motion; as "pelvis" when the target has no root bone). In place is the
@@ -294,27 +506,46 @@ def pose_channels(motion, target: RigTarget, root_motion: str = "pelvis") -> dic
         raise ValueError(f"root_motion must be 'pelvis' or 'root', got {root_motion!r}")
     local = np.asarray(motion.rotations, dtype=np.float64)  # (T, 22, 3, 3)
     T, num_joints = local.shape[:2]
-    if np.any(target.joints >= num_joints):
+    if np.any(target.joints >= num_joints) or np.any(target.toward >= num_joints):
         raise ValueError(f"target drives joints {target.joints.tolist()} but the motion has {num_joints}")
     G = skeleton.global_rotations(local)  # (T, 22, 3, 3)
     A = target.axes
     D = np.einsum("ab,tjbc,dc->tjad", A, G, A)  # (T, 22, 3, 3) armature-space deltas from rest
-    Dj = D[:, target.joints]  # (T, J, 3, 3)
-    has_parent = target.driven_parent >= 0
-    Dp = D[:, np.where(has_parent, target.driven_parent, 0)]  # (T, J, 3, 3)
-    Dp[:, ~has_parent] = np.eye(3)
-    rel = np.swapaxes(Dp, -1, -2) @ Dj  # (T, J, 3, 3) D_p^T D_j
     M = target.rest  # (J, 3, 3)
-    basis = np.swapaxes(M, -1, -2) @ rel @ M  # (T, J, 3, 3) M^T D_p^T D_j M
+    W = D[:, target.joints] @ M  # (T, J, 3, 3) posed armature-space rotations
+    ratio, lift = 1.0, 0.0
+    if target.correct_rest or target.feet:
+        src_rest = _source_rest(motion, target)
+        ratio, lift = travel_scale(target, src_rest)
+        src_rest = lift * A[:, 1] + ratio * src_rest
+
+    def to_target(x: np.ndarray) -> np.ndarray:
+        """SMPL-X metres (..., 3) -> target armature space (``travel_scale``)."""
+        return lift * A[:, 1] + ratio * target.scale * x @ A.T
+
+    source = None
+    if target.correct_rest:
+        C, nxt = rest_corrections(target, src_rest)
+        source = to_target(motion.joint_positions()[:, : skeleton.NUM_BODY_JOINTS])  # (T, 22, 3)
+        W = _aim(target, D[:, target.joints] @ C @ M, nxt, source)
+    pelvis_head = to_target(np.asarray(motion.root_translation, dtype=np.float64))  # (T, 3)
+    if target.feet:
+        if source is None:
+            source = to_target(motion.joint_positions()[:, : skeleton.NUM_BODY_JOINTS])
+        W = _plant_feet(target, W, _posed_heads(target, W, pelvis_head), src_rest, source, ratio * target.scale)
+
+    has_parent = target.parent_row >= 0
+    Wp = W[:, np.where(has_parent, target.parent_row, 0)]  # (T, J, 3, 3)
+    Mp = M[np.where(has_parent, target.parent_row, 0)]
+    parent = np.where(has_parent[None, :, None, None], Wp @ np.swapaxes(Mp, -1, -2), np.eye(3))  # W_p M_p^T
+    basis = np.swapaxes(M, -1, -2) @ np.swapaxes(parent, -1, -2) @ W  # (T, J, 3, 3) M^T (W_p M_p^T)^T W
     q = rotations.quaternion_continuity(rotations.matrix_to_quaternion(basis))  # (T, J, 4)
     out = {(bone, "rotation_quaternion"): np.ascontiguousarray(q[:, i]) for i, bone in enumerate(target.bones)}
 
-    pelvis_world = np.array(motion.root_translation, dtype=np.float64)  # (T, 3) metres, SMPL-X
     travel = np.zeros((T, 3))
     if root_motion == "root" and target.root is not None:
-        travel[:, [0, 2]] = pelvis_world[:, [0, 2]]
-        out[(target.root, "location")] = (target.scale * travel @ A.T) @ target.root_rest  # R^T v per row
+        travel = pelvis_head - (pelvis_head @ A[:, 1])[:, None] * A[:, 1]  # the floor-plane part
+        out[(target.root, "location")] = travel @ target.root_rest  # R^T v per row
     p = target.row(0)
-    target_head = target.scale * (pelvis_world - travel) @ A.T  # (T, 3) armature space, armature units
-    out[(target.bones[p], "location")] = (target_head - target.heads[p]) @ target.rest[p]  # M^T (v - h) per row
+    out[(target.bones[p], "location")] = (pelvis_head - travel - target.heads[p]) @ target.rest[p]  # M^T (v - h)
     return out
