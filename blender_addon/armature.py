@@ -7,11 +7,14 @@ SMPL-X rest position (Blender is +Z up, characters face -Y), tail straight up (+
 Its rest matrix is then the same +90 degree X rotation ``SMPLX_TO_BLENDER`` for every bone, so a
 SMPL-X local rotation is directly the bone's pose rotation.
 
-An existing armature (``target_from_armature``) may use other rest orientations, units
-and names (official add-on, Meshcapade ``left_eye``/``right_eye``, SMPL-H ``L_Hip`` style,
-``m_avg_`` prefixes): it is read into a ``rig.RigTarget`` (the bones as numbers), and
-``rig.pose_channels`` converts through each bone's rest matrix. This module holds only what
-needs bpy; the name matching, axes/units estimation and pose maths are in ``body/rig.py``.
+An existing armature (``target_from_armature``) may be any humanoid: an SMPL-X-named one
+(official add-on, Meshcapade ``left_eye``/``right_eye``, SMPL-H ``L_Hip`` style, ``m_avg_``
+prefixes), or a Mixamo, Unreal, Rigify or VRM rig, or any rig with a TOML bone map
+(``bonemap``). It is read into a ``rig.RigTarget`` (the bones as numbers) and
+``rig.pose_channels`` converts through each bone's rest matrix; rigs other than SMPL-X get
+the rest correction (an A-pose, other rolls and units), travel scaled to their legs and their
+feet solved onto their floor. This module holds only what needs bpy; the name matching, bone
+maps, axes/units estimation and pose maths are in ``body/``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from .core import rig, skeleton
+from .core import bonemap, rig, skeleton
 
 __all__ = [
     "SMPLX_TO_BLENDER",
@@ -27,7 +30,9 @@ __all__ = [
     "ARMATURE_TAG",
     "build_armature",
     "bone_for_joint",
+    "bone_map_for",
     "target_from_armature",
+    "prepare_rig",
 ]
 
 #: SMPL-X (x, y, z) -> Blender (x, -z, y): +90 degrees about X (``rig.SMPLX_TO_BLENDER``).
@@ -118,29 +123,71 @@ def bone_for_joint(obj) -> dict[int, str]:
     return rig.match_joint_bones(bone.name for bone in obj.data.bones)
 
 
-def target_from_armature(obj, num_joints: int = skeleton.NUM_BODY_JOINTS) -> rig.RigTarget:
-    """Read the armature object ``obj`` into a ``rig.RigTarget`` (armature space, its units).
-
-    Only joints < ``num_joints`` are driven. Armatures this add-on built (``ARMATURE_TAG``)
-    get the exact ``SMPLX_TO_BLENDER`` axes and metres; others get them estimated from the
-    rest heads (``rig.axes_and_scale``).
-    """
+def bone_map_for(obj, spec: str = "auto"):
+    """The ``bonemap.BoneMap`` of the armature ``obj``: ``spec`` "auto" (detected from its
+    bone names), a preset name or a TOML map file. Armatures this add-on built are ``smplx``."""
     if obj is None or obj.type != "ARMATURE":
         raise ValueError(f"{getattr(obj, 'name', obj)!r} is not an armature object")
-    bones = {j: b for j, b in bone_for_joint(obj).items() if j < num_joints}
-    if 0 not in bones:
-        raise ValueError(f"armature {obj.name!r} has no pelvis bone (expected SMPL-X bone names such as "
-                         "'pelvis', 'left_hip'; or create a new SMPL-X armature)")
+    names = [b.name for b in obj.data.bones]
+    if obj.get(ARMATURE_TAG) and spec in ("auto", "smplx"):
+        return bonemap.resolve("smplx", names)
+    try:
+        return bonemap.resolve_map(bpy.path.abspath(spec) if spec.lower().endswith(".toml") else spec, names)
+    except ValueError as e:
+        raise ValueError(f"armature {obj.name!r}: {e}") from None
+
+
+def prepare_rig(obj, bone_map) -> None:
+    """Set what a rig needs for its mapped bones to move as plain FK (Rigify: the limbs' IK/FK
+    switches to FK, the neck and head following the chest)."""
+    if bone_map.name != "rigify":
+        return
+    settings = [(b, prop, value) for b, (prop, value) in bonemap.RIGIFY_FK_SWITCHES.items()]
+    for bone, prop, value in settings + list(bonemap.RIGIFY_FK_SETTINGS):
+        pb = obj.pose.bones.get(bone)
+        if pb is not None and prop in pb.keys():
+            pb[prop] = value
+    obj.update_tag()
+
+
+def target_from_armature(obj, num_joints: int = skeleton.NUM_BODY_JOINTS, bone_map=None) -> rig.RigTarget:
+    """Read the armature object ``obj`` into a ``rig.RigTarget`` (armature space, its units).
+
+    Args:
+        num_joints: only joints below it are keyed (22: the body).
+        bone_map: a ``bonemap.BoneMap``; None: ``bone_map_for(obj)`` (detected).
+    Armatures this add-on built (``ARMATURE_TAG``) get the exact ``SMPLX_TO_BLENDER`` axes
+    and metres and are keyed as SMPL-X; other SMPL-X-named ones get axes and units estimated
+    from the rest heads (``rig.axes_and_scale``); other rigs also the rest correction, travel
+    scaled to their legs and their feet planted (``rig.RigTarget``).
+    """
+    bone_map = bone_map_for(obj) if bone_map is None else bone_map
+    slots = {b: tuple(s) for b, s in bone_map.slots.items() if s.joint < num_joints and s.toward < num_joints}
+    if bone_map.pelvis is None or bone_map.pelvis not in slots:
+        raise ValueError(f"armature {obj.name!r}: no pelvis / hips bone found ({bone_map.coverage()}); "
+                         "choose a bone map preset or a map file, or create a new SMPL-X armature")
     data_bones = obj.data.bones
     parent_of = {b.name: (b.parent.name if b.parent is not None else None) for b in data_bones}
-    wanted = set(bones.values())
-    pelvis_parent = data_bones[bones[0]].parent
+    if bone_map.name == "rigify":
+        parent_of.update({b: p for b, p in bonemap.RIGIFY_MAPPED_PARENTS.items() if b in parent_of})
+    wanted = set(slots)
+    pelvis_parent = data_bones[bone_map.pelvis].parent
     if pelvis_parent is not None:
         wanted.add(pelvis_parent.name)
     rest = {name: np.array(data_bones[name].matrix_local.to_3x3()) for name in wanted}
     heads = {name: np.array(data_bones[name].head_local) for name in wanted}
+    foreign = bone_map.name != "smplx"
     if obj.get(ARMATURE_TAG):
         axes, scale = SMPLX_TO_BLENDER.copy(), 1.0
     else:
         axes, scale = None, None  # estimated from the heads
-    return rig.RigTarget.from_bones(bones, parent_of, rest, heads, axes=axes, scale=scale)
+    target = rig.RigTarget.from_slots(slots, parent_of, rest, heads, axes=axes, scale=scale,
+                                      correct_rest=foreign, feet=foreign)
+    hips = data_bones.get(bonemap.RIGIFY_HIPS_BONE) if bone_map.name == "rigify" else None
+    if hips is not None:  # Rigify's torso moves from the spine pivot: its hips' head is the pelvis
+        anchor = hips.name
+        while anchor is not None and anchor not in slots:
+            anchor = parent_of.get(anchor)
+        if anchor is not None:
+            target.anchor = (target.bones.index(anchor), np.array(hips.head_local))
+    return target

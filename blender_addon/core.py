@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["motionprompt", "rotations", "skeleton", "rig", "formats", "postprocess", "request", "atomic_path",
+__all__ = ["motionprompt", "rotations", "skeleton", "rig", "bonemap", "formats", "postprocess", "request", "atomic_path",
            "smplx_body", "Motion", "has_generator", "in_process_worker"]
 
 
@@ -32,6 +32,7 @@ _name = motionprompt.__name__
 rotations = importlib.import_module(f"{_name}.body.rotations")
 skeleton = importlib.import_module(f"{_name}.body.skeleton")
 rig = importlib.import_module(f"{_name}.body.rig")
+bonemap = importlib.import_module(f"{_name}.body.bonemap")
 formats = importlib.import_module(f"{_name}.files.formats")
 postprocess = importlib.import_module(f"{_name}.postprocess")
 request = importlib.import_module(f"{_name}.request")

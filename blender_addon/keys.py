@@ -14,7 +14,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from .armature import target_from_armature
+from .armature import bone_map_for, prepare_rig, target_from_armature
 from .core import rig
 
 __all__ = ["new_action", "write_keys", "apply_motion", "set_frame_range", "KEY_INTERPOLATION"]
@@ -101,7 +101,7 @@ def mark_segments(action, segments: list[dict], fps: float, frame_start: int = 1
 
 
 def apply_motion(obj, motion, name: str | None = None, frame_start: int = 1, root_motion: str = "pelvis",
-                 scene=None, set_scene_range: bool = True, set_scene_fps: bool = True):
+                 scene=None, set_scene_range: bool = True, set_scene_fps: bool = True, bone_map=None):
     """Key ``motion`` onto the armature ``obj`` as a new action; bones it does not drive are untouched.
 
     Args:
@@ -112,10 +112,14 @@ def apply_motion(obj, motion, name: str | None = None, frame_start: int = 1, roo
         frame_start: frame of the first key.
         root_motion: "pelvis" or "root": see ``rig.pose_channels``.
         scene: scene whose frame range (and fps) follow the action (default: the context scene).
+        bone_map: a ``bonemap.BoneMap``, or "auto" / a preset name / a TOML map file; None: "auto".
     Returns:
         The new action, assigned to ``obj``.
     """
-    target = target_from_armature(obj)
+    if not hasattr(bone_map, "slots"):
+        bone_map = bone_map_for(obj, bone_map or "auto")
+    prepare_rig(obj, bone_map)
+    target = target_from_armature(obj, bone_map=bone_map)
     channels = rig.pose_channels(motion, target, root_motion)
     action = new_action(obj, name or motion.prompt or "motion")
     write_keys(obj, action, channels, frame_start)

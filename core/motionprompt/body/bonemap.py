@@ -5,8 +5,10 @@ bone follows which SMPL-X joint; the retargeting code does the rotations.
 
 Slots
 -----
-A map gives each target bone a ``Slot(joint, toward, t)``: the bone follows the SMPL-X
-*world* rotation ``slerp(G_joint, G_toward, t)`` (``t`` in [0, 1)). A one-to-one bone has
+A map gives each target bone a ``Slot(joint, toward, t)``: the bone turns with SMPL-X joint
+``joint`` and sits ``t`` of the way from it to ``toward`` along SMPL-X's chain (``t`` in
+[0, 1)); ``rig.pose_channels`` aims each bone at the place of the next one, so its direction is
+the source's between those places. A one-to-one bone has
 ``toward == joint`` and ``t == 0`` (``Slot(j)``). Several bones may follow the same joint
 (Rigify's ``torso`` and ``spine_fk`` both follow the pelvis; UE5's ``neck_01`` and ``neck_02``
 both follow the neck): each gets the joint's world rotation, so the ones below it stay at
@@ -19,9 +21,8 @@ Chains
 ------
 A chain spreads n target bones over m SMPL-X joints that run parent to child (UE5's
 spine_01..spine_05 over spine1, spine2, spine3). Bone k (0-based) sits at position
-``p_k = k (m - 1) / (n - 1)`` along the joints (0 = the first joint, m - 1 = the last), and
-follows ``slerp(G[floor p], G[floor p + 1], p - floor p)``; one bone (n == 1) follows the
-first joint. So:
+``p_k = k (m - 1) / (n - 1)`` along the joints (0 = the first joint, m - 1 = the last), at
+``Slot(floor p, floor p + 1, p - floor p)``; one bone (n == 1) sits at the first joint. So:
 
 - 5 bones over 3 joints: positions 0, 0.5, 1, 1.5, 2: spine1, spine1->spine2 at t 0.5,
   spine2, spine2->spine3 at t 0.5, spine3.
@@ -300,14 +301,14 @@ class _SlotFields(NamedTuple):
 
 
 class Slot(_SlotFields):
-    """Where a target bone sits: it follows ``slerp(G[joint], G[toward], t)``, SMPL-X world
-    rotations. A tuple ``(joint, toward, t)`` (what ``rig.RigTarget.from_slots`` takes);
+    """Where a target bone sits: it turns with SMPL-X joint ``joint``, ``t`` of the way from it
+    to ``toward`` along SMPL-X's chain. A tuple ``(joint, toward, t)`` (what ``rig.RigTarget.from_slots`` takes);
     ``Slot(j)`` is one-to-one. Normalised on creation: ``t == 0`` or ``toward == joint`` gives
     ``Slot(joint)``, ``t == 1`` gives ``Slot(toward)``. Joints may be given by name.
 
     Attributes:
         joint: SMPL-X joint index (``skeleton.JOINT_NAMES``).
-        toward: the joint slerped toward (== joint when one-to-one).
+        toward: the next joint of the chain it sits toward (== joint when one-to-one).
         t: the fraction of the way to ``toward``, in [0, 1).
     """
 

@@ -69,6 +69,15 @@ SEGMENT_CHILD = {1: 4, 2: 5, 3: 6, 4: 7, 5: 8, 6: 9, 7: 10, 8: 11, 9: 12, 12: 15
 LEG_JOINTS = ((1, 4, 7, 10), (2, 5, 8, 11))
 #: Metres above the floor (the source foot's lowest point) where feet stop being held to it.
 CONTACT_HEIGHT = 0.05
+#: Metres a foot may float or sink against the source's clearance before the leg is solved
+#: (a near-straight knee turns degrees for millimetres: solving less keeps the transfer exact).
+FLOOR_SLACK = 0.008
+#: The longest a leg is stretched to reach the floor, as a fraction of its length.
+STRAIGHTEST = 0.995
+#: Joints whose bones keep their own rest relation to the world (no rest correction): the
+#: feet, so a foot flat on the source's floor is flat on the target's, whatever either foot's
+#: rest slope.
+OWN_REST = frozenset({7, 8, 10, 11})
 
 
 @dataclass(eq=False)
@@ -101,6 +110,9 @@ class RigTarget:
             are (our armatures), on for other rigs.
         feet: solve the legs (two-bone IK) so the feet land where the source's do, scaled by
             the leg-length ratio, and touch the target's floor as the source's touch its own.
+        anchor: (row, (3,) rest point, armature space) whose posed position is the SMPL-X
+            pelvis, when that is not the location bone's head (Rigify moves its ``torso``
+            from the spine pivot, its hips hang below it); None: the location bone's head.
     """
 
     joints: np.ndarray
@@ -116,6 +128,7 @@ class RigTarget:
     t: np.ndarray | None = None
     correct_rest: bool = False
     feet: bool = False
+    anchor: tuple | None = None
 
     def __post_init__(self):
         self.joints = np.asarray(self.joints, dtype=np.int64).reshape(-1)
@@ -146,6 +159,11 @@ class RigTarget:
             raise ValueError(f"RigTarget: parent_row {self.parent_row.tolist()} must name other rows or -1")
         if not self.scale > 0:
             raise ValueError(f"RigTarget: scale must be > 0, got {self.scale}")
+        if self.anchor is not None:
+            row, point = self.anchor
+            if not 0 <= int(row) < J:
+                raise ValueError(f"RigTarget: anchor row {row} is not a row")
+            self.anchor = (int(row), np.asarray(point, dtype=np.float64).reshape(3))
 
     @property
     def joint_bones(self) -> dict[int, str]:
@@ -340,20 +358,25 @@ def _source_rest(motion, target: RigTarget) -> np.ndarray:
 
 
 def _chain_next(target: RigTarget, places: np.ndarray) -> np.ndarray:
-    """(J,) for each row the keyed child row that continues its chain (the nearest one at
-    another place along the SMPL-X chain: ``places`` (J, 3) rest points of the rows), or -1
-    for the pelvis and bones that end a chain (head, hands, toes)."""
+    """(J,) for each row the keyed descendant row that continues its chain: the nearest one at
+    another place along the SMPL-X chain (``places`` (J, 3) rest points of the rows), looking
+    past keyed children at the same place (UE5's two neck bones on SMPL-X's one neck); -1 for
+    the pelvis, bones that end a chain (head, hands) and the feet (``OWN_REST``)."""
     J = len(target.joints)
     nxt = np.full(J, -1)
-    for b in range(J):  # over rows (tens): each looks among its keyed children
-        if target.joints[b] == 0 and target.t[b] == 0:
+    for b in range(J):  # over rows (tens): each looks down its keyed children
+        if (target.joints[b] == 0 and target.t[b] == 0) or int(target.joints[b]) in OWN_REST:
             continue
         follows = {int(target.joints[b]), int(target.toward[b])}
         follows |= {SEGMENT_CHILD[j] for j in follows if j in SEGMENT_CHILD}
-        kids = [n for n in np.flatnonzero(target.parent_row == b) if int(target.joints[n]) in follows
-                and np.linalg.norm(places[n] - places[b]) > 1e-9 * target.scale]
-        if kids:
-            nxt[b] = min(kids, key=lambda k: np.linalg.norm(places[k] - places[b]))
+        found, frontier = [], [b]
+        while frontier and not found:
+            kids = [n for f in frontier for n in np.flatnonzero(target.parent_row == f)
+                    if int(target.joints[n]) in follows]
+            found = [n for n in kids if np.linalg.norm(places[n] - places[b]) > 1e-9 * target.scale]
+            frontier = [n for n in kids if n not in found]
+        if found:
+            nxt[b] = min(found, key=lambda k: np.linalg.norm(places[k] - places[b]))
     return nxt
 
 
@@ -440,13 +463,13 @@ def _posed_heads(target: RigTarget, W: np.ndarray, pelvis_head: np.ndarray) -> n
 
 def _plant_feet(target: RigTarget, W: np.ndarray, heads: np.ndarray, source_rest: np.ndarray,
                 S: np.ndarray, unit: float) -> np.ndarray:
-    """``W`` with each leg's hip and knee turned (two-bone IK) so the ankle lands where the
-    source's leg puts it, from the target's own hip (``S``: (T, 22, 3) posed source joints,
-    ``source_rest`` (22, 3) its rest, both in target armature space, ``travel_scale``), raised
-    or lowered so the foot's lowest point clears the target's floor as the source foot clears
-    its own, fully on the floor and fading out ``CONTACT_HEIGHT`` above it (``unit``: armature
-    units per source metre). Legs of the source's proportions are left as they are, up to that
-    lift.
+    """``W`` with each leg's hip and knee turned (two-bone IK) so the ankle, where the transfer
+    put it, is raised or lowered until the foot's lowest point clears the target's floor as the
+    source foot clears its own (``S``: (T, 22, 3) posed source joints, ``source_rest`` (22, 3)
+    its rest, both in target armature space, ``travel_scale``), to within ``FLOOR_SLACK``:
+    fully on the floor, fading out ``CONTACT_HEIGHT`` above it (``unit``: armature units per
+    source metre). The knee stays in its bend plane; a foot the straight leg cannot lower
+    keeps its height.
     ``heads``: (T, J, 3) the posed heads before the solve."""
     up = target.axes[:, 1]
     forward = target.axes[:, 2]
@@ -459,16 +482,21 @@ def _plant_feet(target: RigTarget, W: np.ndarray, heads: np.ndarray, source_rest
         feet = [ankle] + ([toe] if toe in target.joints[target.t == 0] else [])
         rows = [target.row(j) for j in feet]
         H, K, A = heads[:, rh], heads[:, rk], heads[:, ra]
-        goal = H + S[:, ankle] - S[:, hip]  # (T, 3) the source's leg, scaled, from the target's own hip
+        goal = A.copy()  # (T, 3) where the transfer puts the ankle: only its height is corrected
         clear_src = np.min([(S[:, j] - source_rest[j]) @ up for j in feet], axis=0)  # (T,)
         moved = [heads[:, r] - heads[:, ra] + goal for r in rows]  # foot points with the ankle on the goal
         clear_tgt = np.min([(m - target.heads[r]) @ up for m, r in zip(moved, rows)], axis=0)
         # Near the floor the target foot clears it as the source's does; higher up the leg keeps
         # its transfer (a foot of other proportions would otherwise bend the knee in the air).
         touch = np.clip(1.0 - clear_src / (CONTACT_HEIGHT * unit), 0.0, 1.0)  # (T,) 1 on the floor
-        goal += (touch * (clear_src - clear_tgt))[:, None] * up
+        miss = touch * (clear_src - clear_tgt)  # (T,) how far the foot floats (< 0) or sinks (> 0)
+        goal += (np.sign(miss) * np.maximum(np.abs(miss) - FLOOR_SLACK * unit, 0.0))[:, None] * up
         upper = np.linalg.norm(target.heads[rk] - target.heads[rh])
         lower = np.linalg.norm(target.heads[ra] - target.heads[rk])
+        # a goal the leg can only reach by snapping straight is pulled back (a knee never pops)
+        far, now = np.linalg.norm(goal - H, axis=1), np.linalg.norm(A - H, axis=1)
+        allowed = np.maximum(now, STRAIGHTEST * (upper + lower))
+        goal = H + (goal - H) * np.minimum(1.0, allowed / np.maximum(far, 1e-12))[:, None]
         K2, A2 = two_bone_positions(H, K, goal, upper, lower, pole=forward)
         turn_hip = rotation_between(K - H, K2 - H)  # (T, 3, 3)
         turn_knee = rotation_between(np.einsum("tij,tj->ti", turn_hip, A - K), A2 - K2)
@@ -529,6 +557,10 @@ def pose_channels(motion, target: RigTarget, root_motion: str = "pelvis") -> dic
         source = to_target(motion.joint_positions()[:, : skeleton.NUM_BODY_JOINTS])  # (T, 22, 3)
         W = _aim(target, D[:, target.joints] @ C @ M, nxt, source)
     pelvis_head = to_target(np.asarray(motion.root_translation, dtype=np.float64))  # (T, 3)
+    if target.anchor is not None:  # the location bone's head goes where it puts the anchor on the pelvis
+        row, point = target.anchor
+        zero = _posed_heads(target, W, np.zeros(3))[:, row]  # (T, 3) with the location bone's head at 0
+        pelvis_head = pelvis_head - (zero + W[:, row] @ (M[row].T @ (point - target.heads[row])))
     if target.feet:
         if source is None:
             source = to_target(motion.joint_positions()[:, : skeleton.NUM_BODY_JOINTS])
