@@ -9,6 +9,9 @@ Presets (``PRESETS``):
 - ``blender``: as is (Blender's default axis conversion, metres).
 Every preset: armature only, no leaf bones, baked animation over the action's full frame
 range (every frame, no simplification), the active action only (one action per file).
+Any rig: its object scale and the scene's unit scale are folded into the exported data, so
+a Mixamo rig (centimetres in the data, object scale 0.01) leaves in metres for Unity and in
+centimetres for Unreal like our own armature, with object scale 1.
 The scene and the armature are left as they were (a temporary copy is exported).
 """
 
@@ -90,14 +93,18 @@ def export_fbx(obj, path, preset: str = "unity", action=None, scene=None) -> Pat
     copy.data = data
     copy.animation_data_clear()
     scene.collection.objects.link(copy)
-    baked = _scaled_action(action, opts["scale"]) if opts["scale"] != 1.0 else action
+    # metres per data unit: the object's (uniform) scale times the scene's metres per unit
+    view_layer.update()  # an object just appended from a .blend has no evaluated matrix yet
+    loc, rot, obj_scale = obj.matrix_world.decompose()
+    factor = opts["scale"] * obj_scale.x * scene.unit_settings.scale_length
+    baked = _scaled_action(action, factor) if abs(factor - 1.0) > 1e-12 else action
     _assign(copy, baked)
     if opts["upright"]:
         data.transform(Matrix.Rotation(-math.pi / 2, 4, "X"))
-    if opts["scale"] != 1.0:
-        data.transform(Matrix.Scale(opts["scale"], 4))
-    if opts["upright"]:
-        copy.matrix_world = obj.matrix_world @ Matrix.Rotation(math.pi / 2, 4, "X")
+    if abs(factor - 1.0) > 1e-12:
+        data.transform(Matrix.Scale(factor, 4))
+    placed = Matrix.LocRotScale(loc * (factor / obj_scale.x), rot, None)  # the scale now lives in the data
+    copy.matrix_world = placed @ Matrix.Rotation(math.pi / 2, 4, "X") if opts["upright"] else placed
     try:
         obj.name = original_name + ".mp_export_source"
         copy.name = original_name  # the FBX armature node keeps the user's name

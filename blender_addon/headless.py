@@ -1,5 +1,6 @@
 """The add-on's entry for scripts and headless runs (``tools/bake.py``, ``blender -b``): key a
-motion onto a fresh SMPL-X armature in an empty scene and export it, as the panel would."""
+motion onto a fresh SMPL-X armature, or onto the user's own rig loaded from a .blend or a
+character .fbx, in an empty scene, and export it, as the panel would."""
 
 from __future__ import annotations
 
@@ -10,22 +11,65 @@ import bpy
 from . import armature, fbx_export, keys
 from .core import atomic_path
 
-__all__ = ["bake_motion"]
+__all__ = ["bake_motion", "load_rig", "RIG_SUFFIXES"]
+
+#: The rig files ``load_rig`` reads.
+RIG_SUFFIXES = (".blend", ".fbx")
+
+
+def load_rig(path, object_name: str = ""):
+    """Bring the armature of a rig file into the current scene and return it: from a .blend,
+    the objects it holds are appended (meshes with their armature); a .fbx is imported with
+    Blender's own importer (a Mixamo download). ``object_name`` picks one of several
+    armatures (default: the only one). Raises ValueError naming the file and the armatures
+    it has."""
+    path = Path(path)
+    if path.suffix.lower() not in RIG_SUFFIXES or not path.is_file():
+        raise ValueError(f"--rig {path}: not an existing .blend or .fbx file")
+    before = set(bpy.data.objects)
+    try:
+        if path.suffix.lower() == ".blend":
+            with bpy.data.libraries.load(str(path), link=False) as (src, dst):
+                dst.objects = list(src.objects)
+            for obj in dst.objects:
+                if obj is not None and obj.name not in bpy.context.scene.collection.all_objects:
+                    bpy.context.scene.collection.objects.link(obj)
+        else:
+            bpy.ops.import_scene.fbx(filepath=str(path))
+    except (OSError, RuntimeError) as e:
+        raise ValueError(f"--rig {path}: Blender could not read it ({str(e).splitlines()[0]})") from None
+    arms = [o for o in bpy.data.objects if o.type == "ARMATURE" and o not in before]
+    names = ", ".join(sorted(o.name for o in arms)) or "none"
+    if object_name:
+        found = [o for o in arms if o.name == object_name]
+        if not found:
+            raise ValueError(f"--rig-object {object_name!r}: {path} has no such armature (armatures: {names})")
+        return found[0]
+    if len(arms) != 1:
+        raise ValueError(f"--rig {path}: {len(arms)} armatures ({names}); name one with --rig-object")
+    return arms[0]
 
 
 def bake_motion(motion, folder: Path, stem: str, fbx_preset: str = "unity", root_motion: str = "pelvis",
-                blend: bool = False, body_only: bool = False) -> list[str]:
-    """Key ``motion`` (post-processed already) on a new SMPL-X armature in an empty scene and
-    write ``<stem>.fbx`` (and ``<stem>.blend``) into ``folder``; a composed prompt's actions
-    (``motion.meta["segments"]``) become pose markers. Returns the names written.
+                blend: bool = False, body_only: bool = False, rig=None, rig_object: str = "",
+                bone_map: str = "auto") -> list[str]:
+    """Key ``motion`` (post-processed already) in an empty scene on a new SMPL-X armature, or
+    on the armature of the rig file ``rig`` (``load_rig``) through ``bone_map`` ("auto", a
+    preset or a TOML map), and write ``<stem>.fbx`` (and ``<stem>.blend``) into ``folder``; a
+    composed prompt's actions (``motion.meta["segments"]``) become pose markers. Returns the
+    names written.
 
     Args:
-        fbx_preset: "unity", "unreal" or "blender" (``fbx_export``).
+        fbx_preset: "unity", "unreal" or "blender" (``fbx_export``), applied to the rig.
         root_motion: "pelvis" or "root" (``rig.pose_channels``).
     """
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    obj = armature.build_armature("SMPLX", motion.rest_offsets(), body_only=body_only)
-    action = keys.apply_motion(obj, motion, name=(motion.prompt or stem)[:55], root_motion=root_motion)
+    if rig:
+        obj = load_rig(rig, rig_object)
+    else:
+        obj = armature.build_armature("SMPLX", motion.rest_offsets(), body_only=body_only)
+    action = keys.apply_motion(obj, motion, name=(motion.prompt or stem)[:55], root_motion=root_motion,
+                               bone_map=bone_map)
     keys.mark_segments(action, motion.meta.get("segments") or [], motion.fps)
     fbx_export.export_fbx(obj, folder / f"{stem}.fbx", fbx_preset)
     written = [f"{stem}.fbx"]

@@ -64,3 +64,70 @@ def test_bake_prompts_and_motion_files_resumable_bad_prompt_recorded(tmp_path):
     assert p2.returncode == 1
     assert p2.stdout.count("skip (done)") == 4
     assert len([line for line in (out / "manifest.jsonl").read_text().splitlines()]) == len(records) + 1
+
+
+def _bake_in_process(argv):
+    sys.path.insert(0, str(REPO / "tools"))
+    try:
+        import bake
+    finally:
+        sys.path.remove(str(REPO / "tools"))
+    return bake.main(argv)
+
+
+def test_bake_onto_a_users_rig_from_blend_and_fbx(tmp_path):
+    """--rig: a Mixamo-style rig saved as a .blend and as a character .fbx; every take keyed on
+    it and exported; the FBX re-imports with the rig's own bones moving as the source does."""
+    import rig_builders
+    from test_blender_retarget import _measure, _walk
+
+    from motionprompt.body.motion import Motion
+
+    reset()
+    rig = rig_builders.build_mixamo()
+    blend = tmp_path / "hero.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend), copy=True)
+    bpy.ops.export_scene.fbx(filepath=str(tmp_path / "hero.fbx"), object_types={"ARMATURE"}, add_leaf_bones=False)
+    props = {p: rig[p] for p in ("rig_kind", "rig_bone_prefix", "rig_world_units_per_metre")}
+    clip = tmp_path / "clip.npy"
+    export(_walk(), "npy", clip)
+    for src in (blend, tmp_path / "hero.fbx"):
+        out = tmp_path / f"baked_{src.suffix[1:]}"
+        assert _bake_in_process(["--motion", str(clip), "--out-dir", str(out), "--rig", str(src),
+                                 "--fbx-preset", "blender", "--no-previews"]) == 0
+        rec = json.loads((out / "manifest.jsonl").read_text())
+        assert rec["status"] == "done" and rec["settings"]["rig"] == str(src.resolve())
+        reset()
+        bpy.context.scene.render.fps = 30
+        bpy.ops.import_scene.fbx(filepath=str(out / rec["folder"] / "0_clip.fbx"))
+        arm = next(o for o in bpy.data.objects if o.type == "ARMATURE")
+        assert any(b.name == "mixamorig:LeftForeArm" for b in arm.data.bones)
+        for prop, value in props.items():
+            arm[prop] = value
+        keyed = load_motion(clip)  # what was keyed: the 272 frames, as the file holds them
+        m = _measure(arm, Motion(keyed.rotations, keyed.root_translation, rest=keyed.rest_offsets()), frame0=2)
+        assert max(v for k, v in m.items() if k not in ("clearance", "slide")) <= 2.0, m
+        assert m["clearance"] < 0.01 and m["slide"] <= 0.005, (src.suffix, m)
+
+
+def test_bake_rig_errors_name_the_file_and_exit_2(tmp_path, capsys):
+    import rig_builders
+
+    clip = tmp_path / "clip.npy"
+    export(synthetic_motion(T=8, seed=1), "npy", clip)
+    base = ["--motion", str(clip), "--out-dir", str(tmp_path / "out")]
+    assert _bake_in_process(base + ["--rig", str(tmp_path / "missing.blend")]) == 2
+    assert "missing.blend" in capsys.readouterr().err
+    reset()
+    rig_builders.build_mixamo()
+    rig_builders.build_vrm()
+    two = tmp_path / "two.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(two), copy=True)
+    assert _bake_in_process(base + ["--rig", str(two)]) == 2
+    err = capsys.readouterr().err
+    assert "2 armatures" in err and "--rig-object" in err
+    assert _bake_in_process(base + ["--rig", str(two), "--rig-object", "Nope"]) == 2
+    assert "Nope" in capsys.readouterr().err
+    assert _bake_in_process(base + ["--rig", str(two), "--rig-object", "Mixamo", "--bone-map", "klingon"]) == 2
+    assert "klingon" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -1,7 +1,8 @@
 """Headless batch bake: prompts (or motion files) -> keyed SMPL-X armatures -> FBX and friends.
 
     blender -b --factory-startup --python-exit-code 1 -P tools/bake.py -- \\
-        --prompts prompts.txt --out-dir baked [--fbx-preset unity] [--blend] [--motion a.npy ...]
+        --prompts prompts.txt --out-dir baked [--fbx-preset unity] [--blend] [--motion a.npy ...] \\
+        [--rig character.fbx|rig.blend [--rig-object NAME] [--bone-map auto|mixamo|ue5|rigify|vrm|map.toml]]
     .venv/bin/python tools/bake.py --prompts prompts.txt --out-dir baked      (the bpy module)
 
 Per prompt (one line of the file; '#' lines and blank lines skipped), in a numbered folder
@@ -60,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-previews", action="store_true", help="skip GIF/MP4")
     p.add_argument("--resume", action="store_true", help="skip jobs the manifest records as done")
     p.add_argument("--body-only", action="store_true", help="armatures with the 22 body bones only")
+    rig = p.add_argument_group("your own rig (retarget)")
+    rig.add_argument("--rig", type=Path, default=None, metavar="RIG.blend|RIG.fbx",
+                     help="key every take onto this rig (a .blend, or a character .fbx such as a Mixamo download)")
+    rig.add_argument("--rig-object", default="", metavar="NAME", help="the armature in --rig (default: the only one)")
+    rig.add_argument("--bone-map", default="auto", metavar="auto|PRESET|FILE.toml",
+                     help="which bone follows which SMPL-X joint (default: detected from the bone names)")
     gen = p.add_argument_group("generation")
     gen.add_argument("--model", default="demo", help="demo, motionmillion-3b/7b, or a model TOML file")
     gen.add_argument("--device", default="cpu")
@@ -111,6 +118,22 @@ def run(args) -> int:
 
     import bpy
 
+    if args.rig is not None:  # the rig and its map are checked before anything is generated
+        from blender_addon import armature
+        from blender_addon.headless import load_rig
+
+        try:
+            bpy.ops.wm.read_factory_settings(use_empty=True)
+            rig_map = armature.bone_map_for(load_rig(args.rig, args.rig_object), args.bone_map)
+        except ValueError as e:
+            print(f"bake: {e}", file=sys.stderr)
+            return 2
+        if rig_map.pelvis is None:
+            print(f"bake: --bone-map {args.bone_map}: no hips bone in {args.rig} ({rig_map.coverage()})",
+                  file=sys.stderr)
+            return 2
+        print(f"bake: rig {args.rig}: {rig_map.name}: {rig_map.coverage()}")
+
     mode = args.backend
     if mode == "AUTO" and bpy.app.binary_path:  # the Blender program: keep torch out of its process
         mode = "WORKER"
@@ -135,9 +158,11 @@ def run(args) -> int:
 
     def bake(motion, folder, flag):
         return bake_motion(motion, folder, f"{flag}_{short_name(motion.prompt)}", args.fbx_preset,
-                           "root" if root_motion == "root" else "pelvis", args.blend, args.body_only)
+                           "root" if root_motion == "root" else "pelvis", args.blend, args.body_only,
+                           rig=args.rig, rig_object=args.rig_object, bone_map=args.bone_map)
 
-    settings = dict(model=args.model, **request.settings(), fbx_preset=args.fbx_preset, root_motion=root_motion)
+    settings = dict(model=args.model, **request.settings(), fbx_preset=args.fbx_preset, root_motion=root_motion,
+                    **({"rig": str(args.rig.resolve()), "bone_map": args.bone_map} if args.rig else {}))
     try:
         records = run_jobs(jobs, run_dir, generate, settings, batch_size=request.batch_size or 8,
                            previews=request.previews, resume=args.resume, post=request.post, on_motion=bake,
