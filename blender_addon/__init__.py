@@ -10,7 +10,7 @@ import bpy
 
 from . import backend, operators, panel, preferences, properties
 
-_CLASSES = preferences.CLASSES + properties.CLASSES + operators.CLASSES + panel.CLASSES
+_CLASSES = preferences.CLASSES + properties.CLASSES + operators.CLASSES + panel.UI_LISTS + panel.CLASSES
 
 
 def register() -> None:

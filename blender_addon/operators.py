@@ -1,5 +1,6 @@
 """Operators of the Motion panel: generate (modal with a timer, or synchronous headless),
-cancel, random seed, load a motion file, history, exports."""
+cancel, random seed, load a motion file, history, exports, and the custom bone-map editor
+(detect, add / remove a row, save / load a TOML map)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from pathlib import Path
 import bpy
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from . import backend, fbx_export, history, results
-from .core import formats, request
+from . import armature, backend, fbx_export, history, properties, results
+from .core import bonemap, formats, request
 from .preferences import get_prefs, results_dir
 from .properties import FBX_PRESETS
 
-__all__ = ["CLASSES", "generation_request", "handle_replies"]
+__all__ = ["CLASSES", "generation_request", "handle_replies", "check_target", "keyed_message"]
 
 
 def _settings(context):
@@ -41,6 +42,25 @@ def generation_request(context):
         out_dir=Path(results_dir(context))).validate()
 
 
+def check_target(context) -> None:
+    """Before generating: the Selected target needs an active armature whose bone map resolves
+    (ValueError naming the armature and the bone-map setting otherwise)."""
+    s = _settings(context)
+    if s.target != "SELECTED":
+        return
+    obj = context.active_object
+    if obj is None or obj.type != "ARMATURE":
+        raise ValueError("select an SMPL-X armature or another humanoid rig first (make it active), "
+                         "or choose 'New SMPL-X armature' as the target")
+    properties.chosen_bone_map(s, obj)
+
+
+def keyed_message(message: str, actions) -> str:
+    """``message`` and, for a selected armature, the coverage line of the map it was keyed with."""
+    line = actions[0].get(results.BONE_MAP_PROP) if actions else None
+    return f"{message}; {line}" if line else message
+
+
 def handle_replies(context, replies: list[dict], model: str) -> tuple[str, str | None]:
     """Apply replies on the main thread; returns (state, message): state "running", "done",
     "cancelled" or "error"."""
@@ -53,7 +73,8 @@ def handle_replies(context, replies: list[dict], model: str) -> tuple[str, str |
             s.status = f"step {r['step']}/{r['total']}"
         elif kind == "result":
             actions = results.apply_motion_files(context, r["motions"], s, model=model)
-            state, message = "done", f"{len(actions)} motion(s) keyed in {r.get('seconds', 0):.1f} s"
+            state, message = "done", keyed_message(
+                f"{len(actions)} motion(s) keyed in {r.get('seconds', 0):.1f} s", actions)
         elif kind == "cancelled":
             state, message = "cancelled", "generation cancelled"
         elif kind in ("error", "exit") and (r.get("id") is not None or r.get("fatal") or kind == "exit"):
@@ -80,6 +101,7 @@ class MOTIONPROMPT_OT_generate(bpy.types.Operator):
         """Synchronous path (headless runs, scripts): blocks until the motion is keyed."""
         s = _settings(context)
         try:
+            check_target(context)
             be, model = get_backend(context), s.model_name()
 
             def progress(step, total):
@@ -99,6 +121,7 @@ class MOTIONPROMPT_OT_generate(bpy.types.Operator):
             return self.execute(context)  # timers never fire headless
         s = _settings(context)
         try:
+            check_target(context)
             self._backend, self._model = get_backend(context), s.model_name()
             self._backend.submit(generation_request(context))  # BusyError when busy
         except (backend.BusyError, backend.WorkerError, ValueError, OSError) as e:
@@ -190,7 +213,7 @@ class MOTIONPROMPT_OT_load_motion(bpy.types.Operator, ImportHelper):
         except (ValueError, OSError) as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
-        self.report({"INFO"}, f"keyed {actions[0].name!r}")
+        self.report({"INFO"}, keyed_message(f"keyed {actions[0].name!r}", actions))
         return {"FINISHED"}
 
 
@@ -260,6 +283,143 @@ class MOTIONPROMPT_OT_export(bpy.types.Operator, ExportHelper):
         return {"FINISHED"}
 
 
+# ---------------------------------------------------------------------------------------------
+# The custom bone-map editor (rows on the active armature: ``obj.motionprompt_bone_map``)
+
+
+def _active_armature(context):
+    obj = context.active_object
+    return obj if obj is not None and obj.type == "ARMATURE" else None
+
+
+class _BoneMapEditor:
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        return _active_armature(context) is not None
+
+
+DETECT_ITEMS = [("AUTO", "Auto-detect", "Detect the rig from its bone names")] + [
+    (name, name, f"The {name} preset") for name in bonemap.PRESET_NAMES]
+
+
+class MOTIONPROMPT_OT_bone_map_detect(_BoneMapEditor, bpy.types.Operator):
+    """Fill the active armature's custom bone map from its bone names (auto-detected, or a preset)"""
+
+    bl_idname = "motionprompt.bone_map_detect"
+    bl_label = "Detect"
+
+    preset: bpy.props.EnumProperty(name="From", items=DETECT_ITEMS, default="AUTO")
+
+    def execute(self, context):
+        obj = _active_armature(context)
+        try:
+            bone_map = armature.bone_map_for(obj, "auto" if self.preset == "AUTO" else self.preset)
+        except ValueError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        properties.set_custom_rows(obj, bone_map)
+        _settings(context).bone_map = "CUSTOM"
+        self.report({"INFO"}, f"{len(bone_map.slots)} rows from {properties.coverage_line(bone_map)}")
+        return {"FINISHED"}
+
+
+class MOTIONPROMPT_OT_bone_map_add(_BoneMapEditor, bpy.types.Operator):
+    """Add a row to the custom bone map (the active bone, if it has no row yet)"""
+
+    bl_idname = "motionprompt.bone_map_add"
+    bl_label = "Add Row"
+
+    def execute(self, context):
+        obj = _active_armature(context)
+        rows = obj.motionprompt_bone_map
+        active = obj.data.bones.active
+        listed = {r.bone for r in rows}
+        row = rows.add()
+        if active is not None and active.name not in listed:
+            row.bone = active.name
+        obj.motionprompt_bone_map_index = len(rows) - 1
+        return {"FINISHED"}
+
+
+class MOTIONPROMPT_OT_bone_map_remove(_BoneMapEditor, bpy.types.Operator):
+    """Remove a row of the custom bone map (the active one)"""
+
+    bl_idname = "motionprompt.bone_map_remove"
+    bl_label = "Remove Row"
+
+    index: bpy.props.IntProperty(name="Row", default=-1, description="-1: the active row")
+
+    def execute(self, context):
+        obj = _active_armature(context)
+        rows = obj.motionprompt_bone_map
+        i = obj.motionprompt_bone_map_index if self.index < 0 else self.index
+        if not 0 <= i < len(rows):
+            self.report({"ERROR"}, f"the custom bone map has no row {i + 1}")
+            return {"CANCELLED"}
+        rows.remove(i)
+        obj.motionprompt_bone_map_index = max(0, min(i, len(rows) - 1))
+        return {"FINISHED"}
+
+
+class MOTIONPROMPT_OT_bone_map_save(_BoneMapEditor, bpy.types.Operator, ExportHelper):
+    """Save the active armature's custom bone map as a TOML file"""
+
+    bl_idname = "motionprompt.bone_map_save"
+    bl_label = "Save Map"
+    bl_options = {"REGISTER"}
+
+    filename_ext = ".toml"
+    filter_glob: bpy.props.StringProperty(default="*.toml", options={"HIDDEN"})
+
+    def invoke(self, context, event):
+        if not self.filepath:
+            self.filepath = bpy.path.clean_name(_active_armature(context).name) + "_bone_map.toml"
+        return ExportHelper.invoke(self, context, event)
+
+    def execute(self, context):
+        obj = _active_armature(context)
+        path = Path(bpy.path.abspath(self.filepath))
+        if path.suffix.lower() != ".toml":
+            path = path.with_suffix(".toml")
+        try:
+            bone_map = properties.custom_bone_map(obj, label=path.stem)
+            bonemap.write_map(bone_map, path)
+        except (ValueError, OSError) as e:
+            self.report({"ERROR"}, f"armature {obj.name!r}: {e}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"wrote {path} ({properties.coverage_line(bone_map)})")
+        return {"FINISHED"}
+
+
+class MOTIONPROMPT_OT_bone_map_load(_BoneMapEditor, bpy.types.Operator, ImportHelper):
+    """Load a TOML bone map into the active armature's custom bone map (bones it lacks are skipped)"""
+
+    bl_idname = "motionprompt.bone_map_load"
+    bl_label = "Load Map"
+
+    filter_glob: bpy.props.StringProperty(default="*.toml", options={"HIDDEN"})
+
+    def execute(self, context):
+        obj = _active_armature(context)
+        path = bpy.path.abspath(self.filepath)
+        try:
+            bone_map = bonemap.load_map(path, [b.name for b in obj.data.bones])
+        except (ValueError, OSError) as e:
+            self.report({"ERROR"}, f"armature {obj.name!r}: {e}")
+            return {"CANCELLED"}
+        properties.set_custom_rows(obj, bone_map)
+        _settings(context).bone_map = "CUSTOM"
+        for warning in bone_map.warnings:
+            self.report({"WARNING"}, warning)
+        self.report({"INFO"}, f"{len(bone_map.slots)} rows from {Path(path).name}: {bone_map.coverage()}")
+        return {"FINISHED"}
+
+
+BONE_MAP_OPERATORS = (MOTIONPROMPT_OT_bone_map_detect, MOTIONPROMPT_OT_bone_map_add, MOTIONPROMPT_OT_bone_map_remove,
+                      MOTIONPROMPT_OT_bone_map_save, MOTIONPROMPT_OT_bone_map_load)
+
 CLASSES = (MOTIONPROMPT_OT_generate, MOTIONPROMPT_OT_cancel, MOTIONPROMPT_OT_random_seed,
            MOTIONPROMPT_OT_restart_backend, MOTIONPROMPT_OT_load_motion, MOTIONPROMPT_OT_history_use,
-           MOTIONPROMPT_OT_export)
+           MOTIONPROMPT_OT_export) + BONE_MAP_OPERATORS

@@ -6,9 +6,9 @@ import time
 
 import bpy
 
-from . import backend, history
+from . import backend, history, properties
 
-__all__ = ["CLASSES"]
+__all__ = ["CLASSES", "UI_LISTS"]
 
 
 class _MotionPanel:
@@ -61,6 +61,8 @@ class MOTIONPROMPT_PT_keys(_MotionPanel, bpy.types.Panel):
         s = context.scene.motionprompt
         col = self.layout.column()
         col.prop(s, "target")
+        if s.target == "SELECTED":
+            draw_bone_map(context, s, col.column())
         col.prop(s, "root_motion")
         col.prop(s, "rest")
         if s.rest == "SMPLX":
@@ -69,6 +71,65 @@ class MOTIONPROMPT_PT_keys(_MotionPanel, bpy.types.Panel):
         col.prop(s, "frame_start")
         col.prop(s, "fps_mode")
         col.operator("motionprompt.load_motion", icon="IMPORT")
+
+
+def draw_coverage(layout, ok: bool, line: str) -> None:
+    """The coverage line (the unmapped joints on a line of their own), or the error."""
+    if not ok:
+        layout.label(text=line, icon="ERROR")
+        return
+    head, _, unmapped = line.partition("; ")
+    layout.label(text=head, icon="INFO" if unmapped else "CHECKMARK")
+    if unmapped:
+        layout.label(text=unmapped)
+
+
+def draw_bone_map(context, s, col) -> None:
+    """The Selected target's bone map: the setting, its coverage line or error, the custom map editor."""
+    col.prop(s, "bone_map")
+    if s.bone_map == "FILE":
+        col.prop(s, "bone_map_file", text="")
+    obj = context.active_object
+    if obj is None or obj.type != "ARMATURE":
+        col.label(text="Select the armature to key (make it active)", icon="ERROR")
+        return
+    try:
+        ok, line = properties.map_status(s, obj)
+    except Exception as e:  # noqa: BLE001 - a panel never raises: show it
+        ok, line = False, f"{type(e).__name__}: {e}"
+    draw_coverage(col, ok, line)
+    if s.bone_map != "CUSTOM":
+        return
+    col.label(text=f"Custom map of {obj.name!r}:")
+    row = col.row()
+    row.template_list("MOTIONPROMPT_UL_bone_map", "", obj, "motionprompt_bone_map",
+                      obj, "motionprompt_bone_map_index", rows=6)
+    side = row.column(align=True)
+    side.operator("motionprompt.bone_map_add", text="", icon="ADD")
+    side.operator("motionprompt.bone_map_remove", text="", icon="REMOVE")
+    col.prop_search(obj, "motionprompt_bone_map_root", obj.data, "bones", text="Root")
+    row = col.row(align=True)
+    row.operator("motionprompt.bone_map_detect", icon="VIEWZOOM")
+    row.operator("motionprompt.bone_map_save", icon="EXPORT")
+    row.operator("motionprompt.bone_map_load", icon="IMPORT")
+
+
+class MOTIONPROMPT_UL_bone_map(bpy.types.UIList):
+    """The rows of an armature's custom bone map: bone, SMPL-X joint (and toward / t for chain bones)."""
+
+    bl_idname = "MOTIONPROMPT_UL_bone_map"
+
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0, flt_flag=0):
+        row = layout.row(align=True)
+        bones = data.data if getattr(data, "type", None) == "ARMATURE" else None
+        if bones is not None:
+            row.prop_search(item, "bone", bones, "bones", text="")
+        else:
+            row.prop(item, "bone", text="")
+        row.prop(item, "joint", text="")
+        if item.t > 0.0:
+            row.prop(item, "toward", text="")
+        row.prop(item, "t", text="")
 
 
 class MOTIONPROMPT_PT_history(_MotionPanel, bpy.types.Panel):
@@ -106,4 +167,5 @@ class MOTIONPROMPT_PT_export(_MotionPanel, bpy.types.Panel):
             row.operator("motionprompt.export", text=fmt).format = fmt
 
 
+UI_LISTS = (MOTIONPROMPT_UL_bone_map,)
 CLASSES = (MOTIONPROMPT_PT_generate, MOTIONPROMPT_PT_keys, MOTIONPROMPT_PT_history, MOTIONPROMPT_PT_export)

@@ -10,10 +10,13 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from . import armature, backend, history, keys
+from . import armature, backend, history, keys, properties
 from .core import postprocess, skeleton, smplx_body
 
-__all__ = ["rest_offsets_for", "post_process", "apply_motion_files"]
+__all__ = ["rest_offsets_for", "post_process", "apply_motion_files", "BONE_MAP_PROP"]
+
+#: Custom property on actions keyed onto a selected armature: the coverage line of their bone map.
+BONE_MAP_PROP = "motionprompt_bone_map"
 
 
 def rest_offsets_for(motion, rest: str, smplx_dir: str = "") -> np.ndarray:
@@ -47,8 +50,11 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "") ->
     either ``motion``, the ``Motion`` itself (in-process results), or ``path``, a motion file
     (the worker process, loaded files)).
 
-    The first motion goes on the target (a new SMPL-X armature, or the active one); every
+    The first motion goes on the target (a new SMPL-X armature, or the active one through the
+    bone map the settings choose: ``properties.chosen_bone_map``, a ValueError naming the
+    armature and the setting before anything is keyed when it cannot be resolved); every
     motion becomes a history action on it, with the motion packed; the first stays active.
+    Actions keyed through a bone map carry its coverage line (``BONE_MAP_PROP``).
     Returns the actions.
     """
     scene = context.scene
@@ -61,7 +67,9 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "") ->
         obj = context.active_object
         if obj is None or obj.type != "ARMATURE":
             raise ValueError("select an SMPL-X armature first, or choose 'New SMPL-X armature' as the target")
+        bone_map = properties.chosen_bone_map(settings, obj)
     else:
+        bone_map = None  # our own SMPL-X armature
         offsets = rest_offsets_for(motions[0], settings.rest, settings.smplx_dir)
         obj = armature.build_armature("SMPLX", offsets, body_only=settings.body_only,
                                       collection=context.collection)
@@ -76,7 +84,9 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "") ->
         name = (m.prompt or (Path(it["path"]).stem if it.get("path") else "") or "motion")[:55]
         action = keys.apply_motion(obj, keyed, name=name, frame_start=settings.frame_start,
                                    root_motion="root" if settings.root_motion == "root" else "pelvis", scene=scene,
-                                   set_scene_fps=settings.fps_mode == "SET_SCENE")
+                                   set_scene_fps=settings.fps_mode == "SET_SCENE", bone_map=bone_map)
+        if bone_map is not None:
+            action[BONE_MAP_PROP] = properties.coverage_line(bone_map)
         keys.mark_segments(action, it.get("segments") or [], keyed.fps, settings.frame_start)
         history.record(obj, action, {
             "prompt": m.prompt, "seed": m.seed, "model": str(m.source or model),

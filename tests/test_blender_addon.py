@@ -4,6 +4,7 @@ headless path), cancel, a killed worker, history in the NLA, export buttons."""
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import numpy as np
@@ -281,6 +282,19 @@ class _Layout:
     def progress(self, factor=0.0, type="BAR", text=""):
         self.log.append(("progress", text))
 
+    def prop_search(self, data, name, search_data, search_name, **kw):
+        assert name in data.bl_rna.properties, f"{type(data).__name__} has no property {name!r}"
+        assert search_name in search_data.bl_rna.properties, f"{type(search_data).__name__} has no {search_name!r}"
+        self.log.append(("prop_search", name))
+
+    def template_list(self, list_id, list_name, data, name, active_data, active_name, **kw):
+        assert hasattr(bpy.types, list_id), f"no UIList {list_id!r} registered"
+        assert name in data.bl_rna.properties and active_name in active_data.bl_rna.properties
+        self.log.append(("template_list", list_id))
+        ui_list = getattr(bpy.types, list_id)
+        for i, item in enumerate(getattr(data, name)):  # each row, as Blender would draw it
+            ui_list.draw_item(None, bpy.context, _Layout(self.log), data, item, 0, active_data, active_name, i)
+
     def operator(self, idname, **kw):
         cat, name = idname.split(".")
         props = getattr(getattr(bpy.ops, cat), name).get_rna_type().properties
@@ -422,3 +436,235 @@ def test_action_without_a_hash_checks_its_file_against_the_keys(addon, monkeypat
     np.save(first[history.PROPS["file"]], np.load(second[history.PROPS["file"]]))  # the other seed's take
     with pytest.raises(RuntimeError, match="was overwritten since"):
         bpy.ops.motionprompt.export(filepath=str(out), format="NPY")
+
+
+# ---------------------------------------------------------------------------------------------
+# Bone maps: keying a selected third-party rig, the custom map editor
+
+
+BONE_MAP_OPERATORS = ("bone_map_detect", "bone_map_add", "bone_map_remove", "bone_map_save", "bone_map_load")
+
+
+def _select(obj):
+    for o in bpy.context.view_layer.objects:
+        o.select_set(False)
+    obj.select_set(True)
+    bpy.context.view_layer.objects.active = obj
+
+
+def _mixamo():
+    import rig_builders
+
+    rig = rig_builders.build_mixamo()
+    _select(rig)
+    return rig
+
+
+def _keyed_bones(action) -> set[str]:
+    return {fc.data_path.split('"')[1] for fc in history._fcurves(action)}
+
+
+def _rows(obj) -> list[tuple]:
+    return [(r.bone, r.joint, r.toward, round(r.t, 6)) for r in obj.motionprompt_bone_map]
+
+
+def _draw_keys_panel(log=None) -> list:
+    from types import SimpleNamespace
+
+    log = [] if log is None else log
+    bpy.types.MOTIONPROMPT_PT_keys.draw(SimpleNamespace(layout=_Layout(log)), bpy.context)
+    return log
+
+
+def _labels(log) -> list[str]:
+    return [x[1] for x in log if x[0] == "label"]
+
+
+def test_generate_onto_a_selected_mixamo_rig_with_auto_detect(addon, capfd):
+    from blender_addon.results import BONE_MAP_PROP
+
+    rig = _mixamo()
+    addon.target = "SELECTED"
+    assert addon.bone_map == "AUTO"
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    assert [o for o in bpy.data.objects if o.type == "ARMATURE"] == [rig]  # no new armature
+    action = rig.animation_data.action
+    assert history.history(rig) == [action]
+    bones = _keyed_bones(action)
+    assert len(bones) == 22 and all(b.startswith("mixamorig:") for b in bones)
+    assert {"mixamorig:Hips", "mixamorig:LeftForeArm", "mixamorig:RightToeBase"} <= bones
+    assert action[BONE_MAP_PROP] == "mixamo: 22 of 22 joints mapped"
+    assert "22 of 22 joints mapped" in addon.status
+    assert "mixamo: 22 of 22 joints mapped" in capfd.readouterr().out  # the operator's INFO report
+
+
+@pytest.mark.parametrize("kind", ["mixamo", "ue5"])
+def test_detect_then_save_and_load_map_round_trips_the_rows(addon, tmp_path, kind):
+    import rig_builders
+
+    rig = rig_builders.build_mixamo() if kind == "mixamo" else rig_builders.build_ue5()
+    _select(rig)
+    for name in BONE_MAP_OPERATORS:
+        assert getattr(bpy.ops.motionprompt, name).poll()
+    assert bpy.ops.motionprompt.bone_map_detect() == {"FINISHED"}
+    assert addon.bone_map == "CUSTOM"
+    rows = _rows(rig)
+    assert len(rows) >= 22 and {r[0] for r in rows} <= set(rig.data.bones.keys())
+    assert len({r[0] for r in rows}) == len(rows)
+    if kind == "ue5":  # chain slots keep their place: spine_02 halfway from spine1 to spine2
+        assert ("spine_02", "spine1", "spine2", 0.5) in rows and ("spine_03", "spine2", "spine2", 0.0) in rows
+        assert rig.motionprompt_bone_map_root == "root"
+    else:
+        assert ("mixamorig:LeftForeArm", "left_elbow", "left_elbow", 0.0) in rows
+    path = tmp_path / "maps" / f"{kind}.toml"
+    path.parent.mkdir()
+    assert bpy.ops.motionprompt.bone_map_save(filepath=str(path)) == {"FINISHED"}
+    assert path.is_file()
+    rig.motionprompt_bone_map.clear()
+    rig.motionprompt_bone_map_root = ""
+    addon.bone_map = "AUTO"
+    assert bpy.ops.motionprompt.bone_map_load(filepath=str(path)) == {"FINISHED"}
+    assert _rows(rig) == rows and addon.bone_map == "CUSTOM"
+    assert rig.motionprompt_bone_map_root == ("root" if kind == "ue5" else "")
+    # the saved file is a map file like any other
+    addon.bone_map, addon.bone_map_file = "FILE", str(path)
+    from blender_addon import properties
+
+    assert properties.map_status(addon, rig) == (True, f"{kind}: 22 of 22 joints mapped")
+
+
+def test_custom_map_without_the_left_elbow_keys_without_that_bone(addon, capfd):
+    from blender_addon import properties
+    from blender_addon.results import BONE_MAP_PROP
+
+    rig = _mixamo()
+    addon.target = "SELECTED"
+    assert bpy.ops.motionprompt.bone_map_detect() == {"FINISHED"}
+    elbow = [i for i, r in enumerate(rig.motionprompt_bone_map) if r.joint == "left_elbow"]
+    assert len(elbow) == 1 and rig.motionprompt_bone_map[elbow[0]].bone == "mixamorig:LeftForeArm"
+    n = len(rig.motionprompt_bone_map)
+    assert bpy.ops.motionprompt.bone_map_remove(index=elbow[0]) == {"FINISHED"}
+    assert len(rig.motionprompt_bone_map) == n - 1
+    line = "custom: 21 of 22 joints mapped; unmapped: left_elbow"
+    assert properties.map_status(addon, rig) == (True, line)
+    assert "unmapped: left_elbow" in _labels(_draw_keys_panel())
+    capfd.readouterr()
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    action = rig.animation_data.action
+    bones = _keyed_bones(action)
+    assert "mixamorig:LeftForeArm" not in bones and len(bones) == 21
+    assert {"mixamorig:LeftArm", "mixamorig:LeftHand", "mixamorig:Hips"} <= bones
+    assert action[BONE_MAP_PROP] == line and line in capfd.readouterr().out
+    # a row added for the active bone maps it again
+    rig.data.bones.active = rig.data.bones["mixamorig:LeftForeArm"]
+    assert bpy.ops.motionprompt.bone_map_add() == {"FINISHED"}
+    row = rig.motionprompt_bone_map[rig.motionprompt_bone_map_index]
+    assert row.bone == "mixamorig:LeftForeArm"
+    row.joint = "left_elbow"
+    assert properties.map_status(addon, rig) == (True, "custom: 22 of 22 joints mapped")
+
+
+def test_unresolvable_bone_maps_are_error_reports_and_nothing_is_keyed(addon, tmp_path):
+    from blender_addon import properties
+
+    rig = _mixamo()
+    addon.target = "SELECTED"
+    missing = tmp_path / "missing.toml"
+    cases = [("FILE", str(missing), r"'Mixamo'[\s\S]*Map file[\s\S]*missing\.toml"),
+             ("FILE", "", r"'Mixamo'[\s\S]*Map file[\s\S]*no map file chosen"),
+             ("ue5", "", r"'Mixamo'[\s\S]*'ue5'[\s\S]*none of the armature's bones"),
+             ("CUSTOM", "", r"'Mixamo'[\s\S]*Custom[\s\S]*no rows")]
+    for setting, path, pattern in cases:
+        addon.bone_map, addon.bone_map_file = setting, path
+        for name in ("generate", "load_motion"):
+            kw = {"filepath": str(_clip(tmp_path))} if name == "load_motion" else {}
+            with pytest.raises(RuntimeError, match=pattern) as err:
+                getattr(bpy.ops.motionprompt, name)(**kw)
+            assert "Traceback" not in str(err.value)
+        assert rig.animation_data is None and not bpy.data.actions  # nothing keyed
+        ok, line = properties.map_status(addon, rig)
+        assert not ok and re.search(pattern, line)
+        labels = _labels(_draw_keys_panel())
+        assert any(re.search(pattern, text) for text in labels)  # an error line, not a traceback
+    # a bad row in the custom map
+    assert bpy.ops.motionprompt.bone_map_detect() == {"FINISHED"}
+    rig.motionprompt_bone_map[3].bone = "no_such_bone"
+    with pytest.raises(RuntimeError, match=r"'Mixamo'[\s\S]*Custom[\s\S]*no bone 'no_such_bone'"):
+        bpy.ops.motionprompt.generate()
+    with pytest.raises(RuntimeError, match="no_such_bone"):
+        bpy.ops.motionprompt.bone_map_save(filepath=str(tmp_path / "bad.toml"))
+    assert not (tmp_path / "bad.toml").exists() and not bpy.data.actions
+    # a missing file to load: an error, the rows unchanged
+    rows = _rows(rig)
+    with pytest.raises(RuntimeError, match="missing.toml"):
+        bpy.ops.motionprompt.bone_map_load(filepath=str(missing))
+    assert _rows(rig) == rows
+
+
+def _clip(tmp_path):
+    from motionprompt.files.formats import export
+    from blender_helpers import synthetic_motion
+
+    path = tmp_path / "clip.npy"
+    if not path.exists():
+        export(synthetic_motion(T=12, seed=3), "npy", path)
+    return path
+
+
+def test_keys_panel_draws_for_each_bone_map_setting_and_the_operators_poll(addon, tmp_path):
+    from blender_addon import properties
+
+    # target NEW: no bone map shown
+    log = _draw_keys_panel()
+    assert ("prop", "target") in log and ("prop", "bone_map") not in log
+    names = {i.identifier: i.name for i in addon.bl_rna.properties["target"].enum_items}
+    assert names == {"NEW": "New SMPL-X armature", "SELECTED": "Selected armature (any humanoid)"}
+    settings = [i.identifier for i in addon.bl_rna.properties["bone_map"].enum_items]
+    from blender_addon.core import bonemap
+
+    assert settings == ["AUTO", *bonemap.PRESET_NAMES, "FILE", "CUSTOM"]
+
+    addon.target = "SELECTED"
+    bpy.context.view_layer.objects.active = None
+    assert not bpy.ops.motionprompt.bone_map_detect.poll()
+    assert any("Select the armature" in t for t in _labels(_draw_keys_panel()))
+
+    rig = _mixamo()
+    assert all(getattr(bpy.ops.motionprompt, n).poll() for n in BONE_MAP_OPERATORS)
+    saved = tmp_path / "mixamo.toml"
+    bonemap.write_map(bonemap.resolve("mixamo", rig.data.bones.keys()), saved)
+    expected = {"AUTO": "mixamo: 22 of 22 joints mapped", "mixamo": "mixamo: 22 of 22 joints mapped",
+                "FILE": "mixamo: 22 of 22 joints mapped"}
+    for setting in settings:
+        addon.bone_map, addon.bone_map_file = setting, str(saved)
+        for with_rows in ((False, True) if setting == "CUSTOM" else (False,)):
+            if with_rows:
+                assert bpy.ops.motionprompt.bone_map_detect() == {"FINISHED"}
+            log = _draw_keys_panel()
+            assert ("prop", "bone_map") in log and (("prop", "bone_map_file") in log) == (setting == "FILE")
+            ops = {x[1] for x in log if x[0] == "operator"}
+            editor = {f"motionprompt.{n}" for n in BONE_MAP_OPERATORS}
+            assert (editor <= ops) == (setting == "CUSTOM") and (not editor & ops) == (setting != "CUSTOM")
+            labels = _labels(log)
+            if setting in expected:
+                assert expected[setting] in labels
+            if setting == "CUSTOM":
+                assert ("template_list", "MOTIONPROMPT_UL_bone_map") in log
+                rows = [x for x in log if x == ("prop_search", "bone")]
+                assert len(rows) == len(rig.motionprompt_bone_map)
+                assert ("custom: 22 of 22 joints mapped" in labels) == with_rows
+    # the cache follows the file: written after a miss, the line updates
+    later = tmp_path / "later.toml"
+    addon.bone_map, addon.bone_map_file = "FILE", str(later)
+    assert not properties.map_status(addon, rig)[0]
+    bonemap.write_map(bonemap.resolve("mixamo", rig.data.bones.keys()), later)
+    assert properties.map_status(addon, rig) == (True, "mixamo: 22 of 22 joints mapped")
+
+    # our own SMPL-X armature as the selected target: auto-detected as smplx
+    addon.target, addon.bone_map = "NEW", "AUTO"
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    ours = bpy.context.active_object
+    addon.target = "SELECTED"
+    assert "smplx: 22 of 22 joints mapped" in _labels(_draw_keys_panel())
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    assert ours.animation_data.action["motionprompt_bone_map"] == "smplx: 22 of 22 joints mapped"
