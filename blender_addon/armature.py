@@ -150,6 +150,20 @@ def prepare_rig(obj, bone_map) -> None:
     obj.update_tag()
 
 
+def _rigify_hips_places(slots: dict, parent_of: dict) -> dict:
+    """``bonemap.RIGIFY_HIPS_PLACES`` for a Rigify rig whose FK hips hang as generated (each
+    hip control mapped to the joint it turns with, ``spine_fk`` below ``spine_fk.001``); {}
+    for one rigged otherwise."""
+    places = bonemap.RIGIFY_HIPS_PLACES
+    if any(b not in slots or tuple(slots[b]) != (j, j, 0.0) for b, (j, _, _) in places.items()):
+        return {}
+    upper, lower = sorted(places, key=lambda b: places[b][0], reverse=True)  # spine_fk.001, spine_fk
+    above = parent_of.get(lower)
+    while above is not None and above not in slots:
+        above = parent_of.get(above)
+    return dict(places) if above == upper else {}
+
+
 def target_from_armature(obj, num_joints: int = skeleton.NUM_BODY_JOINTS, bone_map=None) -> rig.RigTarget:
     """Read the armature object ``obj`` into a ``rig.RigTarget`` (armature space, its units).
 
@@ -170,6 +184,7 @@ def target_from_armature(obj, num_joints: int = skeleton.NUM_BODY_JOINTS, bone_m
     parent_of = {b.name: (b.parent.name if b.parent is not None else None) for b in data_bones}
     if bone_map.name == "rigify":
         parent_of.update({b: p for b, p in bonemap.RIGIFY_MAPPED_PARENTS.items() if b in parent_of})
+        slots.update(_rigify_hips_places(slots, parent_of))
     wanted = set(slots)
     pelvis_parent = data_bones[bone_map.pelvis].parent
     if pelvis_parent is not None:

@@ -22,7 +22,8 @@ SEGMENTS = {"upper arm": ("left_shoulder", "left_elbow"), "forearm": ("left_elbo
             "right thigh": ("right_hip", "right_knee"), "right shin": ("right_knee", "right_ankle"),
             "spine1": ("spine1", "spine2"), "spine2": ("spine2", "spine3"), "spine3": ("spine3", "neck"),
             "neck-to-head": ("neck", "head")}
-BUILDERS = {"mixamo": rig_builders.build_mixamo, "ue5": rig_builders.build_ue5, "vrm": rig_builders.build_vrm}
+BUILDERS = {"mixamo": rig_builders.build_mixamo, "ue5": rig_builders.build_ue5, "vrm": rig_builders.build_vrm,
+            "rigify": rig_builders.build_rigify}
 TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
 

@@ -85,8 +85,12 @@ Blender parent chain otherwise. Two Rigify particulars for the retargeter: the h
 chain runs downward from the spine pivot (``spine_fk`` hangs from ``spine_fk.001``, which
 hangs from ``torso``), so bending spine1 swings the hips around the pivot: place the
 ``torso`` so that ``RIGIFY_HIPS_BONE``'s head lands on the SMPL-X pelvis rather than keying
-the pelvis position on the torso's head; and ``shoulder.L/R`` rotate in Euler ``YXZ`` while
-the other controls use quaternions. ``hips`` and ``chest`` stay at rest.
+the pelvis position on the torso's head (the legs' length and the rest pelvis height are
+measured there too), and read the two hip controls at the places their heads really sit,
+upside down along SMPL-X's chain (``RIGIFY_HIPS_PLACES``: ``spine_fk.001`` turns with spine1
+but sits at spine2, the pivot, aiming down at ``spine_fk`` at spine1); and ``shoulder.L/R``
+rotate in Euler ``YXZ`` while the other controls use quaternions. ``hips`` and ``chest`` stay
+at rest (their MCH copies are in local space: at rest they add nothing).
 
 User maps (TOML)
 ----------------
@@ -142,6 +146,7 @@ __all__ = [
     "RIGIFY_FK_SETTINGS",
     "RIGIFY_MAPPED_PARENTS",
     "RIGIFY_HIPS_BONE",
+    "RIGIFY_HIPS_PLACES",
     "joint_index",
     "distribute",
     "resolve",
@@ -269,6 +274,14 @@ RIGIFY_MAPPED_PARENTS: dict[str, str] = {
 }
 #: The Rigify bone whose head is the hip centre (what the SMPL-X pelvis position means there).
 RIGIFY_HIPS_BONE = "ORG-spine"
+#: Where Rigify's FK hip controls sit along SMPL-X's chain, as ``rig.RigTarget.from_slots``
+#: takes them (joint, toward, t): bone -> (the joint it turns with, the joint its head is at,
+#: 1.0). Their chain hangs from the spine pivot: ``spine_fk.001``'s head is the pivot (spine2)
+#: and its turn (spine1's: it carries the spine1 segment, DEF-spine.001, pointing down to
+#: spine1) swings ``spine_fk`` below it, whose head is spine1 and whose turn (the pelvis')
+#: carries the hips and the thighs. A ``Slot`` cannot say this (t = 1 is the toward joint's),
+#: so the reader of the armature sets these over the preset's slots (checked in bpy).
+RIGIFY_HIPS_PLACES: dict[str, tuple[int, int, float]] = {"spine_fk.001": (3, 6, 1.0), "spine_fk": (0, 3, 1.0)}
 
 # ---------------------------------------------------------------------------------------------
 # Slots and maps

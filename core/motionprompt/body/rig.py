@@ -360,8 +360,10 @@ def _source_rest(motion, target: RigTarget) -> np.ndarray:
 def _chain_next(target: RigTarget, places: np.ndarray) -> np.ndarray:
     """(J,) for each row the keyed descendant row that continues its chain: the nearest one at
     another place along the SMPL-X chain (``places`` (J, 3) rest points of the rows), looking
-    past keyed children at the same place (UE5's two neck bones on SMPL-X's one neck); -1 for
-    the pelvis, bones that end a chain (head, hands) and the feet (``OWN_REST``)."""
+    past keyed children at the same place (UE5's two neck bones on SMPL-X's one neck), or one
+    following its joint's SMPL-X parent (a chain hung upside down: Rigify's FK hips hang from
+    the spine pivot, ``spine_fk.001`` at spine2 turning with spine1 above ``spine_fk`` at
+    spine1); -1 for the pelvis, bones that end a chain (head, hands) and the feet (``OWN_REST``)."""
     J = len(target.joints)
     nxt = np.full(J, -1)
     for b in range(J):  # over rows (tens): each looks down its keyed children
@@ -369,6 +371,7 @@ def _chain_next(target: RigTarget, places: np.ndarray) -> np.ndarray:
             continue
         follows = {int(target.joints[b]), int(target.toward[b])}
         follows |= {SEGMENT_CHILD[j] for j in follows if j in SEGMENT_CHILD}
+        follows |= {int(skeleton.PARENTS[target.joints[b]])} - {-1}  # a chain hanging down from its top
         found, frontier = [], [b]
         while frontier and not found:
             kids = [n for f in frontier for n in np.flatnonzero(target.parent_row == f)
@@ -423,13 +426,15 @@ def travel_scale(target: RigTarget, source_rest: np.ndarray) -> tuple[float, flo
     source (armature space and units) goes to ``ratio * p + lift * up``, so the pelvis stands
     at the target's own rest height, and a step, a crouch or a jump is ``ratio`` times the
     source's (no sliding when the legs keep the source's proportions). ``lift`` is in
-    armature units along the up axis. ``source_rest``: (22, 3) the source's rest joints,
-    armature space and units, its lowest joint at 0 along up."""
+    armature units along the up axis; the target's pelvis is its ``anchor`` point where it has
+    one (Rigify's hips sit below its torso's head). ``source_rest``: (22, 3) the source's rest
+    joints, armature space and units, its lowest joint at 0 along up."""
     up = target.axes[:, 1]
     tgt_up = target.heads @ up
     present = np.unique(target.joints[target.t == 0])
     src_h = source_rest[0] @ up - (source_rest[present] @ up).min()
-    tgt_h = tgt_up[target.row(0)] - tgt_up.min()
+    pelvis = target.heads[target.row(0)] if target.anchor is None else target.anchor[1]  # where the pelvis is
+    tgt_h = pelvis @ up - tgt_up.min()
     legs_t, legs_s = 0.0, 0.0
     for hip, knee, ankle, _ in LEG_JOINTS:
         try:
@@ -461,11 +466,40 @@ def _posed_heads(target: RigTarget, W: np.ndarray, pelvis_head: np.ndarray) -> n
     return out
 
 
+def _pitch_foot(target: RigTarget, Wa: np.ndarray, heads: np.ndarray, ra: int, rt: int, S: np.ndarray,
+                source_rest: np.ndarray, ankle: int, toe: int, unit: float) -> tuple[np.ndarray, np.ndarray]:
+    """The foot (ankle row ``ra``, posed rotations ``Wa`` (T, 3, 3)) tipped about its ankle,
+    its heading kept, so that its toe (row ``rt``) sinks below or rises above the ankle by what
+    the source toe does against its ankle (``_plant_feet``'s arguments): a foot shorter than
+    the source's keeps its toe down as the heel comes up. Fully with the source toe on the
+    floor, fading out ``CONTACT_HEIGHT`` above it; no segment of the legs turns for it.
+    Returns (Wa, heads) with the toe's head moved."""
+    up = target.axes[:, 1]
+    foot = heads[:, rt] - heads[:, ra]  # (T, 3) posed ankle -> toe
+    length = np.linalg.norm(foot, axis=1)
+    drop_src = (S[:, toe] - source_rest[toe] - S[:, ankle] + source_rest[ankle]) @ up  # (T,)
+    touch = np.clip(1.0 - (S[:, toe] - source_rest[toe]) @ up / (CONTACT_HEIGHT * unit), 0.0, 1.0)
+    rise = foot @ up
+    want = rise + touch * ((target.heads[rt] - target.heads[ra]) @ up + drop_src - rise)
+    want = np.clip(want, -0.999 * length, 0.999 * length)
+    flat = foot - rise[:, None] * up  # the heading (a foot pointing straight up or down keeps its pitch)
+    keep = np.linalg.norm(flat, axis=1) < 1e-6 * np.maximum(length, 1e-12)
+    flat[keep] = foot[keep]
+    flat /= np.linalg.norm(flat, axis=1, keepdims=True)
+    tipped = np.sqrt(length ** 2 - want ** 2)[:, None] * flat + want[:, None] * up
+    tipped[keep] = foot[keep]
+    turn = rotation_between(foot, tipped)  # (T, 3, 3) about the foot's side axis
+    heads = heads.copy()
+    heads[:, rt] = heads[:, ra] + np.einsum("tij,tj->ti", turn, foot)
+    return turn @ Wa, heads
+
+
 def _plant_feet(target: RigTarget, W: np.ndarray, heads: np.ndarray, source_rest: np.ndarray,
                 S: np.ndarray, unit: float) -> np.ndarray:
-    """``W`` with each leg's hip and knee turned (two-bone IK) so the ankle, where the transfer
-    put it, is raised or lowered until the foot's lowest point clears the target's floor as the
-    source foot clears its own (``S``: (T, 22, 3) posed source joints, ``source_rest`` (22, 3)
+    """``W`` with each foot tipped so its toe drops below its ankle as the source's does
+    (``_pitch_foot``), then each leg's hip and knee turned (two-bone IK) so the ankle, where
+    the transfer put it, is raised or lowered until the foot's lowest point clears the
+    target's floor as the source foot clears its own (``S``: (T, 22, 3) posed source joints, ``source_rest`` (22, 3)
     its rest, both in target armature space, ``travel_scale``), to within ``FLOOR_SLACK``:
     fully on the floor, fading out ``CONTACT_HEIGHT`` above it (``unit``: armature units per
     source metre). The knee stays in its bend plane; a foot the straight leg cannot lower
@@ -481,6 +515,8 @@ def _plant_feet(target: RigTarget, W: np.ndarray, heads: np.ndarray, source_rest
             continue  # a leg the map lacks keeps its transfer
         feet = [ankle] + ([toe] if toe in target.joints[target.t == 0] else [])
         rows = [target.row(j) for j in feet]
+        if len(rows) == 2:  # the toe first: it drops below the ankle as the source's does
+            W[:, ra], heads = _pitch_foot(target, W[:, ra], heads, ra, rows[1], S, source_rest, ankle, toe, unit)
         H, K, A = heads[:, rh], heads[:, rk], heads[:, ra]
         goal = A.copy()  # (T, 3) where the transfer puts the ankle: only its height is corrected
         clear_src = np.min([(S[:, j] - source_rest[j]) @ up for j in feet], axis=0)  # (T,)
@@ -538,7 +574,7 @@ def pose_channels(motion, target: RigTarget, root_motion: str = "pelvis") -> dic
         raise ValueError(f"target drives joints {target.joints.tolist()} but the motion has {num_joints}")
     G = skeleton.global_rotations(local)  # (T, 22, 3, 3)
     A = target.axes
-    D = np.einsum("ab,tjbc,dc->tjad", A, G, A)  # (T, 22, 3, 3) armature-space deltas from rest
+    D = A @ G @ A.T  # (T, 22, 3, 3) armature-space deltas from rest
     M = target.rest  # (J, 3, 3)
     W = D[:, target.joints] @ M  # (T, J, 3, 3) posed armature-space rotations
     ratio, lift = 1.0, 0.0
