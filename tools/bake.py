@@ -48,6 +48,12 @@ def _argv(argv: list[str] | None) -> list[str]:
     return argv[argv.index("--") + 1:] if "--" in argv else argv
 
 
+def _trim_span(text: str):
+    from motionprompt.app.cli import trim_span
+
+    return trim_span(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tools/bake.py", description=__doc__.split("\n\n")[0])
     src = p.add_argument_group("what to bake (one or both)")
@@ -61,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-previews", action="store_true", help="skip GIF/MP4")
     p.add_argument("--resume", action="store_true", help="skip jobs the manifest records as done")
     p.add_argument("--body-only", action="store_true", help="armatures with the 22 body bones only")
+    p.add_argument("--foot-lock", default="off", choices=("off", "feet", "toes"),
+                   help="pin planted feet on the floor (as motionprompt generate --foot-lock)")
+    p.add_argument("--trim", type=_trim_span, default=None, metavar="START:END", help="keep START to END seconds")
     rig = p.add_argument_group("your own rig (retarget)")
     rig.add_argument("--rig", type=Path, default=None, metavar="RIG.blend|RIG.fbx",
                      help="key every take onto this rig (a .blend, or a character .fbx such as a Mixamo download)")
@@ -105,7 +114,8 @@ def run(args) -> int:
     request = GenerateRequest(prompts=[j.prompt for j in jobs] or ["-"], seeds=[j.seed for j in jobs] or None,
                               seconds=args.seconds, temperature=args.temperature, top_k=args.top_k,
                               compose=args.compose, device=args.device,
-                              post=PostProcess(root="in_place" if root_motion == "none" else "keep"),
+                              post=PostProcess(root="in_place" if root_motion == "none" else "keep",
+                                               trim=args.trim, foot_lock=args.foot_lock),
                               previews=not args.no_previews, out_dir=args.out_dir)
     try:
         spec = ModelSpec.load(args.model) if jobs else None

@@ -1,7 +1,7 @@
 """One generation request: every front end (the CLI's generate and batch, the worker, the Blender
 panel, tools/bake.py) builds a ``GenerateRequest`` and ``Generator.generate`` takes it; the worker
 protocol carries it as JSON (``to_json`` / ``from_json``: the field names, with the
-post-processing as ``fps`` and ``root``).
+post-processing's fields (``fps``, ``root``, ``trim``, ``foot_lock``) beside them).
 
     req = GenerateRequest(["a person waves"], seconds=6, seeds=[7]).validate(max_seconds=spec.max_seconds)
 
@@ -197,7 +197,8 @@ class GenerateRequest:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "post":
-                out.update({k: v for k, v in (("fps", value.fps), ("root", value.root))
+                out.update({k: list(v) if isinstance(v, tuple) else v for k, v in
+                            ((p.name, getattr(value, p.name)) for p in fields(PostProcess))
                             if v != getattr(PostProcess(), k)})
             elif value != (f.default if f.default is not MISSING else f.default_factory()):
                 out[f.name] = list(value) if isinstance(value, tuple) else str(value) if isinstance(value, Path) \
@@ -209,9 +210,10 @@ class GenerateRequest:
         """A request from the worker protocol's fields (``ignore``: the envelope's keys).
         Raises RequestError for a field that is not an option (a typo would otherwise pass)."""
         names = {f.name for f in fields(cls)} - {"post"}
-        unknown = sorted(set(data) - names - {"fps", "root"} - set(ignore))
+        post_names = {f.name for f in fields(PostProcess)}
+        unknown = sorted(set(data) - names - post_names - set(ignore))
         if unknown:
-            raise RequestError(unknown[0], f"not a request option; options: {', '.join(sorted(names | {'fps', 'root'}))}")
+            raise RequestError(unknown[0], f"not a request option; options: {', '.join(sorted(names | post_names))}")
         kw = {k: v for k, v in data.items() if k in names}
         if "prompts" in kw and not isinstance(kw["prompts"], (list, tuple)):
             raise RequestError("prompts", "give a list of strings")
@@ -219,11 +221,15 @@ class GenerateRequest:
             raise RequestError("seeds", "give a list of whole numbers, one per prompt, or null")
         if kw.get("out_dir") is not None:
             kw["out_dir"] = Path(kw["out_dir"])
-        post = {k: data[k] for k in ("fps", "root") if k in data and data[k] is not None}
+        post = {k: data[k] for k in post_names if k in data and data[k] is not None}
+        if isinstance(post.get("trim"), list):
+            post["trim"] = tuple(post["trim"])
         return cls(**kw, post=PostProcess(**post))
 
     def settings(self) -> dict:
         """The options that shape every motion (for a manifest): JSON-ready."""
         return dict(seconds=self.seconds, min_seconds=self.min_seconds, temperature=self.temperature,
                     top_k=self.top_k, top_p=self.top_p, greedy=self.greedy, guidance=self.guidance,
-                    compose=self.compose, fps=self.post.fps, root=self.post.root)
+                    compose=self.compose, fps=self.post.fps, root=self.post.root,
+                    **({"trim": list(self.post.trim)} if self.post.trim else {}),
+                    **({"foot_lock": self.post.foot_lock} if self.post.foot_lock != "off" else {}))

@@ -161,7 +161,7 @@ class _Writer:
                        status="done", error=None, settings=self.settings, folder=folder.name, files=files,
                        texts=texts_out, frames=first.num_frames, seconds=round(first.duration, 3),
                        ended=first.meta.get("ended"),
-                       **({"segments": first.meta["segments"]} if "segments" in first.meta else {}),
+                       **{k: first.meta[k] for k in ("segments", "contacts") if k in first.meta},
                        timings=dict(generate_s=round(t_gen, 4), write_s=round(time.perf_counter() - t1, 4)),
                        time=time.time())
             self.run.finish(folder, rec)

@@ -56,16 +56,32 @@ def _add_export(sub) -> None:
     p.set_defaults(func=_run_export)
 
 
+def trim_span(text: str) -> tuple:
+    """``START:END`` seconds (either side may be left out: ``:4``, ``1.5:``) for ``--trim``."""
+    start, sep, end = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return (float(start) if start.strip() else 0.0, float(end) if end.strip() else None)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not START:END seconds (e.g. 0.5:4)") from None
+
+
 def _add_post(p, fps_flag: str, fps_help: str) -> None:
     """The post-processing flags (``postprocess.PostProcess``)."""
     g = p.add_argument_group("post-processing")
     g.add_argument(fps_flag, dest="post_fps", type=float, default=None, help=fps_help)
     g.add_argument("--in-place", dest="in_place", action="store_true",
                    help="remove the root's travel on the floor plane (height and rotations kept)")
+    g.add_argument("--trim", type=trim_span, default=None, metavar="START:END",
+                   help="keep the stretch from START to END seconds (either may be left out)")
+    g.add_argument("--foot-lock", dest="foot_lock", default="off", choices=postprocess.LOCK_MODES,
+                   help="pin planted feet on the floor: toes (the ball stays down), feet (the heel), off (default)")
 
 
 def _post(args) -> postprocess.PostProcess:
-    return postprocess.PostProcess(fps=args.post_fps, root="in_place" if args.in_place else "keep")
+    return postprocess.PostProcess(fps=args.post_fps, root="in_place" if args.in_place else "keep",
+                                   trim=args.trim, foot_lock=args.foot_lock)
 
 
 def _run_export(args) -> int:
@@ -82,13 +98,17 @@ def _run_export(args) -> int:
     try:
         post = _post(args).validate()
     except postprocess.PostProcessError as e:
-        return _fail(f"export: --out-fps {str(e).split(': ', 1)[1]}")
+        option, detail = str(e).split(": ", 1)
+        return _fail(f"export: --{'out-fps' if option == 'fps' else option.replace('_', '-')}: {detail}")
     try:
         motion = load_motion(args.motion, fps=args.fps, prompt=args.prompt)
     except MotionFileError as e:
         print(f"motionprompt export: {e}", file=sys.stderr)
         return 1
-    motion = postprocess.apply(motion, post)
+    try:
+        motion = postprocess.apply(motion, post)
+    except ValueError as e:  # a trim outside the motion
+        return _fail(f"export: {args.motion}: {e}")
     smplx_opts = {}
     if args.smplx_model is not None:
         from ..body.smplx_body import rest_joints
@@ -243,9 +263,7 @@ def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, re
     if args.use_rewrite_model:
         add_rewrites(jobs, args.rewrite_model_path, "cuda" if gen.device.type == "cuda" else "cpu", log)
     run = RunDir(request.out_dir, exp_name)
-    settings = dict(model=gen.spec.name, seconds=request.seconds, min_seconds=request.min_seconds,
-                    temperature=request.temperature, top_k=request.top_k, top_p=request.top_p,
-                    greedy=request.greedy, fps=request.post.fps or gen.spec.fps,
+    settings = dict(request.settings(), model=gen.spec.name, fps=request.post.fps or gen.spec.fps,
                     guidance=gen.default_guidance if request.guidance is None else request.guidance,
                     compose=gen.default_compose if request.compose is None else request.compose,
                     device=str(gen.device), dtype=str(gen.dtype).replace("torch.", ""))

@@ -33,7 +33,13 @@ __all__ = [
     "locking_feet",
     "root_horizontal",
     "solve_root",
+    "CONTACT_POINTS",
+    "contact_frames",
 ]
+
+#: Foot contact points, in the column order of a (T, 4) contact array (heel = ankle joint,
+#: toe = the ball, SMPL-X's left_foot / right_foot).
+CONTACT_POINTS = ("left_heel", "left_toe", "right_heel", "right_toe")
 
 #: Frame rate assumed where a function takes ``fps`` (the 272-representation's 30 fps).
 DEFAULT_FPS = 30.0
@@ -242,3 +248,15 @@ def solve_root(positions: np.ndarray, contact: np.ndarray, lift: np.ndarray | No
     height = root_height(low, contact, lift=lift, seat=seat, seat_height=seat_height)
     xz = root_horizontal(lock, contact, seat=seat, flight_velocity=flight_velocity)
     return np.stack([xz[:, 0], height, xz[:, 1]], axis=1)
+
+
+def contact_frames(spans: list[dict], num_frames: int, fps: float) -> np.ndarray:
+    """(T, 4) bool contacts of ``CONTACT_POINTS`` from time spans ``{"point", "start", "end"}``
+    in seconds (``end`` exclusive): a frame is in a span when its time is, to half a frame
+    (spans are stored rounded)."""
+    t = np.arange(num_frames) / fps + 0.5 / fps
+    out = np.zeros((num_frames, len(CONTACT_POINTS)), dtype=bool)
+    for span in spans:
+        k = CONTACT_POINTS.index(span["point"])
+        out[:, k] |= (t >= float(span["start"])) & (t < float(span["end"]))
+    return out

@@ -122,7 +122,8 @@ def rotation_between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def two_bone_ik(rotations: np.ndarray, root_translation: np.ndarray, offsets: np.ndarray, chain,
-                targets: np.ndarray, parents=None, pole=None, keep_end_rotation: bool = False) -> np.ndarray:
+                targets: np.ndarray, parents=None, pole=None, keep_end_rotation: bool = False,
+                bend_plane: str = "middle") -> np.ndarray:
     """Two-bone IK on local rotations: the end joint of ``chain`` goes to ``targets``.
 
     The root joint of the chain (hip) turns its bone onto the solved middle position with the
@@ -142,6 +143,10 @@ def two_bone_ik(rotations: np.ndarray, root_translation: np.ndarray, offsets: np
         pole: bend direction where the chain is straight (see ``two_bone_positions``); default
             the world forward (+Z) of the chain root's parent.
         keep_end_rotation: keep the end joint's world rotation.
+        bend_plane: "middle": the plane of root, target and the current middle joint;
+            "bend": the chain's own bend (the middle joint's offset from the root -> end line,
+            the pole where that is under a centimetre), carried over to the root -> target
+            line: steady when the target is away from the end and the chain nearly straight.
     Returns:
         (T, J, 3, 3) new local rotations: ``forward_kinematics`` of them with the same root
         translation and offsets puts the end joint on each reachable target.
@@ -161,7 +166,17 @@ def two_bone_ik(rotations: np.ndarray, root_translation: np.ndarray, offsets: np
     above = G[:, par[hip]] if par[hip] >= 0 else np.broadcast_to(np.eye(3), (T, 3, 3))
     if pole is None:
         pole = above @ _FORWARD
-    K2, A2 = two_bone_positions(H, K, targets, np.linalg.norm(offsets[knee]), np.linalg.norm(offsets[end]), pole)
+    upper, lower = np.linalg.norm(offsets[knee]), np.linalg.norm(offsets[end])
+    middle = K
+    if bend_plane == "bend":
+        line = _unit(A - H)[0]
+        side = _perpendicular_part(K - H, line)  # (T, 3) how the chain bends off its own line
+        fade = np.clip(1.0 - np.linalg.norm(side, axis=-1) / 0.01, 0.0, 1.0)[..., None]
+        bend = _unit(side + fade * 0.01 * np.broadcast_to(pole, side.shape))[0]
+        middle = H + 0.5 * (targets - H) + upper * bend
+    elif bend_plane != "middle":
+        raise ValueError(f"two_bone_ik: bend_plane {bend_plane!r}: use 'middle' or 'bend'")
+    K2, A2 = two_bone_positions(H, middle, targets, upper, lower, pole)
 
     turn_upper = rotation_between(K - H, K2 - H)  # (T, 3, 3) world
     G_hip = turn_upper @ G[:, hip]

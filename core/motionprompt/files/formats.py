@@ -8,7 +8,8 @@ Formats (``EXPORTERS``; the preview module adds gif / mp4 / png):
 - ``smplx322``: (T, 322) Motion-X layout (root orient, body, hands, jaw, expression, face shape,
   trans, betas).
 - ``npz``: AMASS / SMPL-X style, loadable by the official SMPL-X Blender add-on: ``poses``
-  (T, 165), ``trans``, ``betas``, ``gender``, ``mocap_frame_rate``, plus ``joints``, ``prompt``.
+  (T, 165), ``trans``, ``betas``, ``gender``, ``mocap_frame_rate``, plus ``joints``, ``prompt``
+  and, after a foot lock, ``foot_contacts`` (T, 4) bool (``contacts.CONTACT_POINTS``).
 - ``bvh``: SMPL-X body skeleton, metres, Y up (see ``motionprompt.files.bvh``).
 """
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..body import rep272
+from ..body.contacts import contact_frames
 from .bvh import bvh_text
 from ..body.motion import Motion
 from ..body.rotations import axis_angle_to_matrix, matrix_to_axis_angle
@@ -87,6 +89,8 @@ def write_npz(motion: Motion, path, betas=DEFAULT_BETAS, rest_pelvis=DEFAULT_RES
         surface_model_type=np.array("smplx"), joints=motion.joint_positions(),
         rest_pelvis=np.asarray(rest_pelvis, dtype=np.float64), prompt=np.array(motion.prompt),
     )
+    if motion.meta.get("contacts") is not None:  # foot contacts found by the post-processing
+        arrays["foot_contacts"] = contact_frames(motion.meta["contacts"], T, motion.fps)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
 

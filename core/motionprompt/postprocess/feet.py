@@ -1,0 +1,168 @@
+"""Steps on the feet: where they touch the floor (``foot_contacts``) and keeping them there
+(``foot_lock``), on SMPL-X motion (metres, +Y up, the floor at y = 0).
+
+Contacts are found per foot point (the heel, i.e. the ankle joint, and the toe, SMPL-X's
+``left_foot`` / ``right_foot`` at the ball) from height and speed with hysteresis: a point
+enters contact below ``height`` metres above its own standing height and slower than ``speed``
+m/s, and leaves above 1.5 times either; runs shorter than ``min_frames`` are dropped.
+
+Foot lock pins each contact on the floor: the foot rotates about its pinned toe (mode "toes":
+a heel that rises keeps the ball planted) or its pinned ankle (mode "feet"); the leg is solved
+by analytic two-bone IK (``body.ik.two_bone_ik``) with the foot's world rotation kept; between
+two plants the offset glides from one to the next over the swing (no snap at lift-off), and
+eases in before the first and out after the last over ``blend`` frames; the pelvis is lowered
+only where a leg cannot reach. Bone
+lengths never change (only rotations and the root move).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..body.contacts import CONTACT_POINTS
+from ..body.ik import two_bone_ik
+from ..body.motion import Motion
+from ..body.skeleton import ANKLE_JOINTS, LEG_CHAINS, TOE_JOINTS, rest_positions
+
+__all__ = ["foot_contacts", "foot_lock", "contact_spans", "CONTACT_POINTS", "LOCK_MODES"]
+
+LOCK_MODES = ("off", "feet", "toes")
+#: The straightest a locked leg gets (a fraction of its length): past it the pelvis comes down.
+STRAIGHTEST = 0.999
+_JOINTS = (ANKLE_JOINTS[0], TOE_JOINTS[0], ANKLE_JOINTS[1], TOE_JOINTS[1])  # per CONTACT_POINTS
+
+
+def _standing_heights(motion: Motion) -> np.ndarray:
+    """(4,) each contact point's height above the floor when standing at rest, metres."""
+    P = rest_positions(np.asarray(motion.rest_offsets()))
+    return P[list(_JOINTS), 1] - P[:, 1].min()
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of each run of True in a (T,) bool array."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
+def _hysteresis(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """(T,) True from where ``low`` holds until ``high`` stops holding (``low`` implies ``high``)."""
+    out = np.zeros(len(low), dtype=bool)
+    for start, end in _runs(high):  # runs of the loose condition: in contact from its first strict frame
+        hits = np.flatnonzero(low[start:end])
+        if len(hits):
+            out[start + hits[0]:end] = True
+    return out
+
+
+def foot_contacts(motion: Motion, height: float = 0.03, speed: float = 0.4, min_frames: int = 3) -> np.ndarray:
+    """(T, 4) bool contacts of ``CONTACT_POINTS`` (see the module docstring).
+
+    Args:
+        height: metres above the point's standing height (the floor is y = 0).
+        speed: metres per second, horizontal.
+        min_frames: shortest contact kept.
+    """
+    P = motion.joint_positions()[:, list(_JOINTS)]  # (T, 4, 3)
+    lift = P[..., 1] - _standing_heights(motion)  # (T, 4) metres above standing
+    step = np.linalg.norm(np.diff(P[..., [0, 2]], axis=0), axis=-1) * motion.fps  # (T-1, 4) m/s
+    v = np.minimum(np.concatenate([step[:1], step]), np.concatenate([step, step[-1:]])) if len(P) > 1 \
+        else np.zeros((1, 4))
+    out = np.zeros(lift.shape, dtype=bool)
+    for k in range(4):  # over the four points
+        c = _hysteresis((lift[:, k] < height) & (v[:, k] < speed), (lift[:, k] < 1.5 * height) & (v[:, k] < 1.5 * speed))
+        for start, end in _runs(c):
+            if end - start < min_frames:
+                c[start:end] = False
+        out[:, k] = c
+    return out
+
+
+def contact_spans(contacts: np.ndarray, fps: float) -> list[dict]:
+    """Contacts as time spans ``{"point", "start", "end"}`` in seconds (they survive resampling)."""
+    return [dict(point=CONTACT_POINTS[k], start=round(a / fps, 4), end=round(b / fps, 4))
+            for k in range(contacts.shape[1]) for a, b in _runs(contacts[:, k])]
+
+
+def _correction(planted: np.ndarray, pins: np.ndarray, points: np.ndarray, blend: int) -> np.ndarray:
+    """(T, 3) offset that moves a foot's lock point onto its pins: exact on planted frames,
+    interpolated across each swing between one plant's offset and the next (no catch-up at
+    the lift-off), easing from and to nothing over ``blend`` frames before the first plant
+    and after the last."""
+    T = len(planted)
+    idx = np.flatnonzero(planted)
+    if not len(idx):
+        return np.zeros((T, 3))
+    knots = pins[idx] - points[idx]  # (K, 3)
+    frames = np.arange(T)
+    c = np.stack([np.interp(frames, idx, knots[:, d]) for d in range(3)], axis=1)
+    outside = np.maximum(idx[0] - frames, 0) + np.maximum(frames - idx[-1], 0)
+    u = np.clip(1.0 - outside / (blend + 1), 0.0, 1.0)
+    return c * (u * u * (3 - 2 * u))[:, None]
+
+
+def _ease(x: np.ndarray, blend: int) -> np.ndarray:
+    """(T,) a smooth curve at least ``x`` everywhere: ``x``'s running maximum over 2 * blend + 1
+    frames, averaged over blend + 1 frames (so the pelvis eases down, never jumps)."""
+    if blend < 1 or not np.any(x > 0):
+        return x
+    w = blend
+    padded = np.pad(x, (2 * w, 2 * w), mode="edge")
+    peak = np.lib.stride_tricks.sliding_window_view(padded, 2 * w + 1).max(axis=1)  # (T + 2w,)
+    kernel = np.ones(w + 1) / (w + 1)
+    smooth = np.convolve(peak, kernel, mode="valid")  # (T + w,)
+    return np.maximum(smooth[w // 2: w // 2 + len(x)], x)
+
+
+def foot_lock(motion: Motion, mode: str = "toes", strength: float = 1.0, blend: int = 4,
+              contacts: np.ndarray | None = None) -> Motion:
+    """``motion`` with planted feet pinned on the floor (see the module docstring).
+
+    Args:
+        mode: "toes" (the ball stays down, the foot turns about it), "feet" (the ankle stays
+            where the heel is down), or "off".
+        strength: 0..1, how far toward the pin each foot goes.
+        blend: frames over which a lock eases in and out.
+        contacts: (T, 4) bool, default ``foot_contacts(motion)``.
+    Returns:
+        The locked motion; ``meta["contacts"]`` holds the contact spans in seconds.
+    """
+    if mode not in LOCK_MODES:
+        raise ValueError(f"foot lock mode {mode!r}: use one of {', '.join(LOCK_MODES)}")
+    contacts = foot_contacts(motion) if contacts is None else np.asarray(contacts, dtype=bool)
+    out = motion.with_(meta={**motion.meta, "contacts": contact_spans(contacts, motion.fps)})
+    if mode == "off" or strength <= 0:
+        return out
+    offsets = np.asarray(motion.rest_offsets())
+    P = motion.joint_positions()  # (T, 22, 3)
+    standing = _standing_heights(motion)
+    rotations, root = motion.rotations, motion.root_translation.copy()
+    goals = []
+    for side, (hip, knee, ankle) in enumerate(LEG_CHAINS):
+        heel_k, toe_k = 2 * side, 2 * side + 1
+        lock_k = toe_k if mode == "toes" else heel_k
+        lock_j = _JOINTS[lock_k]
+        planted = contacts[:, lock_k] | (contacts[:, heel_k] if mode == "toes" else False)
+        pins = np.zeros((len(P), 3))
+        for a, b in _runs(planted):  # over contact spans: each pinned where it stands on average
+            pins[a:b] = P[a:b, lock_j].mean(axis=0)
+        # on the floor: the lower of heel and toe at its standing height (no floating, no sinking)
+        clear = np.minimum(P[:, ankle, 1] - standing[heel_k], P[:, _JOINTS[toe_k], 1] - standing[toe_k])
+        pins[:, 1] = P[:, lock_j, 1] - clear
+        # the ankle moves with the lock point, the foot keeping its own rotation; a swinging foot
+        # is never pushed below the floor
+        c = strength * _correction(planted, pins, P[:, lock_j], blend)
+        c[:, 1] = np.maximum(c[:, 1], -clear)
+        goals.append(P[:, ankle] + c)
+    # the pelvis comes down only where a leg cannot reach its goal
+    reach = [np.linalg.norm(offsets[knee]) + np.linalg.norm(offsets[ankle]) for _, knee, ankle in LEG_CHAINS]
+    drop = np.zeros(len(P))
+    for (hip, _, _), goal, r in zip(LEG_CHAINS, goals, reach):
+        d = goal - P[:, hip]
+        horiz2 = d[:, 0] ** 2 + d[:, 2] ** 2
+        need = np.sqrt(np.maximum((STRAIGHTEST * r) ** 2 - horiz2, 0.0))  # the vertical distance it can span
+        drop = np.maximum(drop, -d[:, 1] - need)  # how far the hip is above where it can reach
+    root[:, 1] -= _ease(np.maximum(drop, 0.0), blend)
+    for (hip, knee, ankle), goal in zip(LEG_CHAINS, goals):
+        rotations = two_bone_ik(rotations, root, offsets, (hip, knee, ankle), goal, keep_end_rotation=True,
+                                bend_plane="bend")
+    return out.with_(rotations=rotations, root_translation=root, rest=offsets)
