@@ -224,3 +224,37 @@ def test_run_job_in_process_returns_motions_and_writes_nothing(tmp_path):
         path = Path(item["path"])
         assert path.parent == tmp_path / "out" and path.name.startswith("g1_")
         assert np.array_equal(np.load(path), mem["motion"].to_272().astype(np.float32))
+
+
+def test_a_cancel_sent_before_its_job_does_not_stop_it(tmp_path):
+    """A cancel for an id that is not running is ignored: a later job reusing the id runs."""
+    from fake_generator import make_generator
+
+    from motionprompt.app.worker import Worker
+
+    replies = []
+    worker = Worker(make_generator("demo", "cpu"), replies.append)
+    worker.feed(iter([json.dumps({"cmd": "cancel", "id": "r1"}),
+                      json.dumps({"cmd": "generate", "id": "r1", "prompts": ["walk"], "seconds": 0.5,
+                                  "out_dir": str(tmp_path)})]))
+    worker.serve()
+    assert replies[-1]["type"] == "result", replies[-1]
+
+
+def test_a_damaged_checkpoint_fails_by_name(model_toml, tmp_path):
+    """NaN weights: the load fails with the checkpoint's path, not a 2-frame motion."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from motionprompt.models.checkpoints import CheckpointError
+    from motionprompt.models.model_spec import ModelSpec
+    from motionprompt.generation.generator import Generator
+
+    spec = ModelSpec.load(model_toml)
+    state = load_file(str(spec.lm_checkpoint))
+    key = next(k for k, t in state.items() if t.is_floating_point())
+    state[key] = torch.full_like(state[key], float("nan"))
+    bad = tmp_path / "lm_nan.safetensors"
+    save_file(state, str(bad))
+    with pytest.raises(CheckpointError, match="lm_nan.safetensors.*NaN"):
+        Generator.from_spec(spec.replace(lm_checkpoint=bad))

@@ -98,9 +98,12 @@ class Worker:
         self._lock = threading.Lock()
 
     def cancel(self, job_id) -> None:
-        """Ask the job ``job_id`` to stop at its next step (thread-safe; the worker stays alive)."""
+        """Ask the running job ``job_id`` to stop at its next step (thread-safe; the worker
+        stays alive). An id that is not running is ignored: a cancel sent early never stops a
+        later job that reuses the id."""
         with self._lock:
-            self.cancel_ids.add(job_id)
+            if job_id is not None and str(job_id) == self.current:
+                self.cancel_ids.add(job_id)
 
     # -- reader side (a thread): cancels act at once, generation requests queue for the main loop
     def feed(self, lines) -> None:
@@ -162,6 +165,8 @@ class Worker:
         from ..files.formats import export
 
         job = str(req.get("id"))
+        with self._lock:  # the running job: what a cancel may stop (callers in this Python too)
+            self.current = job
 
         def cancelled() -> bool:
             with self._lock:

@@ -130,6 +130,10 @@ def load_strict(model: nn.Module, state: dict, path, what: str, hint: str = "") 
         if hint:
             lines.append("  " + hint)
         raise CheckpointError("\n".join(lines))
+    broken = [k for k, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if broken:  # a NaN weight would give NaN logits: END at once and a 2-frame "motion"
+        raise CheckpointError(f"{path}: the {what} weights hold NaN or infinite values ({len(broken)} tensor(s): "
+                              f"{_first(broken)}); the checkpoint is damaged: download or export it again")
     meta = any(t.is_meta for t in model.state_dict().values())
     model.load_state_dict(state, strict=True, assign=meta)
     return model
