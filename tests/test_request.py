@@ -111,3 +111,20 @@ def test_batch_checks_the_prompt_file_before_the_model(tmp_path, capsys):
     prompts.write_text("walk\nwave\n", encoding="utf-8")
     rc = main(["batch", str(prompts), "--seconds", "nan", "--out-dir", str(tmp_path / "out")])
     assert rc == 2 and "--seconds" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_an_out_dir_that_is_a_file_or_not_writable_exits_2(tmp_path, capsys):
+    import os
+
+    f = tmp_path / "file.txt"
+    f.write_text("x")
+    assert main(["generate", "a person waves", "--out-dir", str(f)]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert main(["generate", "a person waves", "--out-dir", str(f / "sub")]) == 2
+    assert "is a file" in capsys.readouterr().err
+    if os.geteuid() != 0:  # root may write anywhere
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        assert main(["generate", "a person waves", "--out-dir", str(ro / "out")]) == 2
+        assert "not writable" in capsys.readouterr().err

@@ -96,7 +96,7 @@ def run(args) -> int:
     from blender_addon.headless import bake_motion
     from motionprompt.app.batch import Job, make_jobs, run_jobs
     from motionprompt.app.prompts import PromptFileError, read_prompts
-    from motionprompt.app.rundir import RunDir
+    from motionprompt.app.rundir import RunDir, check_out_dir
     from motionprompt.files.layout import short_name
     from motionprompt.models.model_spec import ModelSpec, ModelSpecError
     from motionprompt.postprocess import PostProcess
@@ -120,8 +120,12 @@ def run(args) -> int:
     try:
         spec = ModelSpec.load(args.model) if jobs else None
         request = request.validate(max_seconds=spec.max_seconds if spec else None)
+        check_out_dir(args.out_dir)
     except (RequestError, ModelSpecError) as e:
         print(f"bake: {_option(e)}", file=sys.stderr)
+        return 2
+    except ValueError as e:
+        print(f"bake: --out-dir {e}", file=sys.stderr)
         return 2
     for k, path in enumerate(args.motion):
         jobs.append(Job(line=-(k + 1), prompt=f"motion:{path.resolve()}", texts={0: path.stem}, source=path))

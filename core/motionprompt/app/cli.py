@@ -225,6 +225,7 @@ def _run(prompts: list[tuple[int, str]], args, exp_default: str, resume: bool) -
     from ..generation.devices import check_device
     from ..models.model_spec import ModelSpec, ModelSpecError
     from .batch import make_jobs
+    from .rundir import check_out_dir
 
     if args.num < 1:
         return _fail(f"--num {args.num}: give at least 1 motion per prompt")
@@ -241,6 +242,10 @@ def _run(prompts: list[tuple[int, str]], args, exp_default: str, resume: bool) -
         check_device(request.device)
     except RequestError as e:
         return _option_error(e)
+    try:
+        check_out_dir(request.out_dir)
+    except ValueError as e:
+        return _fail(f"--out-dir {e}")
     return _generate_jobs(spec, request, jobs, args, args.exp_name or exp_default, resume)
 
 

@@ -18,9 +18,24 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .batch import Job
 
-__all__ = ["RunDir", "MARKER"]
+__all__ = ["RunDir", "MARKER", "check_out_dir"]
 
 MARKER = ".incomplete"
+
+
+def check_out_dir(path) -> Path:
+    """``path`` if a run folder can be made in it (it is a folder, or can be created, and is
+    writable), else ValueError naming it and why; nothing is created."""
+    path = Path(path)
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise ValueError(f"{path}: {'is' if probe == path else f'{probe} is'} a file, not a folder; "
+                         "choose another --out-dir")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"{path}: {probe} is not writable; choose another --out-dir")
+    return path
 
 
 class RunDir:
