@@ -35,6 +35,14 @@ from motionprompt.text.segments import fit_lengths, split_actions, with_subject
      ["a human holds both arms up", "they sit down. Then they stand back up again"]),
     ("a man squats and then rises, then he jumps", ["a man squats and then rises", "he jumps"]),
     ("  a man waves.  ", ["a man waves"]),
+    # a leading manner or a simultaneous action goes with the action after it
+    ("with the left hand, a man waves hello", ["with the left hand, a man waves hello"]),
+    ("slowly, she sits down. Then she waves", ["slowly, she sits down", "she waves"]),
+    ("while walking, the man waves", ["while walking, the man waves"]),
+    ("as he walks, he waves", ["as he walks, he waves"]),
+    ("waving, a man walks forward, then he jumps", ["waving, a man walks forward", "he jumps"]),
+    ("a man jumps. Then, with both hands, he claps", ["a man jumps", "with both hands, he claps"]),
+    ("a man walks, slowly", ["a man walks", "slowly"]),
     ("Next", ["Next"]),
     ("Then.", ["Then."]),
 ])

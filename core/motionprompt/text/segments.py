@@ -14,6 +14,11 @@ joins. The rules are plain, so a user can predict them:
 - a plain "and" does not separate ("sits down and stands up" stays one action);
 - a part after a comma that starts with an -ing word or "with" / "while" / "without" describes
   the part before it ("walks forward, swinging the arms" stays one action);
+- a part that opens a sentence and ends at a comma, starting with "with" / "without" /
+  "using", an -ly word, an -ing word or "while" / "as" / "when", goes with the part after it:
+  a manner ("with the left hand, a man waves hello", "slowly, she sits down") or an action
+  done at the same time ("while walking, the man waves", "as he walks, he waves") is one
+  action with what follows;
 - a part that only brings the body back up ("gets up", "stands back up", "rises again") ends
   the action before it ("sits on the floor, then gets up" stays one action);
 - connector words at the start of a part are dropped ("Next, she waves" -> "she waves"); a part
@@ -37,6 +42,9 @@ _LEAD = re.compile(r"^(?:(?:and|then|next|after that|afterwards|later|finally|su
                    r"when finished|followed by|after this|once finished)\b[\s,]*)+", re.IGNORECASE)
 # A part that describes the one before it instead of being a new action.
 _DESCRIBES = re.compile(r"^(?:\w+ing|with|while|without)\b", re.IGNORECASE)
+# A leading part that describes the one after it: a manner ("with the left hand, ...",
+# "slowly, ..."), or an action done at the same time ("while walking, ...", "as he walks, ...").
+_MODIFIES = re.compile(r"^(?:\w+ing|with|without|while|as|when|using|\w{3,}ly)\b", re.IGNORECASE)
 # A part that only brings the body back up ends the action before it ("sits, then gets up").
 _BACK_UP = re.compile(r"^(?:(?:he|she|they|it)\s+)?(?:gets?|stands?|comes?|rises?|climbs?)(?:\s+(?:back|again|up|"
                       r"on\s+\w+\s+feet|to\s+\w+\s+feet))*\s*(?:again)?$", re.IGNORECASE)
@@ -63,6 +71,7 @@ def split_actions(prompt: str) -> list[str]:
     """
     parts: list[list[int]] = []  # [start, end) of each action's words in the prompt
     pos, after_comma = 0, False  # after_comma: the last cut was a bare comma (no connector word)
+    held: int | None = None  # start of a leading modifier waiting for its action
     for cut in [*_CUT.finditer(prompt), None]:
         end = len(prompt) if cut is None else cut.start()
         start = pos + len(prompt[pos:end]) - len(prompt[pos:end].lstrip())
@@ -70,15 +79,25 @@ def split_actions(prompt: str) -> list[str]:
         if lead:
             start += lead.end()
         text = prompt[start:end].strip()
+        bare_comma = cut is not None and cut.group().strip() == ","
         if text:
             stop = start + len(prompt[start:end].rstrip())
-            if parts and (_BACK_UP.match(text) or (after_comma and not lead and _DESCRIBES.match(text))):
+            leading = held is None and (not parts or not after_comma or lead)
+            if leading and bare_comma and _MODIFIES.match(text):
+                held = start  # "with the left hand, a man waves": the modifier goes with what follows
+            elif held is not None:
+                parts.append([held, stop])
+                held = None
+            elif parts and (_BACK_UP.match(text) or (after_comma and not lead and _DESCRIBES.match(text))):
                 parts[-1][1] = stop
             else:
                 parts.append([start, stop])
         if cut is not None:
-            after_comma = cut.group().strip() == ","
+            if text or not bare_comma:  # the comma after a connector-only part ("Then,") is no cut of its own
+                after_comma = bare_comma
             pos = cut.end()
+    if held is not None:  # a modifier with nothing after it is an action of its own
+        parts.append([held, len(prompt[held:].rstrip()) + held])
     return [prompt[a:b] for a, b in parts] or [prompt.strip()]
 
 
