@@ -217,6 +217,35 @@ class MOTIONPROMPT_OT_load_motion(bpy.types.Operator, ImportHelper):
         return {"FINISHED"}
 
 
+class MOTIONPROMPT_OT_apply_cleanup(bpy.types.Operator):
+    """Key the active action's motion again through the Cleanup settings (foot lock, trim) and
+    the panel's frame rate and root choices, as a new take on the same armature"""
+
+    bl_idname = "motionprompt.apply_cleanup"
+    bl_label = "Apply Cleanup to Active Action"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        obj = context.active_object
+        return obj is not None and obj.type == "ARMATURE" and obj.animation_data is not None \
+            and obj.animation_data.action is not None
+
+    def execute(self, context):
+        obj = context.active_object
+        action = obj.animation_data.action
+        try:
+            motion = history.stored_motion(obj, action)
+            item = {"motion": motion, "prompt": motion.prompt, "seed": motion.seed, "source": motion.source}
+            made = results.apply_motion_files(context, [item], _settings(context), model=str(motion.source),
+                                              onto=obj)
+        except (ValueError, OSError) as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"cleaned take {made[0].name!r} keyed from {action.name!r}")
+        return {"FINISHED"}
+
+
 class MOTIONPROMPT_OT_history_use(bpy.types.Operator):
     """Make this history motion the active action"""
 
@@ -421,5 +450,6 @@ BONE_MAP_OPERATORS = (MOTIONPROMPT_OT_bone_map_detect, MOTIONPROMPT_OT_bone_map_
                       MOTIONPROMPT_OT_bone_map_save, MOTIONPROMPT_OT_bone_map_load)
 
 CLASSES = (MOTIONPROMPT_OT_generate, MOTIONPROMPT_OT_cancel, MOTIONPROMPT_OT_random_seed,
-           MOTIONPROMPT_OT_restart_backend, MOTIONPROMPT_OT_load_motion, MOTIONPROMPT_OT_history_use,
+           MOTIONPROMPT_OT_restart_backend, MOTIONPROMPT_OT_load_motion, MOTIONPROMPT_OT_apply_cleanup,
+           MOTIONPROMPT_OT_history_use,
            MOTIONPROMPT_OT_export) + BONE_MAP_OPERATORS

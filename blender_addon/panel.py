@@ -73,6 +73,21 @@ class MOTIONPROMPT_PT_keys(_MotionPanel, bpy.types.Panel):
         col.operator("motionprompt.load_motion", icon="IMPORT")
 
 
+class MOTIONPROMPT_PT_cleanup(_MotionPanel, bpy.types.Panel):
+    bl_label = "Cleanup"
+    bl_parent_id = "MOTIONPROMPT_PT_generate"
+
+    def draw(self, context):
+        s = context.scene.motionprompt
+        col = self.layout.column()
+        col.prop(s, "foot_lock")
+        row = col.row(align=True)
+        row.prop(s, "trim_start")
+        row.prop(s, "trim_end")
+        col.label(text="New takes get these; the button re-keys the active action", icon="INFO")
+        col.operator("motionprompt.apply_cleanup", icon="MOD_SMOOTH")
+
+
 def draw_coverage(layout, ok: bool, line: str) -> None:
     """The coverage line (the unmapped joints on a line of their own), or the error."""
     if not ok:
@@ -168,4 +183,5 @@ class MOTIONPROMPT_PT_export(_MotionPanel, bpy.types.Panel):
 
 
 UI_LISTS = (MOTIONPROMPT_UL_bone_map,)
-CLASSES = (MOTIONPROMPT_PT_generate, MOTIONPROMPT_PT_keys, MOTIONPROMPT_PT_history, MOTIONPROMPT_PT_export)
+CLASSES = (MOTIONPROMPT_PT_generate, MOTIONPROMPT_PT_keys, MOTIONPROMPT_PT_cleanup, MOTIONPROMPT_PT_history,
+           MOTIONPROMPT_PT_export)

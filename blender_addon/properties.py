@@ -85,6 +85,16 @@ class MotionPromptSettings(bpy.types.PropertyGroup):
         items=[("SET_SCENE", "Set scene to 30 fps", "The scene takes the motion's frame rate"),
                ("RESAMPLE", "Resample to scene", "Resample the motion to the scene's frame rate (slerp)")])
     fbx_preset: bpy.props.EnumProperty(name="FBX preset", items=FBX_PRESETS, default="unity")
+    # cleanup (the core's post-processing stage), for new takes and the Apply Cleanup button
+    foot_lock: bpy.props.EnumProperty(
+        name="Foot lock", default="off",
+        items=[("off", "Off", "Feet as generated"),
+               ("toes", "Toes", "Planted feet pinned on the floor; the ball stays down as the heel rises"),
+               ("feet", "Heels", "Planted feet pinned at the ankle while the heel is down")])
+    trim_start: bpy.props.FloatProperty(name="Trim start", default=0.0, min=0.0, unit="TIME_ABSOLUTE",
+                                        description="Seconds cut from the start")
+    trim_end: bpy.props.FloatProperty(name="Trim end", default=0.0, min=0.0, unit="TIME_ABSOLUTE",
+                                      description="Keep up to this many seconds (0: to the end)")
     # runtime state shown by the panel
     status: bpy.props.StringProperty(name="Status", default="")
     progress: bpy.props.FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR")

@@ -5,6 +5,7 @@ action keeps its motion, before post-processing, packed in the .blend (``history
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import bpy
@@ -13,10 +14,12 @@ import numpy as np
 from . import armature, backend, history, keys, properties
 from .core import postprocess, skeleton, smplx_body
 
-__all__ = ["rest_offsets_for", "post_process", "apply_motion_files", "BONE_MAP_PROP"]
+__all__ = ["rest_offsets_for", "post_process", "apply_motion_files", "BONE_MAP_PROP", "CONTACTS_PROP"]
 
 #: Custom property on actions keyed onto a selected armature: the coverage line of their bone map.
 BONE_MAP_PROP = "motionprompt_bone_map"
+#: Custom property of an action with its foot contacts (JSON spans, seconds).
+CONTACTS_PROP = "motionprompt_contacts"
 
 
 def rest_offsets_for(motion, rest: str, smplx_dir: str = "") -> np.ndarray:
@@ -38,14 +41,18 @@ def rest_offsets_for(motion, rest: str, smplx_dir: str = "") -> np.ndarray:
 
 def post_process(settings, scene):
     """The post-processing the panel's settings ask for: the scene's frame rate when resampling,
-    in place when the root setting says so."""
+    in place when the root setting says so, the trim and the foot lock of the Cleanup box."""
     fps = None
     if settings.fps_mode == "RESAMPLE":
         fps = scene.render.fps / scene.render.fps_base
-    return postprocess.PostProcess(fps=fps, root="in_place" if settings.root_motion == "none" else "keep")
+    trim = None
+    if settings.trim_start > 0 or settings.trim_end > 0:
+        trim = (float(settings.trim_start), float(settings.trim_end) if settings.trim_end > 0 else None)
+    return postprocess.PostProcess(fps=fps, root="in_place" if settings.root_motion == "none" else "keep",
+                                   trim=trim, foot_lock=settings.foot_lock)
 
 
-def apply_motion_files(context, items: list[dict], settings, model: str = "") -> list:
+def apply_motion_files(context, items: list[dict], settings, model: str = "", onto=None) -> list:
     """Key the motions described by ``items`` (worker result entries: prompt, seed, fps, and
     either ``motion``, the ``Motion`` itself (in-process results), or ``path``, a motion file
     (the worker process, loaded files)).
@@ -54,7 +61,9 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "") ->
     bone map the settings choose: ``properties.chosen_bone_map``, a ValueError naming the
     armature and the setting before anything is keyed when it cannot be resolved); every
     motion becomes a history action on it, with the motion packed; the first stays active.
-    Actions keyed through a bone map carry its coverage line (``BONE_MAP_PROP``).
+    Actions keyed through a bone map carry its coverage line (``BONE_MAP_PROP``), and after a
+    foot lock their contacts (``CONTACTS_PROP``: JSON spans in seconds, as in the manifest).
+    ``onto``: an armature to key onto whatever the target setting (the Cleanup button's).
     Returns the actions.
     """
     scene = context.scene
@@ -63,8 +72,8 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "") ->
         motions.append(backend.result_motion(it, model))
     if not motions:
         raise ValueError("no motions to apply")
-    if settings.target == "SELECTED":
-        obj = context.active_object
+    if onto is not None or settings.target == "SELECTED":
+        obj = onto if onto is not None else context.active_object
         if obj is None or obj.type != "ARMATURE":
             raise ValueError("select an SMPL-X armature first, or choose 'New SMPL-X armature' as the target")
         bone_map = properties.chosen_bone_map(settings, obj)
@@ -87,7 +96,9 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "") ->
                                    set_scene_fps=settings.fps_mode == "SET_SCENE", bone_map=bone_map)
         if bone_map is not None:
             action[BONE_MAP_PROP] = properties.coverage_line(bone_map)
-        keys.mark_segments(action, it.get("segments") or [], keyed.fps, settings.frame_start)
+        keys.mark_segments(action, keyed.meta.get("segments") or [], keyed.fps, settings.frame_start)
+        if keyed.meta.get("contacts") is not None:
+            action[CONTACTS_PROP] = json.dumps(keyed.meta["contacts"])
         history.record(obj, action, {
             "prompt": m.prompt, "seed": m.seed, "model": str(m.source or model),
             "file": str(it["path"]) if it.get("path") else None,

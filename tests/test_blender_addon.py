@@ -20,7 +20,8 @@ import blender_addon  # noqa: E402
 from blender_addon import backend, history, preferences  # noqa: E402
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
-OPERATORS = ("generate", "cancel", "random_seed", "restart_backend", "load_motion", "history_use", "export")
+OPERATORS = ("generate", "cancel", "random_seed", "restart_backend", "load_motion", "history_use", "export",
+             "apply_cleanup")
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def test_register_unregister_and_operators_exist():
         for name in OPERATORS:
             assert getattr(bpy.ops.motionprompt, name).get_rna_type() is not None
         for panel in ("MOTIONPROMPT_PT_generate", "MOTIONPROMPT_PT_keys", "MOTIONPROMPT_PT_history",
-                      "MOTIONPROMPT_PT_export"):
+                      "MOTIONPROMPT_PT_export", "MOTIONPROMPT_PT_cleanup"):
             assert hasattr(bpy.types, panel)
         assert hasattr(bpy.types.Scene, "motionprompt")
         blender_addon.unregister()
@@ -668,3 +669,24 @@ def test_keys_panel_draws_for_each_bone_map_setting_and_the_operators_poll(addon
     assert "smplx: 22 of 22 joints mapped" in _labels(_draw_keys_panel())
     assert bpy.ops.motionprompt.generate() == {"FINISHED"}
     assert ours.animation_data.action["motionprompt_bone_map"] == "smplx: 22 of 22 joints mapped"
+
+
+def test_cleanup_applies_foot_lock_and_trim_to_the_active_action(addon):
+    """The Cleanup box: a new take keyed from the active action's own motion, trimmed, its
+    feet locked and its contacts on the action; the first take stays in the history."""
+    import json
+
+    from blender_addon.results import CONTACTS_PROP
+
+    addon.seconds = 2.0
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    obj = bpy.context.active_object
+    first = obj.animation_data.action
+    n_first = int(first.frame_range[1] - first.frame_range[0]) + 1
+    addon.foot_lock, addon.trim_start, addon.trim_end = "toes", 0.5, 1.5
+    assert bpy.ops.motionprompt.apply_cleanup() == {"FINISHED"}
+    take = obj.animation_data.action
+    assert take != first and len(history.history(obj)) == 2
+    assert int(take.frame_range[1] - take.frame_range[0]) + 1 == 31 < n_first  # 0.5 .. 1.5 s at 30 fps, both kept
+    spans = json.loads(take[CONTACTS_PROP])
+    assert all({"point", "start", "end"} <= set(c) for c in spans)
