@@ -128,3 +128,19 @@ def test_bake_and_the_addon_go_through_the_stage(spy, tmp_path, monkeypatch):
     finally:
         blender_addon.unregister()
     sys.modules.pop("bake", None)
+
+
+def test_loop_and_path_through_the_cli(model_toml, tmp_path, capsys):
+    from motionprompt.app.cli import main
+
+    path = tmp_path / "line.json"
+    path.write_text(json.dumps([[0, 0], [0.5, 1.0]]))
+    assert main(["generate", "a person walks", "--model", str(model_toml), "--seconds", "3", "--seed", "2",
+                 "--loop", "--path", str(path), "--out-dir", str(tmp_path), "--exp-name", "lp", "--no-preview"]) == 0
+    rec = json.loads((tmp_path / "lp" / "manifest.jsonl").read_text())
+    assert rec["settings"]["loop"] == 0.0 and rec["settings"]["path"] == str(path)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("0,0\n")
+    assert main(["generate", "a person walks", "--path", str(bad), "--out-dir", str(tmp_path / "x")]) == 2
+    assert "--path" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert main(["generate", "a person walks", "--loop", "-1", "--out-dir", str(tmp_path / "x")]) == 2

@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--foot-lock", default="off", choices=("off", "feet", "toes"),
                    help="pin planted feet on the floor (as motionprompt generate --foot-lock)")
     p.add_argument("--trim", type=_trim_span, default=None, metavar="START:END", help="keep START to END seconds")
+    p.add_argument("--loop", nargs="?", type=float, const=0.0, default=None, metavar="SECONDS",
+                   help="cut a seamless loop (default length: the best cycle's)")
+    p.add_argument("--path", default=None, metavar="FILE", help="follow a floor path (JSON / CSV of x,z metres)")
     rig = p.add_argument_group("your own rig (retarget)")
     rig.add_argument("--rig", type=Path, default=None, metavar="RIG.blend|RIG.fbx",
                      help="key every take onto this rig (a .blend, or a character .fbx such as a Mixamo download)")
@@ -115,7 +118,8 @@ def run(args) -> int:
                               seconds=args.seconds, temperature=args.temperature, top_k=args.top_k,
                               compose=args.compose, device=args.device,
                               post=PostProcess(root="in_place" if root_motion == "none" else "keep",
-                                               trim=args.trim, foot_lock=args.foot_lock),
+                                               trim=args.trim, foot_lock=args.foot_lock, path=args.path,
+                                               loop=args.loop),
                               previews=not args.no_previews, out_dir=args.out_dir)
     try:
         spec = ModelSpec.load(args.model) if jobs else None

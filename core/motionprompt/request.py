@@ -232,4 +232,6 @@ class GenerateRequest:
                     top_k=self.top_k, top_p=self.top_p, greedy=self.greedy, guidance=self.guidance,
                     compose=self.compose, fps=self.post.fps, root=self.post.root,
                     **({"trim": list(self.post.trim)} if self.post.trim else {}),
-                    **({"foot_lock": self.post.foot_lock} if self.post.foot_lock != "off" else {}))
+                    **({"foot_lock": self.post.foot_lock} if self.post.foot_lock != "off" else {}),
+                    **({"path": self.post.path} if self.post.path else {}),
+                    **({"loop": self.post.loop} if self.post.loop is not None else {}))

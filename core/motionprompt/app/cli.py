@@ -77,11 +77,15 @@ def _add_post(p, fps_flag: str, fps_help: str) -> None:
                    help="keep the stretch from START to END seconds (either may be left out)")
     g.add_argument("--foot-lock", dest="foot_lock", default="off", choices=postprocess.LOCK_MODES,
                    help="pin planted feet on the floor: toes (the ball stays down), feet (the heel), off (default)")
+    g.add_argument("--loop", nargs="?", type=float, const=0.0, default=None, metavar="SECONDS",
+                   help="cut a seamless loop (of SECONDS; default: the best cycle's own length)")
+    g.add_argument("--path", default=None, metavar="FILE",
+                   help="follow a floor path (JSON or CSV of x,z points in metres) at the motion's own pace")
 
 
 def _post(args) -> postprocess.PostProcess:
     return postprocess.PostProcess(fps=args.post_fps, root="in_place" if args.in_place else "keep",
-                                   trim=args.trim, foot_lock=args.foot_lock)
+                                   trim=args.trim, foot_lock=args.foot_lock, path=args.path, loop=args.loop)
 
 
 def _run_export(args) -> int:

@@ -11,9 +11,11 @@ the Blender add-on), so a new step is written once: a function here and a field 
 """
 
 from .feet import LOCK_MODES, foot_contacts, foot_lock
+from .loop import loop, repeat
+from .path import follow_path, load_path
 from .root import in_place
 from .stage import ROOT_MODES, PostProcess, PostProcessError, apply
 from .timing import resample, trim
 
 __all__ = ["PostProcess", "PostProcessError", "apply", "resample", "in_place", "trim", "foot_lock", "foot_contacts",
-           "ROOT_MODES", "LOCK_MODES"]
+           "loop", "repeat", "follow_path", "load_path", "ROOT_MODES", "LOCK_MODES"]

@@ -1,6 +1,7 @@
 """The post-processing stage: which steps run on a motion (``PostProcess``) and running them
-(``apply``), in a fixed order: the root (in place), the stretch kept (trim), the feet (foot
-lock), then the frame rate (resample)."""
+(``apply``), in a fixed order: the root (in place), the stretch kept (trim), a floor path
+(which locks the feet itself) or else the foot lock, the loop, then the frame rate
+(resample)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from dataclasses import dataclass
 
 from ..body.motion import Motion
 from .feet import LOCK_MODES, foot_lock
+from .loop import loop
+from .path import follow_path, load_path
 from .root import in_place
 from .timing import resample, trim
 
@@ -31,12 +34,18 @@ class PostProcess:
         root: one of ``ROOT_MODES``.
         trim: (start, end) seconds kept (end None: to the end); None: all of it.
         foot_lock: one of ``feet.LOCK_MODES`` ("off", "feet", "toes").
+        path: a floor path file (JSON / CSV of [x, z] metres, ``path.load_path``) the pelvis
+            follows at the motion's own stride speed; its feet are locked ("toes" unless
+            ``foot_lock`` says otherwise).
+        loop: seconds of a loop cut from the motion (0: the best cycle's own length); None: no loop.
     """
 
     fps: float | None = None
     root: str = "keep"
     trim: tuple | None = None
     foot_lock: str = "off"
+    path: str | None = None
+    loop: float | None = None
 
     def validate(self) -> "PostProcess":
         """Returns self; raises ``PostProcessError`` naming the option for a bad value."""
@@ -55,11 +64,20 @@ class PostProcess:
             if not ok:
                 raise PostProcessError(f"trim: {self.trim!r} is not a stretch; give START:END seconds, "
                                        "0 <= START < END (END may be left out)")
+        if self.loop is not None and not (isinstance(self.loop, (int, float)) and math.isfinite(self.loop)
+                                          and self.loop >= 0):
+            raise PostProcessError(f"loop: {self.loop!r} is not a length; give seconds >= 0 (0: the best cycle)")
+        if self.path is not None:
+            try:
+                load_path(self.path)
+            except (OSError, ValueError) as e:
+                raise PostProcessError(f"path: {e}") from None
         return self
 
     @property
     def is_identity(self) -> bool:
-        return self.fps is None and self.root == "keep" and self.trim is None and self.foot_lock == "off"
+        return (self.fps is None and self.root == "keep" and self.trim is None and self.foot_lock == "off"
+                and self.path is None and self.loop is None)
 
 
 def apply(motion: Motion, post: PostProcess | None = None) -> Motion:
@@ -71,8 +89,12 @@ def apply(motion: Motion, post: PostProcess | None = None) -> Motion:
         motion = in_place(motion)
     if post.trim is not None:
         motion = trim(motion, *post.trim)
-    if post.foot_lock != "off":
+    if post.path is not None:
+        motion = follow_path(motion, load_path(post.path), lock_feet=post.foot_lock if post.foot_lock != "off" else "toes")
+    elif post.foot_lock != "off":
         motion = foot_lock(motion, post.foot_lock)
+    if post.loop is not None:
+        motion = loop(motion, seconds=post.loop or None, in_place=post.root == "in_place")
     if post.fps is not None:
         motion = resample(motion, post.fps)
     return motion
