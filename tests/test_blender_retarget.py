@@ -35,10 +35,27 @@ def _walk() -> Motion:
     return Motion(R, root, joints=joints, prompt="walk")
 
 
-@pytest.fixture(params=["walk", "real clip"])
+_DEMO: list = []
+
+
+def _demo_walk() -> Motion:
+    """A motion the shipped demo model generates (once per session)."""
+    if not _DEMO:
+        pytest.importorskip("torch")
+        from motionprompt.generation.generator import Generator
+        from motionprompt.request import GenerateRequest
+
+        gen = Generator.from_spec("demo")
+        _DEMO.append(gen.generate(GenerateRequest(["a person walks forward"], seconds=4, seeds=[0]))[0])
+    return _DEMO[0]
+
+
+@pytest.fixture(params=["walk", "real clip", "demo model"])
 def motion(request):
     if request.param == "walk":
         return _walk()
+    if request.param == "demo model":
+        return _demo_walk()
     return Motion.from_272(request.getfixturevalue("real_clip")["x272"][:150], prompt="clip")
 
 
