@@ -318,3 +318,29 @@ def test_rewrite_reply_parsing_and_fallback(monkeypatch):
     rewrite.add_rewrites(jobs, "somewhere", "cpu", logs.append)
     assert jobs[0].texts == {0: "walk", 1: "A person walks forward."}
     assert jobs[1].texts == {0: "boom walk"} and "rewrite failed" in logs[0]
+
+
+def test_a_write_failure_mid_group_never_reruns_the_jobs_already_done(tmp_path, monkeypatch):
+    """A full disk on the third job of a group: jobs 1-2 stay done once, the third is failed
+    (its folder kept incomplete for --resume), the fourth is done; nothing duplicated."""
+    from motionprompt.app import batch
+
+    real, calls = batch.output_files, []
+
+    def flaky(motion, folder, flag, previews=True):
+        calls.append(motion.prompt)
+        if motion.prompt == "c":
+            (folder / "0_predict.npy").write_bytes(b"partial")
+            raise OSError(28, "No space left on device")
+        return real(motion, folder, flag, previews)
+
+    monkeypatch.setattr(batch, "output_files", flaky)
+    jobs = [Job(line=i + 1, prompt=t, seed=i, texts={0: t}) for i, t in enumerate("abcd")]
+    run = RunDir(tmp_path, "exp")
+    recs = run_jobs(jobs, run, lambda ts, ss: [_fake_motion(t, s) for t, s in zip(ts, ss)], {}, batch_size=8,
+                    previews=False, log=lambda s: None)
+    assert [(r["prompt"], r["status"]) for r in recs] == [("a", "done"), ("b", "done"), ("c", "failed"), ("d", "done")]
+    assert calls.count("a") == 1 and calls.count("b") == 1
+    folders = sorted(p.name for p in (tmp_path / "exp").iterdir() if p.is_dir())
+    assert len(folders) == 4 and "No space left" in recs[2]["error"]
+    assert list(run.incomplete()) == [jobs[2].key]

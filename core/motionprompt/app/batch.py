@@ -89,14 +89,14 @@ def run_jobs(jobs: list[Job], run: RunDir, generate: Callable[[list[str], list[i
             n_texts += len(todo[i].texts)
             i += 1
         try:
-            records += write(group)
+            write(group, records)
         except Exception:  # noqa: BLE001 - find the culprit: one by one (jobs already written stay as they are)
             finished = {r["key"] for r in records}
             for job in group:
                 if job.key in finished:
                     continue
                 try:
-                    records += write([job])
+                    write([job], records)
                 except Exception as e:  # noqa: BLE001 - recorded, the batch goes on
                     rec = dict(key=job.key, line=job.line, prompt=job.prompt, sample=job.sample, seed=job.seed,
                                status="failed", error=f"{type(e).__name__}: {e}", settings=settings,
@@ -113,7 +113,8 @@ def run_jobs(jobs: list[Job], run: RunDir, generate: Callable[[list[str], list[i
 
 @dataclass
 class _Writer:
-    """Makes and writes one group of jobs: ``self(group) -> records``."""
+    """Makes and writes one group of jobs: ``self(group, records)`` appends each job's record
+    as soon as it is written, so a failure later in the group never re-runs the jobs done."""
 
     run: RunDir
     generate: Callable
@@ -140,11 +141,10 @@ class _Writer:
                 out.setdefault(job.key, []).append((flag, motion))
         return out
 
-    def __call__(self, group: list[Job]) -> list[dict]:
+    def __call__(self, group: list[Job], records: list[dict]) -> None:
         t0 = time.perf_counter()
         made = self.motions(group)
         t_gen = (time.perf_counter() - t0) / max(1, len(group))
-        records = []
         for job in group:
             t1 = time.perf_counter()
             folder = self.run.claim(job, reuse=self.leftovers.get(job.key))
@@ -167,5 +167,4 @@ class _Writer:
             self.run.finish(folder, rec)
             self.leftovers.pop(job.key, None)
             records.append(rec)
-        return records
 
