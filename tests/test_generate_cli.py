@@ -344,3 +344,15 @@ def test_a_write_failure_mid_group_never_reruns_the_jobs_already_done(tmp_path, 
     folders = sorted(p.name for p in (tmp_path / "exp").iterdir() if p.is_dir())
     assert len(folders) == 4 and "No space left" in recs[2]["error"]
     assert list(run.incomplete()) == [jobs[2].key]
+
+
+def test_resume_with_other_settings_is_refused_unless_asked(model_toml, tmp_path, capsys):
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a man walks\n", encoding="utf-8")
+    args = ["batch", str(prompts), "--model", str(model_toml), "--seed", "1", "--out-dir", str(tmp_path), "--no-preview"]
+    assert main(args + ["--seconds", "1"]) == 0
+    assert main(args + ["--seconds", "2", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "seconds: 1.0 -> 2.0" in err and "--allow-changed-settings" in err
+    assert main(args + ["--seconds", "1", "--resume"]) == 0
+    assert main(args + ["--seconds", "2", "--resume", "--allow-changed-settings"]) == 0

@@ -212,6 +212,8 @@ def _add_batch(sub) -> None:
     p.add_argument("--infer-batch-prompt", "--infer_batch_prompt", dest="infer_batch_prompt", type=Path, default=None,
                    help="the prompt file (the release's spelling)")
     p.add_argument("--resume", action="store_true", help="skip prompts the run's manifest records as done")
+    p.add_argument("--allow-changed-settings", action="store_true",
+                   help="with --resume: go on although the run's done jobs were made with other settings")
     _add_generation(p)
     p.set_defaults(func=_run_batch)
 
@@ -281,6 +283,11 @@ def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, re
     def generate(texts, seeds):
         return gen.generate(request.replace(prompts=texts, seeds=seeds, batch_size=batch_size))
 
+    if resume and not getattr(args, "allow_changed_settings", False):
+        changed = run.changed_settings(settings)
+        if changed:
+            return _fail(f"--resume: {run.manifest} was made with other settings ({'; '.join(changed)}); "
+                         "resuming would mix them: use them again, another --exp-name, or --allow-changed-settings")
     with tqdm(total=len(jobs), unit="motion", disable=len(jobs) < 2) as bar:
         records = run_jobs(jobs, run, generate, settings, batch_size=batch_size, previews=request.previews,
                            resume=resume, progress=bar, log=log, post=request.post)

@@ -58,6 +58,15 @@ class RunDir:
                 continue
         return out
 
+    def changed_settings(self, settings: dict) -> list[str]:
+        """How ``settings`` differ from those the run's done jobs were made with, one
+        "name: old -> new" line per setting (empty when they agree or nothing is done)."""
+        old = next((r.get("settings") for r in reversed(self.records()) if r.get("status") == "done"), None)
+        if not old:
+            return []
+        return [f"{k}: {old.get(k)!r} -> {settings.get(k)!r}" for k in sorted(set(old) | set(settings))
+                if old.get(k) != settings.get(k)]
+
     def done_keys(self) -> set[str]:
         return {r["key"] for r in self.records() if r.get("status") == "done"}
 
