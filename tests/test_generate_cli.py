@@ -315,7 +315,7 @@ def test_rewrite_reply_parsing_and_fallback(monkeypatch):
     monkeypatch.setattr(rewrite, "build_rewriter", lambda path, device="cpu": flaky)
     jobs = [Job(line=1, prompt="walk", texts={0: "walk"}), Job(line=2, prompt="boom walk", texts={0: "boom walk"})]
     logs = []
-    rewrite.add_rewrites(jobs, "somewhere", "cpu", logs.append)
+    assert rewrite.add_rewrites(jobs, "somewhere", "cpu", logs.append) == "used"
     assert jobs[0].texts == {0: "walk", 1: "A person walks forward."}
     assert jobs[1].texts == {0: "boom walk"} and "rewrite failed" in logs[0]
 
@@ -356,3 +356,11 @@ def test_resume_with_other_settings_is_refused_unless_asked(model_toml, tmp_path
     assert "seconds: 1.0 -> 2.0" in err and "--allow-changed-settings" in err
     assert main(args + ["--seconds", "1", "--resume"]) == 0
     assert main(args + ["--seconds", "2", "--resume", "--allow-changed-settings"]) == 0
+
+
+def test_an_unusable_rewrite_model_is_warned_and_recorded(model_toml, tmp_path, capsys):
+    assert main(["generate", "a man walks", "--model", str(model_toml), "--seconds", "1", "--no-preview",
+                 "--use-rewrite-model", "--rewrite-model-path", str(tmp_path / "nope"), "--out-dir", str(tmp_path)]) == 0
+    rec = json.loads((tmp_path / "generate" / "manifest.jsonl").read_text())
+    assert rec["settings"]["rewrite"].startswith("not used") and "nope" in rec["settings"]["rewrite"]
+    assert "warning: rewrite model not available" in capsys.readouterr().err

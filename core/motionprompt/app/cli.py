@@ -266,18 +266,22 @@ def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, re
     from .rewrite import add_rewrites
     from .rundir import RunDir
 
-    log = tqdm.write
+    def log(msg: str) -> None:  # notes and warnings to stderr: stdout lists the result folders
+        tqdm.write(msg, file=sys.stderr)
+
     try:
         gen = Generator.from_spec(spec, device=torch_device(request.device), dtype=torch_dtype(request.dtype))
     except (ModelSpecError, CheckpointError, FileNotFoundError, ValueError) as e:
         return _fail(str(e))
+    rewrite = None
     if args.use_rewrite_model:
-        add_rewrites(jobs, args.rewrite_model_path, "cuda" if gen.device.type == "cuda" else "cpu", log)
+        rewrite = add_rewrites(jobs, args.rewrite_model_path, "cuda" if gen.device.type == "cuda" else "cpu", log)
     run = RunDir(request.out_dir, exp_name)
     settings = dict(request.settings(), model=gen.spec.name, fps=request.post.fps or gen.spec.fps,
                     guidance=gen.default_guidance if request.guidance is None else request.guidance,
                     compose=gen.default_compose if request.compose is None else request.compose,
-                    device=str(gen.device), dtype=str(gen.dtype).replace("torch.", ""))
+                    device=str(gen.device), dtype=str(gen.dtype).replace("torch.", ""),
+                    **({"rewrite": rewrite} if rewrite else {}))
     batch_size = request.batch_size or gen.default_batch_size
 
     def generate(texts, seeds):

@@ -42,17 +42,18 @@ def rewrite_prompt(pipe, text: str, max_new_tokens: int = 128) -> str:
     return cand
 
 
-def add_rewrites(jobs, path, device: str, log: Callable[[str], None]) -> None:
+def add_rewrites(jobs, path, device: str, log: Callable[[str], None]) -> str:
     """Give each job a rewritten text (flag 1) from the model in ``path``; a prompt whose rewrite
-    fails, or a model that cannot load, leaves the original alone (logged)."""
+    fails, or a model that cannot load, leaves the original alone (logged). Returns what
+    happened, for the manifest: "used", or why no rewrite was made."""
     if not path:
-        log("--use-rewrite-model needs --rewrite-model-path; generating the original prompts only")
-        return
+        log("warning: --use-rewrite-model needs --rewrite-model-path; generating the original prompts only")
+        return "not used: no --rewrite-model-path"
     try:
         pipe = build_rewriter(path, device=device)
     except Exception as e:  # noqa: BLE001 - any load failure falls back to the originals
-        log(f"rewrite model not available ({e}); generating the original prompts only")
-        return
+        log(f"warning: rewrite model not available ({e}); generating the original prompts only")
+        return f"not used: {e}"
     cache: dict[str, str] = {}
     for job in jobs:
         if job.prompt not in cache:
@@ -63,3 +64,4 @@ def add_rewrites(jobs, path, device: str, log: Callable[[str], None]) -> None:
                 cache[job.prompt] = ""
         if cache[job.prompt]:
             job.texts[1] = cache[job.prompt]
+    return "used"
