@@ -209,3 +209,30 @@ def test_smplx_model_sets_transl_from_exact_rest_pelvis(motion, tmp_path, monkey
     assert main(["export", str(src), "--to", "smplx85", "-o", str(tmp_path / "o.npy"), "--smplx-model", str(tmp_path)]) == 0
     s85 = np.load(tmp_path / "o.npy")
     np.testing.assert_allclose(s85[:, 72:75] + j0, motion.root_translation, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", ["zeros", "complex", "npz fps 0", "npz fps text", "npz rest_pelvis", "cli fps"])
+def test_bad_motion_files_are_named_without_a_traceback(case, tmp_path, capsys):
+    from motionprompt.app.cli import main
+
+    src, extra = tmp_path / "m.npy", []
+    if case == "zeros":
+        np.save(src, np.zeros((10, 272)))
+    elif case == "complex":
+        np.save(src, np.ones((10, 272), dtype=complex))
+    elif case == "cli fps":
+        np.save(src, np.zeros((10, 272)))
+        extra = ["--fps", "-5"]
+    else:
+        src = tmp_path / "m.npz"
+        arrays = dict(poses=np.zeros((5, 66)), trans=np.zeros((5, 3)))
+        arrays.update({"npz fps 0": dict(mocap_frame_rate=np.array(0.0)),
+                       "npz fps text": dict(mocap_frame_rate=np.array("fast")),
+                       "npz rest_pelvis": dict(rest_pelvis=np.zeros(7))}[case])
+        np.savez(src, **arrays)
+    rc = main(["export", str(src), "--to", "bvh", "-o", str(tmp_path / "o.bvh"), *extra])
+    err = capsys.readouterr().err
+    assert rc in (1, 2) and "Traceback" not in err and (str(src) in err or "--fps" in err), err
+    assert {"zeros": "rotation channels are zero", "complex": "real numbers", "npz fps 0": "mocap_frame_rate",
+            "npz fps text": "mocap_frame_rate", "npz rest_pelvis": "rest_pelvis", "cli fps": "--fps"}[case] in err
+    assert not (tmp_path / "o.bvh").exists()

@@ -15,6 +15,7 @@ spellings are accepted too (``--exp_name``, ``--infer_batch_prompt``, ``--resume
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -104,6 +105,8 @@ def _run_export(args) -> int:
     except postprocess.PostProcessError as e:
         option, detail = str(e).split(": ", 1)
         return _fail(f"export: --{'out-fps' if option == 'fps' else option.replace('_', '-')}: {detail}")
+    if not (math.isfinite(args.fps) and args.fps > 0):
+        return _fail(f"export: --fps {args.fps!r} is not a frame rate; give a number > 0 (a .npy's rate)")
     try:
         motion = load_motion(args.motion, fps=args.fps, prompt=args.prompt)
     except MotionFileError as e:

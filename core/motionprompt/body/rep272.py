@@ -26,6 +26,7 @@ from .rotations import heading_angle, matrix_to_6d, sixd_to_matrix, yaw_matrix
 __all__ = [
     "DIM",
     "NUM_JOINTS",
+    "ROTATION_SLICE",
     "motion_to_272",
     "recover_from_272",
     "recover_positions",
@@ -40,7 +41,8 @@ DIM = 8 + NUM_JOINTS * 3 * 2 + NUM_JOINTS * 6  # 272
 
 _POS = slice(8, 8 + 3 * NUM_JOINTS)
 _VEL = slice(8 + 3 * NUM_JOINTS, 8 + 6 * NUM_JOINTS)
-_ROT = slice(8 + 6 * NUM_JOINTS, DIM)
+#: The 22 local rotations (6D each) of a frame.
+ROTATION_SLICE = slice(8 + 6 * NUM_JOINTS, DIM)
 
 
 def motion_to_272(local_rots: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -81,7 +83,7 @@ def motion_to_272(local_rots: np.ndarray, positions: np.ndarray) -> np.ndarray:
     out[:, _VEL] = vel.reshape(T, -1)
     rots = R.copy()
     rots[:, 0] = H @ R[:, 0]
-    out[:, _ROT] = matrix_to_6d(rots).reshape(T, -1)
+    out[:, ROTATION_SLICE] = matrix_to_6d(rots).reshape(T, -1)
     return out
 
 
@@ -109,7 +111,7 @@ def _root_xz(x: np.ndarray, G: np.ndarray) -> np.ndarray:
 
 
 def _rotations(x: np.ndarray, G: np.ndarray) -> np.ndarray:
-    rots = sixd_to_matrix(x[:, _ROT].reshape(len(x), NUM_JOINTS, 6))
+    rots = sixd_to_matrix(x[:, ROTATION_SLICE].reshape(len(x), NUM_JOINTS, 6))
     rots[:, 0] = np.swapaxes(G, -1, -2) @ rots[:, 0]
     return rots
 

@@ -149,8 +149,8 @@ def _load_any(path: Path):
 
 
 def _finite(path: Path, name: str, a: np.ndarray) -> np.ndarray:
-    if not np.issubdtype(a.dtype, np.number):
-        raise MotionFileError(f"{path}: {name} has dtype {a.dtype}, expected numbers")
+    if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
+        raise MotionFileError(f"{path}: {name} has dtype {a.dtype}, expected real numbers")
     a = a.astype(np.float64)
     if not np.all(np.isfinite(a)):
         bad = np.argwhere(~np.isfinite(a.reshape(len(a), -1)))[0][0] if a.ndim else 0
@@ -177,17 +177,30 @@ def load_motion(path, fps: float = 30.0, prompt: str = "") -> Motion:
             if poses.ndim != 2 or poses.shape[1] < 66 or trans.shape != (len(poses), 3) or len(poses) < 1:
                 raise MotionFileError(f"{path}: expected poses (T, >=66) and trans (T, 3), "
                                       f"got {poses.shape} and {trans.shape}")
-            rest_pelvis = data["rest_pelvis"] if "rest_pelvis" in data.files else DEFAULT_REST_PELVIS
+            rest_pelvis = DEFAULT_REST_PELVIS
+            if "rest_pelvis" in data.files:
+                rest_pelvis = _finite(path, "rest_pelvis", data["rest_pelvis"])
+                if rest_pelvis.shape != (3,):
+                    raise MotionFileError(f"{path}: rest_pelvis has shape {rest_pelvis.shape}, expected (3,) metres")
             joints = data["joints"] if "joints" in data.files else None
             rate_key = next((k for k in ("mocap_frame_rate", "mocap_framerate") if k in data.files), None)
-            fps = float(data[rate_key]) if rate_key else fps
+            if rate_key:
+                rate = _finite(path, rate_key, data[rate_key]).reshape(-1)
+                if rate.shape != (1,) or not rate[0] > 0:
+                    raise MotionFileError(f"{path}: {rate_key} is {data[rate_key]!r}, expected one frame rate > 0")
+                fps = float(rate[0])
             prompt = str(data["prompt"]) if "prompt" in data.files and not prompt else prompt
         rots = axis_angle_to_matrix(poses[:, :66].reshape(-1, NUM_BODY_JOINTS, 3))
         return Motion(rots, trans + rest_pelvis, fps=fps,
                       joints=None if joints is None or joints.shape != (len(poses), 22, 3) else joints,
                       prompt=prompt, source=str(path))
     a = _finite(path, "array", data)
+    if not (isinstance(fps, (int, float)) and np.isfinite(fps) and fps > 0):
+        raise MotionFileError(f"{path}: frame rate {fps!r} is not a frame rate; give a number > 0")
     if a.ndim == 2 and a.shape[1] == rep272.DIM and len(a) >= 1:
+        if not np.all(np.abs(a[:, rep272.ROTATION_SLICE]).reshape(len(a), -1, 6).sum(-1) > 0):
+            raise MotionFileError(f"{path}: its rotation channels are zero (an all-zero or normalised array?); "
+                                  "expected de-normalised 272-dim frames")
         return Motion.from_272(a, fps=fps, prompt=prompt, source=str(path))
     if a.ndim == 2 and a.shape[1] == 85 and len(a) >= 1:
         rots = axis_angle_to_matrix(a[:, :66].reshape(-1, NUM_BODY_JOINTS, 3))
