@@ -188,3 +188,14 @@ def test_clauses_and_tokens_prefix_is_each_clause_alone_then_the_tokens():
             ref = model(**tok(clause, return_tensors="pt")).last_hidden_state[0].mean(0)
         torch.testing.assert_close(words[0, k], ref, rtol=1e-4, atol=1e-4)
     assert int(wmask.sum()) == 2 + len(tok("she walks and then waves").input_ids)
+
+
+def test_a_prompt_past_the_token_limit_is_warned_about_on_the_minilm_path():
+    enc = build_text_encoder("minilm", None, pooling="clauses+tokens", max_tokens=20)
+    with pytest.warns(UserWarning, match="longer than 20 text tokens"):
+        feats, mask = enc.encode(["a person " + "walks forward slowly and carefully " * 30])
+    import warnings as w
+
+    with w.catch_warnings():
+        w.simplefilter("error")
+        enc.encode(["a person waves"])  # a short one: no warning

@@ -94,13 +94,15 @@ class TextEncoder:
         self.model.to(device=device, dtype=dtype)
         return self
 
-    def _features(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token features (B, L, D) and attention mask (B, L) of the whole (or input-cut) prompts."""
+    def _features(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+        """Token features (B, L, D), attention mask (B, L) of the whole (or input-cut) prompts,
+        and the rows whose text is longer than ``max_tokens`` tokens (cut here or in ``encode``)."""
         kw = dict(max_length=self.max_tokens) if self._truncate_input else {}
         batch = self.tokenizer(list(prompts), padding=True, truncation=True, return_tensors="pt", **kw)
         ids = batch["input_ids"].to(self.device)
         att = batch["attention_mask"].to(self.device)
-        return self.model(input_ids=ids, attention_mask=att).last_hidden_state, att
+        long = [i for i, n in enumerate(att.sum(1).tolist()) if n > self.max_tokens]
+        return self.model(input_ids=ids, attention_mask=att).last_hidden_state, att, long
 
     @torch.no_grad()
     def encode(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,17 +113,17 @@ class TextEncoder:
         if self.pooling in CLAUSE_POOLINGS:
             # the prompts and their clauses in one encoder batch (one pass, not two)
             clauses = [split_clauses(p, CLAUSE_POOLINGS[self.pooling]) for p in prompts]
-            feats, att = self._features(prompts + [c for cs in clauses for c in cs])
+            feats, att, long = self._features(prompts + [c for cs in clauses for c in cs])
             clause_feats, clause_att = feats[n:], att[n:]
             feats, att = feats[:n], att[:n]
         else:
-            feats, att = self._features(prompts)
-        if feats.shape[1] > self.max_tokens:
-            long = [i for i, n in enumerate(att.sum(1).tolist()) if n > self.max_tokens]
+            feats, att, long = self._features(prompts)
+        long = [i for i in long if i < n]
+        if long:
             warnings.warn(f"{len(long)} prompt(s) longer than {self.max_tokens} text tokens were cut to the "
                           f"first {self.max_tokens} (as released): {', '.join(repr(prompts[i][:40]) for i in long[:3])}",
                           stacklevel=2)
-            feats, att = feats[:, :self.max_tokens], att[:, :self.max_tokens]
+        feats, att = feats[:, :self.max_tokens], att[:, :self.max_tokens]
         if clauses is not None:
             return self._clauses_and_tokens(clauses, clause_feats, clause_att, feats.float(), att.bool())
         return pool_features(feats.float(), att.bool(), self.pooling)
@@ -188,11 +190,11 @@ class MiniLMTextEncoder(TextEncoder):
         super().__init__(tok, model, max_tokens, pooling, truncate_input=True)
         self.dim = model.hidden_size
 
-    def _features(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _features(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
         enc = self.tokenizer.encode_batch(prompts)
         ids = torch.tensor([e.ids for e in enc], dtype=torch.long, device=self.device)
         att = torch.tensor([e.attention_mask for e in enc], dtype=torch.long, device=self.device)
-        return self.model(ids, att), att
+        return self.model(ids, att), att, [i for i, e in enumerate(enc) if e.overflowing]
 
 
 ENCODERS = {"t5": T5TextEncoder, "flan-t5-xl": T5TextEncoder, "flan-t5-xxl": T5TextEncoder,
