@@ -364,3 +364,15 @@ def test_an_unusable_rewrite_model_is_warned_and_recorded(model_toml, tmp_path, 
     rec = json.loads((tmp_path / "generate" / "manifest.jsonl").read_text())
     assert rec["settings"]["rewrite"].startswith("not used") and "nope" in rec["settings"]["rewrite"]
     assert "warning: rewrite model not available" in capsys.readouterr().err
+
+
+def test_a_second_resume_of_the_same_run_at_once_is_refused(model_toml, tmp_path, capsys):
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a man walks\n", encoding="utf-8")
+    args = ["batch", str(prompts), "--model", str(model_toml), "--seconds", "1", "--seed", "1",
+            "--out-dir", str(tmp_path), "--no-preview"]
+    assert main(args) == 0
+    with RunDir(tmp_path, "p").resume_lock():  # another process resuming it
+        assert main(args + ["--resume"]) == 2
+        assert "being resumed by pid" in capsys.readouterr().err
+    assert main(args + ["--resume"]) == 0  # free again

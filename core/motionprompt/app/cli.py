@@ -15,6 +15,7 @@ spellings are accepted too (``--exp_name``, ``--infer_batch_prompt``, ``--resume
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 from pathlib import Path
@@ -267,7 +268,7 @@ def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, re
     from ..models.model_spec import ModelSpecError
     from .batch import run_jobs
     from .rewrite import add_rewrites
-    from .rundir import RunDir
+    from .rundir import RunBusyError, RunDir
 
     def log(msg: str) -> None:  # notes and warnings to stderr: stdout lists the result folders
         tqdm.write(msg, file=sys.stderr)
@@ -295,9 +296,13 @@ def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, re
         if changed:
             return _fail(f"--resume: {run.manifest} was made with other settings ({'; '.join(changed)}); "
                          "resuming would mix them: use them again, another --exp-name, or --allow-changed-settings")
-    with tqdm(total=len(jobs), unit="motion", disable=len(jobs) < 2) as bar:
-        records = run_jobs(jobs, run, generate, settings, batch_size=batch_size, previews=request.previews,
-                           resume=resume, progress=bar, log=log, post=request.post)
+    try:
+        with run.resume_lock() if resume else contextlib.nullcontext(), \
+                tqdm(total=len(jobs), unit="motion", disable=len(jobs) < 2) as bar:
+            records = run_jobs(jobs, run, generate, settings, batch_size=batch_size, previews=request.previews,
+                               resume=resume, progress=bar, log=log, post=request.post)
+    except RunBusyError as e:
+        return _fail(f"--resume: {e}")
     for r in records:
         if r["status"] == "done":
             print(run.root / r["folder"])

@@ -10,6 +10,7 @@ is appended, so a resumed run knows which folders a killed run left unfinished.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -18,9 +19,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .batch import Job
 
-__all__ = ["RunDir", "MARKER", "check_out_dir"]
+__all__ = ["RunDir", "RunBusyError", "MARKER", "check_out_dir"]
 
 MARKER = ".incomplete"
+
+
+class RunBusyError(RuntimeError):
+    """Another process is resuming the same run folder."""
 
 
 def check_out_dir(path) -> Path:
@@ -57,6 +62,33 @@ class RunDir:
             except json.JSONDecodeError:
                 continue
         return out
+
+    @contextlib.contextmanager
+    def resume_lock(self):
+        """Held by the one run that resumes this folder (an exclusive lock on ``.resume.lock``,
+        released when the process ends however it ends); a second resume at the same time
+        raises ``RunBusyError`` instead of redoing the same jobs. Without ``fcntl`` (Windows)
+        it is a no-op."""
+        try:
+            import fcntl
+        except ImportError:
+            yield
+            return
+        with open(self.root / ".resume.lock", "a+") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                f.seek(0)
+                holder = f.read().strip() or "another process"
+                raise RunBusyError(f"{self.root} is being resumed by {holder}; wait for it to finish") from None
+            f.seek(0)
+            f.truncate()
+            f.write(f"pid {os.getpid()}")
+            f.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
     def changed_settings(self, settings: dict) -> list[str]:
         """How ``settings`` differ from those the run's done jobs were made with, one
