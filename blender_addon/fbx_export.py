@@ -23,6 +23,7 @@ from pathlib import Path
 import bpy
 from mathutils import Matrix
 
+from . import compat
 from .keys import set_frame_range
 
 __all__ = ["PRESETS", "export_fbx"]
@@ -39,12 +40,7 @@ PRESETS: dict[str, dict] = {
 def _scaled_action(action, factor: float):
     """A copy of ``action`` with every location curve multiplied by ``factor``."""
     copy = action.copy()
-    if hasattr(copy, "fcurves") and not hasattr(copy, "layers"):
-        curves = copy.fcurves
-    else:  # layered actions (4.4+): every channelbag of every strip
-        curves = [fc for layer in copy.layers for strip in layer.strips for bag in strip.channelbags
-                  for fc in bag.fcurves]
-    for fc in curves:
+    for fc in compat.all_fcurves(copy):
         if fc.data_path.endswith(".location") or fc.data_path == "location":
             for kp in fc.keyframe_points:
                 kp.co[1] *= factor
@@ -52,14 +48,6 @@ def _scaled_action(action, factor: float):
                 kp.handle_right[1] *= factor
             fc.update()
     return copy
-
-
-def _assign(obj, action) -> None:
-    if obj.animation_data is None:
-        obj.animation_data_create()
-    obj.animation_data.action = action
-    if hasattr(obj.animation_data, "action_slot") and len(getattr(action, "slots", ())):
-        obj.animation_data.action_slot = action.slots[0]
 
 
 def export_fbx(obj, path, preset: str = "unity", action=None, scene=None) -> Path:
@@ -98,7 +86,7 @@ def export_fbx(obj, path, preset: str = "unity", action=None, scene=None) -> Pat
     loc, rot, obj_scale = obj.matrix_world.decompose()
     factor = opts["scale"] * obj_scale.x * scene.unit_settings.scale_length
     baked = _scaled_action(action, factor) if abs(factor - 1.0) > 1e-12 else action
-    _assign(copy, baked)
+    compat.assign_action(copy, baked)
     if opts["upright"]:
         data.transform(Matrix.Rotation(-math.pi / 2, 4, "X"))
     if abs(factor - 1.0) > 1e-12:

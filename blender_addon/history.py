@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import compat
 from .core import Motion, formats
 
 __all__ = ["PROPS", "DIM", "MAX_PACKED", "record", "history", "activate", "motion_file", "frames_272",
@@ -80,8 +81,7 @@ def record(obj, action, info: dict, motion=None) -> None:
     track = obj.animation_data.nla_tracks.new()
     track.name = action.name
     strip = track.strips.new(action.name, frame, action)
-    if hasattr(strip, "action_slot") and strip.action_slot is None and len(action.slots):
-        strip.action_slot = action.slots[0]
+    compat.assign_strip_slot(strip, action)
     track.mute = True  # the active action plays; solo or unmute a track to compare
 
 
@@ -99,9 +99,7 @@ def history(obj) -> list:
 
 def activate(obj, action) -> None:
     """Make a history action the one that plays (and the one FBX export bakes)."""
-    obj.animation_data.action = action
-    if hasattr(obj.animation_data, "action_slot") and len(getattr(action, "slots", ())):
-        obj.animation_data.action_slot = action.slots[0]
+    compat.assign_action(obj, action)
 
 
 def motion_file(action) -> str | None:
@@ -152,16 +150,6 @@ def stored_motion(obj, action):
     return motion
 
 
-def _fcurves(action):
-    """The F-curves of ``action``'s first slot (4.4+ layered actions), or its legacy ``fcurves``."""
-    if hasattr(action, "layers"):
-        from bpy_extras.anim_utils import action_get_channelbag_for_slot
-
-        bag = action_get_channelbag_for_slot(action, action.slots[0]) if len(action.slots) else None
-        return None if bag is None else bag.fcurves
-    return action.fcurves
-
-
 def _keys_match(obj, action, motion, tol: float = 1e-5) -> bool:
     """Whether the rotation keys of ``action`` at its first and last keyed frames are those
     ``motion``'s first and last frames give on the armature ``obj``.
@@ -175,7 +163,7 @@ def _keys_match(obj, action, motion, tol: float = 1e-5) -> bool:
     from .armature import target_from_armature
     from .core import rig
 
-    fcurves = _fcurves(action)
+    fcurves = compat.slot_fcurves(action)
     if obj is None or fcurves is None:
         return False
     try:

@@ -2,8 +2,8 @@
 
 One action per motion, QUATERNION rotation keys for every driven bone (sign-continuous over
 time), location keys for the pelvis (and the root bone with root motion on it). F-curves are
-made with the API of the running Blender: ``Action.fcurve_ensure_for_datablock`` on 4.4+
-(layered actions; Blender 5 has no ``Action.fcurves``), ``Action.fcurves.new`` below.
+made with the API of the running Blender through ``compat`` (layered actions and slots on 4.4+,
+``Action.fcurves`` on 4.2 / 4.3).
 
 The key values themselves (pose maths, root motion) are ``rig.pose_channels`` (pure numpy,
 ``body/rig.py``) on the armature read by ``armature.target_from_armature``.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
+from . import compat
 from .armature import bone_map_for, prepare_rig, target_from_armature
 from .core import rig
 
@@ -21,32 +22,13 @@ __all__ = ["new_action", "write_keys", "apply_motion", "set_frame_range", "KEY_I
 
 #: Keys are samples of a 30 fps motion: linear interpolation never overshoots between them.
 KEY_INTERPOLATION = "LINEAR"
-_INTERP_ID = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items[KEY_INTERPOLATION].value
-
-
-def _fcurve_maker(obj, action):
-    """A function (data_path, index, group) -> FCurve on ``action`` for ``obj``, any Blender."""
-    if hasattr(action, "fcurve_ensure_for_datablock"):  # 4.4+
-        return lambda path, index, group: action.fcurve_ensure_for_datablock(obj, path, index=index,
-                                                                             group_name=group)
-
-    def legacy(path, index, group):
-        fc = action.fcurves.find(path, index=index)
-        if fc is not None:
-            action.fcurves.remove(fc)
-        return action.fcurves.new(path, index=index, action_group=group)
-    return legacy
+_INTERP_ID = compat.keyframe_interpolation(KEY_INTERPOLATION)
 
 
 def new_action(obj, name: str):
     """A new action assigned to ``obj`` (with its slot on 4.4+), replacing the active one."""
-    if obj.animation_data is None:
-        obj.animation_data_create()
     action = bpy.data.actions.new(name)
-    obj.animation_data.action = action
-    if hasattr(obj.animation_data, "action_slot") and obj.animation_data.action_slot is None:
-        slot = action.slots.new(id_type="OBJECT", name=obj.name)
-        obj.animation_data.action_slot = slot
+    compat.assign_action(obj, action)
     return action
 
 
@@ -59,7 +41,7 @@ def write_keys(obj, action, channels: dict, frame_start: int = 1) -> int:
     Returns:
         Number of keyframes written.
     """
-    make = _fcurve_maker(obj, action)
+    make = compat.fcurve_maker(obj, action)
     written = 0
     for (bone, prop), values in channels.items():
         values = np.asarray(values, dtype=np.float64)

@@ -26,7 +26,7 @@ def _settings(context):
 def get_backend(context) -> backend.Backend:
     prefs = get_prefs(context)
     s = _settings(context)
-    return backend.get_backend(prefs.backend, s.model_name(), prefs.device, prefs.python_path)
+    return backend.get_backend(prefs.backend, properties.model_name(s), prefs.device, prefs.python_path)
 
 
 def generation_request(context):
@@ -102,7 +102,7 @@ class MOTIONPROMPT_OT_generate(bpy.types.Operator):
         s = _settings(context)
         try:
             check_target(context)
-            be, model = get_backend(context), s.model_name()
+            be, model = get_backend(context), properties.model_name(s)
 
             def progress(step, total):
                 s.progress, s.status = step / max(total, 1), f"step {step}/{total}"
@@ -122,7 +122,7 @@ class MOTIONPROMPT_OT_generate(bpy.types.Operator):
         s = _settings(context)
         try:
             check_target(context)
-            self._backend, self._model = get_backend(context), s.model_name()
+            self._backend, self._model = get_backend(context), properties.model_name(s)
             self._backend.submit(generation_request(context))  # BusyError when busy
         except (backend.BusyError, backend.WorkerError, ValueError, OSError) as e:
             self.report({"ERROR"}, str(e))

@@ -42,10 +42,7 @@ class MOTIONPROMPT_PT_generate(_MotionPanel, bpy.types.Panel):
         if s.running:
             elapsed = time.time() - s.started
             text = f"{s.status}  {elapsed:.0f} s  (Esc cancels)"
-            if hasattr(layout, "progress"):
-                layout.progress(factor=s.progress, type="BAR", text=text)
-            else:
-                layout.label(text=f"{s.progress * 100:.0f}%  {text}")
+            layout.progress(factor=s.progress, type="BAR", text=text)  # 4.0+: every supported Blender (compat)
             layout.operator("motionprompt.cancel", icon="CANCEL")
         else:
             layout.operator("motionprompt.generate", icon="PLAY")

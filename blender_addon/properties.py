@@ -17,8 +17,8 @@ from . import armature
 from .core import bonemap, skeleton
 
 __all__ = ["MotionPromptSettings", "MotionPromptBoneMapItem", "CLASSES", "register_props", "unregister_props",
-           "BONE_MAP_ITEMS", "bone_map_setting_name", "custom_bone_map", "set_custom_rows", "chosen_bone_map",
-           "coverage_line", "map_status"]
+           "BONE_MAP_ITEMS", "model_name", "bone_map_setting_name", "custom_bone_map", "set_custom_rows",
+           "chosen_bone_map", "coverage_line", "map_status"]
 
 MODELS = [("demo", "Demo", "The small model shipped with motionprompt"),
           ("motionmillion-3b", "MotionMillion 3B", "Released 3B checkpoints ($MOTIONPROMPT_CHECKPOINTS)"),
@@ -101,13 +101,6 @@ class MotionPromptSettings(bpy.types.PropertyGroup):
     running: bpy.props.BoolProperty(name="Running", default=False)
     started: bpy.props.FloatProperty(name="Started", default=0.0)
 
-    def model_name(self) -> str:
-        if self.model == "FILE":
-            if not self.model_file:
-                raise ValueError("choose a model TOML file, or another model")
-            return bpy.path.abspath(self.model_file)
-        return self.model
-
 
 class MotionPromptBoneMapItem(bpy.types.PropertyGroup):
     """One row of an armature's custom bone map: ``bone`` follows ``joint`` (one-to-one when
@@ -121,6 +114,18 @@ class MotionPromptBoneMapItem(bpy.types.PropertyGroup):
     t: bpy.props.FloatProperty(name="t", default=0.0, min=0.0, max=1.0, precision=3,
                                description="Chain bones only: the fraction of the way from Joint to Toward "
                                            "(0: follows Joint one-to-one)")
+
+
+def model_name(settings) -> str:
+    """The model the settings choose: a preset name, or the absolute path of the model file.
+
+    A function, not a method: the add-on's PropertyGroups carry no methods (``compat``: the bpy
+    module of 4.2 segfaults at interpreter exit once a PropertyGroup with a method was registered)."""
+    if settings.model == "FILE":
+        if not settings.model_file:
+            raise ValueError("choose a model TOML file, or another model")
+        return bpy.path.abspath(settings.model_file)
+    return settings.model
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,10 @@
-"""Shared fixtures: the ../shared reference data (skipped cleanly when absent)."""
+"""Shared fixtures: the ../shared reference data (skipped cleanly when absent); the ``blender``
+marker on every test that runs Blender; a clean exit from the bpy module of Blender 4.x."""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -63,3 +66,49 @@ def model_toml(tmp_path_factory):
     spec = ModelSpec(name="tiny-test", text_encoder=dict(kind="minilm", path=None, max_tokens=150, pooling="none"),
                      lm=lmc, lm_checkpoint=d / "lm.safetensors", vqvae=vqc, vqvae_checkpoint=d / "vq.safetensors")
     return spec.write(d / "model.toml")
+
+
+# ---------------------------------------------------------------------------------------------
+# Blender tests: `pytest -m blender` runs them alone (tools/test_all.py, under each bpy version)
+
+
+def _is_blender_test(item) -> bool:
+    """Whether ``item`` runs Blender: its module holds the ``bpy`` module (``blender_helpers``,
+    ``import bpy``), or its function imports it itself (``import bpy``, ``pytest.importorskip("bpy")``)."""
+    module = getattr(item, "module", None)
+    bpy_global = getattr(module, "bpy", None)
+    if getattr(bpy_global, "__name__", None) == "bpy":
+        return True
+    code = getattr(getattr(item, "function", None), "__code__", None)
+    if code is None:
+        return False
+    return "bpy" in code.co_names or ("importorskip" in code.co_names and "bpy" in code.co_consts)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("blender") is None and _is_blender_test(item):
+            item.add_marker(pytest.mark.blender)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config._motionprompt_exitstatus = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """Under bpy 4.x, end the process here, with pytest's exit status, once everything is
+    reported: after the Rigify tests their ``bpy`` module crashes at interpreter exit (4.2, a
+    segfault in ``bpy_class_free``) or hangs there (4.5, a condition variable destroyed while
+    a thread waits on it); see blender_addon/compat.py. The Blender program is not affected,
+    and bpy 5.0 exits cleanly, so it exits as usual."""
+    bpy = sys.modules.get("bpy")
+    status = getattr(config, "_motionprompt_exitstatus", None)
+    if bpy is None or status is None or tuple(bpy.app.version) >= (5, 0, 0):
+        return
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    os._exit(status)

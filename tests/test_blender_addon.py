@@ -17,7 +17,7 @@ from motionprompt.request import GenerateRequest
 from motionprompt.body.skeleton import BODY_JOINT_NAMES, JOINT_NAMES
 
 import blender_addon  # noqa: E402
-from blender_addon import backend, history, preferences  # noqa: E402
+from blender_addon import backend, compat, history, preferences  # noqa: E402
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 OPERATORS = ("generate", "cancel", "random_seed", "restart_backend", "load_motion", "history_use", "export",
@@ -462,7 +462,7 @@ def _mixamo():
 
 
 def _keyed_bones(action) -> set[str]:
-    return {fc.data_path.split('"')[1] for fc in history._fcurves(action)}
+    return {fc.data_path.split('"')[1] for fc in compat.slot_fcurves(action)}
 
 
 def _rows(obj) -> list[tuple]:

@@ -13,7 +13,7 @@ from motionprompt.body.motion import Motion
 from motionprompt.postprocess import in_place
 from motionprompt.body.skeleton import BODY_JOINT_NAMES, JOINT_NAMES, PARENTS, rest_positions
 
-from blender_addon import armature, keys  # noqa: E402  (blender_helpers put the repo on sys.path)
+from blender_addon import armature, compat, keys  # noqa: E402  (blender_helpers put the repo on sys.path)
 
 FRAMES = (0, 7, 19, 33)
 
@@ -62,8 +62,7 @@ def test_quaternion_keys_are_sign_continuous():
     motion = synthetic_motion(T=60, seed=2)
     obj = armature.build_armature("SMPLX", motion.rest_offsets())
     action = keys.apply_motion(obj, motion)
-    bag = action.layers[0].strips[0].channelbags[0] if hasattr(action, "layers") else action
-    curves = {(fc.data_path, fc.array_index): fc for fc in bag.fcurves}
+    curves = {(fc.data_path, fc.array_index): fc for fc in compat.slot_fcurves(action)}
     q = np.array([[kp.co[1] for kp in curves[('pose.bones["pelvis"].rotation_quaternion', k)].keyframe_points]
                   for k in range(4)]).T  # (T, 4)
     assert len(q) == 60
@@ -150,8 +149,7 @@ def test_existing_non_aligned_armature(style):
     assert len(mapping) == 22
     action = keys.apply_motion(obj, motion)
     _assert_heads_match(obj, motion, names, (0, 11, 29))
-    paths = {fc.data_path for fc in (action.layers[0].strips[0].channelbags[0].fcurves
-                                     if hasattr(action, "layers") else action.fcurves)}
+    paths = {fc.data_path for fc in compat.slot_fcurves(action)}
     assert not any("prop" in p or "spine_twist" in p for p in paths), "undriven bones must not get keys"
     assert tuple(obj.pose.bones["prop"].rotation_quaternion) == (1.0, 0.0, 0.0, 0.0)
 
@@ -163,26 +161,24 @@ def test_aliases_cover_meshcapade_eyes_and_smplh_hands():
     assert rig.canonical_bone_name("SMPLX:Pelvis") == "pelvis"
 
 
-def test_fcurves_below_blender_4_4_use_the_legacy_action_api():
-    """Blender 4.2/4.3 have no fcurve_ensure_for_datablock: curves come from Action.fcurves."""
-    calls = []
-
-    class Curves:
-        def find(self, path, index=0):
-            return "old" if path == "p.location" else None
-
-        def remove(self, fc):
-            calls.append(("remove", fc))
-
-        def new(self, path, index=0, action_group=""):
-            calls.append(("new", path, index, action_group))
-            return "fc"
-
-    class LegacyAction:
-        fcurves = Curves()
-
-    make = keys._fcurve_maker(object(), LegacyAction())
-    assert make("p.location", 2, "pelvis") == "fc"
-    assert make("p.rotation_quaternion", 0, "pelvis") == "fc"
-    assert calls == [("remove", "old"), ("new", "p.location", 2, "pelvis"),
-                     ("new", "p.rotation_quaternion", 0, "pelvis")]
+def test_keys_use_this_blenders_action_api_one_group_per_bone():
+    """Layered actions with a slot on 4.4+ (4.5, 5.0), Action.fcurves on 4.2: either way every
+    curve of a bone sits in a group named after it, and keying again reuses the curves."""
+    reset()
+    motion = synthetic_motion(T=12, seed=4)
+    obj = armature.build_armature("SMPLX", motion.rest_offsets())
+    action = keys.apply_motion(obj, motion)
+    assert compat.LAYERED_ACTIONS == (bpy.app.version >= (4, 4, 0))
+    if compat.LAYERED_ACTIONS:
+        assert len(action.slots) == 1 and obj.animation_data.action_slot == action.slots[0]
+        assert len(action.layers) == 1 and len(compat.all_fcurves(action)) == len(compat.slot_fcurves(action))
+    curves = list(compat.slot_fcurves(action))
+    assert len(curves) == 4 * 22 + 3  # a quaternion per body bone, the pelvis location
+    for fc in curves:
+        assert fc.group is not None and fc.group.name == fc.data_path.split('"')[1], fc.data_path
+        assert len(fc.keyframe_points) == 12
+        assert {kp.interpolation for kp in fc.keyframe_points} == {keys.KEY_INTERPOLATION}
+    again = synthetic_motion(T=8, seed=5)
+    keys.write_keys(obj, action, rig.pose_channels(again, armature.target_from_armature(obj)))
+    assert len(list(compat.slot_fcurves(action))) == len(curves)
+    assert {len(fc.keyframe_points) for fc in compat.slot_fcurves(action)} == {8}
