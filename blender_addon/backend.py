@@ -21,8 +21,6 @@ import queue
 import threading
 import time
 
-import numpy as np
-
 from .worker_client import WorkerClient, WorkerError
 
 __all__ = ["Backend", "InProcessBackend", "WorkerBackend", "BusyError", "GenerationError", "get_backend",
@@ -45,10 +43,11 @@ def result_motion(item: dict, model: str = ""):
     at x = z = 0 and the floor at 0), so both backends give one motion; else the file at
     ``item["path"]``. Seed, source and action segments come from the entry."""
     from .core import Motion, formats
+    from .history import frames_272
 
     src = item.get("motion")
     if src is not None:
-        m = Motion.from_272(np.ascontiguousarray(src.to_272(), dtype=np.float32), fps=float(src.fps),
+        m = Motion.from_272(frames_272(src), fps=float(src.fps),
                             prompt=src.prompt, seed=src.seed, source=src.source)
         m.meta = dict(src.meta)
     else:

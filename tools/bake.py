@@ -98,12 +98,13 @@ def run(args) -> int:
     from blender_addon import backend as backends
     from blender_addon.headless import bake_motion
     from motionprompt.app.batch import Job, make_jobs, run_jobs
+    from motionprompt.app.cli import option_message
     from motionprompt.app.prompts import PromptFileError, read_prompts
     from motionprompt.app.rundir import RunDir, check_out_dir
     from motionprompt.files.layout import short_name
     from motionprompt.models.model_spec import ModelSpec, ModelSpecError
     from motionprompt.postprocess import PostProcess
-    from motionprompt.request import GenerateRequest, RequestError
+    from motionprompt.request import GenerateRequest, RequestError, default_batch_size
 
     if args.prompts is None and not args.motion:
         print("bake: nothing to do: give --prompts FILE and/or --motion FILE ...", file=sys.stderr)
@@ -126,7 +127,7 @@ def run(args) -> int:
         request = request.validate(max_seconds=spec.max_seconds if spec else None)
         check_out_dir(args.out_dir)
     except (RequestError, ModelSpecError) as e:
-        print(f"bake: {_option(e)}", file=sys.stderr)
+        print(f"bake: {option_message(e) if isinstance(e, RequestError) else e}", file=sys.stderr)
         return 2
     except ValueError as e:
         print(f"bake: --out-dir {e}", file=sys.stderr)
@@ -182,7 +183,7 @@ def run(args) -> int:
     settings = dict(model=args.model, **request.settings(), fbx_preset=args.fbx_preset, root_motion=root_motion,
                     **({"rig": str(args.rig.resolve()), "bone_map": args.bone_map} if args.rig else {}))
     try:
-        records = run_jobs(jobs, run_dir, generate, settings, batch_size=request.batch_size or 8,
+        records = run_jobs(jobs, run_dir, generate, settings, batch_size=request.batch_size or default_batch_size(args.device.partition(":")[0]),
                            previews=request.previews, resume=args.resume, post=request.post, on_motion=bake,
                            log=lambda msg: print(f"bake: {msg}", file=sys.stderr))
     finally:
@@ -197,15 +198,6 @@ def run(args) -> int:
     failed = sum(r["status"] != "done" for r in records)
     print(f"bake: {len(records) - failed} of {len(records)} done, {failed} failed; manifest {run_dir.manifest}")
     return 1 if failed else 0
-
-
-def _option(e) -> str:
-    """A request error in this script's flag spelling (``--top-k`` for ``top_k``)."""
-    from motionprompt.request import RequestError
-
-    if isinstance(e, RequestError):
-        return f"--{e.option.replace('_', '-')}{str(e)[len(e.option):]}"
-    return str(e)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 from .. import postprocess
 from ..request import GenerateRequest, RequestError
 
-__all__ = ["main", "build_parser", "request_from_args"]
+__all__ = ["main", "build_parser", "request_from_args", "option_message", "trim_span"]
 
 
 def _fail(msg: str) -> int:
@@ -31,11 +31,16 @@ def _fail(msg: str) -> int:
     return 2
 
 
-def _option_error(e: RequestError) -> int:
-    """A request error in the command line's words (``--min-seconds`` for ``min_seconds``)."""
+def option_message(e: RequestError) -> str:
+    """A request error in the command line's words (``--min-seconds`` for ``min_seconds``);
+    tools/bake.py words its errors the same way."""
     flag = {"prompts": "prompt", "seeds": "--seed", "post": "--fps", "root": "--in-place"}.get(
         e.option, "--" + e.option.replace("_", "-"))
-    return _fail(f"{flag}{str(e)[len(e.option):]}")
+    return f"{flag}{str(e)[len(e.option):]}"
+
+
+def _option_error(e: RequestError) -> int:
+    return _fail(option_message(e))
 
 
 # ---------------------------------------------------------------------- export
