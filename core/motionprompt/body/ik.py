@@ -123,7 +123,7 @@ def rotation_between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def two_bone_ik(rotations: np.ndarray, root_translation: np.ndarray, offsets: np.ndarray, chain,
                 targets: np.ndarray, parents=None, pole=None, keep_end_rotation: bool = False,
-                bend_plane: str = "middle") -> np.ndarray:
+                bend_plane: str = "middle", fk: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Two-bone IK on local rotations: the end joint of ``chain`` goes to ``targets``.
 
     The root joint of the chain (hip) turns its bone onto the solved middle position with the
@@ -131,61 +131,85 @@ def two_bone_ik(rotations: np.ndarray, root_translation: np.ndarray, offsets: np
     the same way (``two_bone_positions`` for the positions, bone lengths from ``offsets``). No
     other joint's local rotation changes, unless ``keep_end_rotation``: then the end joint's local
     rotation compensates so that its world rotation (and the foot below it) stays as it was.
+    Several chains that share no joint (both legs) are solved in one pass, from one FK.
 
     Args:
         rotations: (T, J, 3, 3) local rotations (joint 0 = world root orientation).
         root_translation: (T, 3) world position of joint 0, metres.
         offsets: (J, 3) rest offsets child - parent, metres.
         chain: (root, middle, end) joint indices, each the parent of the next, e.g. a leg of
-            ``skeleton.LEG_CHAINS`` (hip, knee, ankle).
-        targets: (T, 3) world end positions, metres.
+            ``skeleton.LEG_CHAINS`` (hip, knee, ankle); or a sequence of C such chains.
+        targets: (T, 3) world end positions, metres; (C, T, 3) for C chains.
         parents: J parent indices (default SMPL-X).
-        pole: bend direction where the chain is straight (see ``two_bone_positions``); default
-            the world forward (+Z) of the chain root's parent.
+        pole: bend direction where the chain is straight (see ``two_bone_positions``), (3,),
+            (T, 3) or, for C chains, (C, T, 3); default the world forward (+Z) of each chain
+            root's parent.
         keep_end_rotation: keep the end joint's world rotation.
         bend_plane: "middle": the plane of root, target and the current middle joint;
             "bend": the chain's own bend (the middle joint's offset from the root -> end line,
             the pole where that is under a centimetre), carried over to the root -> target
             line: steady when the target is away from the end and the chain nearly straight.
+        fk: (positions (T, J, 3), global rotations (T, J, 3, 3)): ``forward_kinematics`` of
+            these rotations, root translation and offsets when the caller has it; default
+            computed here.
     Returns:
         (T, J, 3, 3) new local rotations: ``forward_kinematics`` of them with the same root
-        translation and offsets puts the end joint on each reachable target.
+        translation and offsets puts each end joint on each reachable target.
     """
     rotations = np.asarray(rotations, dtype=np.float64)
     offsets = np.asarray(offsets, dtype=np.float64)
     targets = np.asarray(targets, dtype=np.float64)
     T, J = rotations.shape[:2]
     par = np.asarray(PARENTS[:J] if parents is None else parents)
-    hip, knee, end = (int(i) for i in chain)
-    if par[knee] != hip or par[end] != knee:
-        raise ValueError(f"two_bone_ik: chain {tuple(chain)} is not parent -> child -> grandchild")
-    if targets.shape != (T, 3):
-        raise ValueError(f"two_bone_ik: targets {targets.shape}, expected ({T}, 3)")
-    P, G = forward_kinematics(rotations, root_translation, offsets, par)
-    H, K, A = P[:, hip], P[:, knee], P[:, end]
-    above = G[:, par[hip]] if par[hip] >= 0 else np.broadcast_to(np.eye(3), (T, 3, 3))
+    single = np.ndim(chain) == 1
+    chains = np.atleast_2d(np.asarray(chain, dtype=np.int64))
+    C = len(chains)
+    if chains.shape[1:] != (3,) or any(par[k] != h or par[e] != k for h, k, e in chains):
+        raise ValueError(f"two_bone_ik: chain {np.asarray(chain).tolist()} is not parent -> child -> grandchild")
+    if len(set(chains.ravel().tolist())) != chains.size:
+        raise ValueError(f"two_bone_ik: chains {chains.tolist()} share a joint; solve them one at a time")
+    if single:
+        targets = targets[None]
+    if targets.shape != (C, T, 3):
+        want = f"({T}, 3)" if single else f"({C}, {T}, 3)"
+        raise ValueError(f"two_bone_ik: targets {targets.shape}, expected {want}")
+    hip, knee, end = chains.T  # (C,) each
+    P, G = forward_kinematics(rotations, root_translation, offsets, par) if fk is None else fk
+
+    def flat(a):  # (T, C, ...) -> (C * T, ...), chain-major like the targets
+        return np.swapaxes(a, 0, 1).reshape((C * T,) + a.shape[2:])
+
+    H, K, A, X = flat(P[:, hip]), flat(P[:, knee]), flat(P[:, end]), targets.reshape(C * T, 3)
+    eye = np.broadcast_to(np.eye(3), (T, 3, 3))
+    above = flat(np.stack([G[:, p] if p >= 0 else eye for p in par[hip]], axis=1))  # (C T, 3, 3)
     if pole is None:
         pole = above @ _FORWARD
-    upper, lower = np.linalg.norm(offsets[knee]), np.linalg.norm(offsets[end])
+    else:
+        pole = np.broadcast_to(np.asarray(pole, dtype=np.float64), (T, 3) if single else (C, T, 3)).reshape(C * T, 3)
+    upper = np.repeat(np.linalg.norm(offsets[knee], axis=-1), T)  # (C T,)
+    lower = np.repeat(np.linalg.norm(offsets[end], axis=-1), T)
     middle = K
     if bend_plane == "bend":
         line = _unit(A - H)[0]
-        side = _perpendicular_part(K - H, line)  # (T, 3) how the chain bends off its own line
+        side = _perpendicular_part(K - H, line)  # (C T, 3) how the chain bends off its own line
         fade = np.clip(1.0 - np.linalg.norm(side, axis=-1) / 0.01, 0.0, 1.0)[..., None]
         bend = _unit(side + fade * 0.01 * np.broadcast_to(pole, side.shape))[0]
-        middle = H + 0.5 * (targets - H) + upper * bend
+        middle = H + 0.5 * (X - H) + upper[:, None] * bend
     elif bend_plane != "middle":
         raise ValueError(f"two_bone_ik: bend_plane {bend_plane!r}: use 'middle' or 'bend'")
-    K2, A2 = two_bone_positions(H, middle, targets, upper, lower, pole)
+    K2, A2 = two_bone_positions(H, middle, X, upper, lower, pole)
 
-    turn_upper = rotation_between(K - H, K2 - H)  # (T, 3, 3) world
-    G_hip = turn_upper @ G[:, hip]
-    turn_lower = rotation_between(np.einsum("tij,tj->ti", turn_upper, A - K), A2 - K2)
-    G_knee = turn_lower @ turn_upper @ G[:, knee]
+    turn_upper = rotation_between(K - H, K2 - H)  # (C T, 3, 3) world
+    G_hip = turn_upper @ flat(G[:, hip])
+    turn_lower = rotation_between(np.einsum("nij,nj->ni", turn_upper, A - K), A2 - K2)
+    G_knee = turn_lower @ turn_upper @ flat(G[:, knee])
+
+    def unflat(a):  # (C * T, 3, 3) -> (T, C, 3, 3)
+        return np.swapaxes(a.reshape(C, T, 3, 3), 0, 1)
 
     out = rotations.copy()
-    out[:, hip] = np.swapaxes(above, -1, -2) @ G_hip
-    out[:, knee] = np.swapaxes(G_hip, -1, -2) @ G_knee
+    out[:, hip] = unflat(np.swapaxes(above, -1, -2) @ G_hip)
+    out[:, knee] = unflat(np.swapaxes(G_hip, -1, -2) @ G_knee)
     if keep_end_rotation:
-        out[:, end] = np.swapaxes(G_knee, -1, -2) @ G[:, end]
+        out[:, end] = unflat(np.swapaxes(G_knee, -1, -2) @ flat(G[:, end]))
     return out

@@ -77,6 +77,9 @@ class Motion:
     def __setattr__(self, name: str, value) -> None:
         if name in _POSE_FIELDS and self.__dict__.get("_ready"):
             self._drop_derived()
+        elif name == "rest":
+            self.__dict__.pop("_rest", None)
+            self.__dict__.pop("_fk", None)
         object.__setattr__(self, name, value)
 
     def _drop_derived(self) -> None:
@@ -86,6 +89,7 @@ class Motion:
         object.__setattr__(self, "joints", None)
         object.__setattr__(self, "features", None)
         self.__dict__.pop("_rest", None)
+        self.__dict__.pop("_fk", None)
 
     @classmethod
     def from_272(cls, x: np.ndarray, fps: float = 30.0, prompt: str = "", seed: int | None = None,
@@ -128,11 +132,20 @@ class Motion:
         when the skeleton was not estimated from this motion's positions."""
         return None if self._rest[1] is None else self._rest[1].copy()
 
+    @cached_property
+    def _fk(self) -> tuple[np.ndarray, np.ndarray]:
+        return forward_kinematics(self.rotations, self.root_translation, self._rest[0])
+
     def joint_positions(self, offsets: np.ndarray | None = None) -> np.ndarray:
         """(T, 22, 3) world joint positions, metres: FK of the rotations with ``offsets``
-        (default: ``rest_offsets()``), pelvis on ``root_translation``."""
-        off = self.rest_offsets() if offsets is None else offsets
-        return forward_kinematics(self.rotations, self.root_translation, off)[0]
+        (default: ``rest_offsets()``, computed once per pose), pelvis on ``root_translation``."""
+        if offsets is None:
+            return self._fk[0].copy()
+        return forward_kinematics(self.rotations, self.root_translation, offsets)[0]
+
+    def global_rotations(self) -> np.ndarray:
+        """(T, 22, 3, 3) world rotations of the joints (FK with ``rest_offsets()``)."""
+        return self._fk[1].copy()
 
     def smplx_transl(self, rest_pelvis: np.ndarray | None = None) -> np.ndarray:
         """(T, 3) SMPL-X ``transl``: SMPL-X puts the pelvis at J0(betas) + transl, so

@@ -161,8 +161,9 @@ def foot_lock(motion: Motion, mode: str = "toes", strength: float = 1.0, blend: 
         horiz2 = d[:, 0] ** 2 + d[:, 2] ** 2
         need = np.sqrt(np.maximum((STRAIGHTEST * r) ** 2 - horiz2, 0.0))  # the vertical distance it can span
         drop = np.maximum(drop, -d[:, 1] - need)  # how far the hip is above where it can reach
-    root[:, 1] -= _ease(np.maximum(drop, 0.0), blend)
-    for (hip, knee, ankle), goal in zip(LEG_CHAINS, goals):
-        rotations = two_bone_ik(rotations, root, offsets, (hip, knee, ankle), goal, keep_end_rotation=True,
-                                bend_plane="bend")
+    lowered = _ease(np.maximum(drop, 0.0), blend)
+    root[:, 1] -= lowered
+    P[..., 1] -= lowered[:, None]  # the source's FK, moved down with the pelvis
+    rotations = two_bone_ik(rotations, root, offsets, LEG_CHAINS, np.stack(goals), keep_end_rotation=True,
+                            bend_plane="bend", fk=(P, motion.global_rotations()))
     return out.with_(rotations=rotations, root_translation=root, rest=offsets)

@@ -69,8 +69,9 @@ def _descriptions(motion: Motion) -> tuple[np.ndarray, np.ndarray]:
     both in each frame's heading frame (the pelvis at the origin, facing +Z)."""
     P = motion.joint_positions()  # (T, 22, 3) world
     H = yaw_matrix(heading_angle(motion.rotations[:, 0]))  # (T, 3, 3) removes the heading
-    rel = np.einsum("tij,tkj->tki", H, P - P[:, :1])
-    vel = np.einsum("tij,tkj->tki", H, np.gradient(P, axis=0))
+    Ht = np.swapaxes(H, -1, -2)
+    rel = (P - P[:, :1]) @ Ht
+    vel = np.gradient(P, axis=0) @ Ht
     return rel, vel
 
 
@@ -112,13 +113,17 @@ def find_cycle(motion: Motion, seconds: float | None = None, min_seconds: float 
     f = np.concatenate([rel.reshape(T, -1), VELOCITY_WEIGHT * vel.reshape(T, -1)], axis=1) / math.sqrt(rel.shape[1])
     n = np.einsum("ti,ti->t", f, f)
     d2 = np.maximum(n[:, None] + n[None, :] - 2.0 * (f @ f.T), 0.0)  # (T, T) squared mismatch of (s, e)
-    s = np.arange(T)[:, None]
-    L = np.arange(T)[None, :]  # length e - s
-    e = s + L
-    ok = (e <= T - 1) & (L >= lo) & (L <= hi)
-    by_length = np.where(ok, d2[s, np.minimum(e, T - 1)], np.inf)  # (T starts, T lengths)
-    best_s = np.argmin(by_length, axis=0)  # (T,) per length
-    m = np.sqrt(by_length[best_s, np.arange(T)])  # (T,) best mismatch per length, inf if none
+    # (T starts, T lengths) mismatch of (s, s + L): d2 skewed so each length is a column, a
+    # view of d2 padded with inf past the last frame (no gather of T * T indices)
+    padded_d2 = np.full((T, 2 * T), np.inf)
+    padded_d2[:, :T] = d2
+    by_length = np.lib.stride_tricks.as_strided(
+        padded_d2, shape=(T, T), strides=(padded_d2.strides[0] + padded_d2.strides[1], padded_d2.strides[1]),
+        writeable=False)
+    m = np.full(T, np.inf)  # (T,) best mismatch per length, inf if none
+    best_s = np.zeros(T, dtype=np.int64)
+    best_s[lo:hi + 1] = np.argmin(by_length[:, lo:hi + 1], axis=0)
+    m[lo:hi + 1] = np.sqrt(by_length[best_s[lo:hi + 1], np.arange(lo, hi + 1)])
     best = m.min()
     padded = np.concatenate([[np.inf], m, [np.inf]])
     local_min = (m <= padded[:-2]) & (m <= padded[2:]) & np.isfinite(m)
