@@ -17,6 +17,7 @@ import errno
 import importlib.util
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -440,3 +441,92 @@ def test_a_5000_character_prompt_is_cut_with_a_warning_on_the_minilm_path(model_
     with pytest.warns(UserWarning, match="longer than 150 text tokens were cut"):
         assert main(["generate", "a person walks forward and " * 185, "--model", str(model_toml), "--seconds", "1",
                      "--no-preview", "--out-dir", str(tmp_path)]) == 0
+
+
+# --------------------------------------------------------------------------------------------- the add-on's setup
+
+class _Labels:
+    """A stand-in ``UILayout`` that records the labels and operators a draw makes."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def column(self, *a, **k):
+        return self
+
+    def prop(self, *a, **k):
+        pass
+
+    def label(self, text="", icon="NONE"):
+        self.log.append((icon, text))
+
+    def operator(self, idname, **k):
+        self.log.append(("operator", idname))
+
+
+def test_addon_setup_shows_the_backend_and_names_a_bad_interpreter(tmp_path, monkeypatch):
+    """Preferences: a worker interpreter that does not exist is an error naming it (panel, Test
+    Backend, Generate); an interpreter without motionprompt gets the setup hint; a good one's
+    Test Backend reports its versions, device and the model loaded."""
+    bpy = pytest.importorskip("bpy")
+    import types
+
+    import torch
+
+    import motionprompt
+
+    sys.path.insert(0, str(REPO))
+    monkeypatch.setenv("MOTIONPROMPT_GENERATOR_FACTORY", "fake_generator:make_generator")
+    monkeypatch.setenv("PYTHONPATH", ENV["PYTHONPATH"])
+    monkeypatch.delenv("MOTIONPROMPT_PYTHON", raising=False)
+    import blender_addon
+    from blender_addon import backend, core, preferences
+
+    monkeypatch.setattr(preferences._Defaults, "results_dir", str(tmp_path / "results"))
+    monkeypatch.setattr(preferences._Defaults, "backend", "WORKER")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    blender_addon.register()
+    try:
+        def draw() -> list:
+            log = []
+            prefs = preferences._Defaults()
+            preferences.MotionPromptPreferences.draw(types.SimpleNamespace(
+                layout=_Labels(log), **{k: getattr(prefs, k) for k in ("backend", "python_path", "device",
+                                                                       "results_dir")}), bpy.context)
+            return log
+
+        missing = str(tmp_path / "no_venv" / "bin" / "python")
+        monkeypatch.setattr(preferences._Defaults, "python_path", missing)
+        assert ("ERROR", f"the Python interpreter {missing!r} set in the add-on preferences does not exist") in draw()
+        assert ("operator", "motionprompt.test_backend") in draw()
+        for op in (bpy.ops.motionprompt.test_backend, bpy.ops.motionprompt.generate):
+            with pytest.raises(RuntimeError, match=re.escape(missing) + ".*does not exist.*--print-interpreter"):
+                op()
+        assert "does not exist" in preferences.LAST_PROBE["error"]
+
+        bare = tmp_path / "bare_python"  # an interpreter without motionprompt (as Blender's own is)
+        bare.write_text(f'#!/bin/sh\nexec "{sys.executable}" -I -S "$@"\n')
+        bare.chmod(0o755)
+        monkeypatch.setattr(preferences._Defaults, "python_path", str(bare))
+        with pytest.raises(RuntimeError, match=r"No module named 'motionprompt'[\s\S]*--print-interpreter"):
+            bpy.ops.motionprompt.test_backend()
+
+        monkeypatch.setattr(preferences._Defaults, "python_path", sys.executable)
+        assert bpy.ops.motionprompt.test_backend() == {"FINISHED"}
+        info = preferences.LAST_PROBE
+        assert info["python"] == sys.executable and info["source"] == "the add-on preferences"
+        assert info["motionprompt"] == motionprompt.__version__ and info["torch"] == torch.__version__
+        assert info["device"] == "cpu" and info["loaded"] and info["model"] == "demo"
+        rows = draw()
+        assert ("NONE", f"Worker process: {sys.executable} (from the add-on preferences)") in rows
+        assert any(icon == "CHECKMARK" and "model demo loaded" in text and "torch" in text for icon, text in rows)
+
+        # "In Blender" where Blender's Python has no generator (the zip's vendored core): said so
+        monkeypatch.setattr(preferences._Defaults, "backend", "IN_PROCESS")
+        monkeypatch.setattr(core, "has_generator", lambda: False)
+        for op in (bpy.ops.motionprompt.test_backend, bpy.ops.motionprompt.generate):
+            with pytest.raises(RuntimeError, match="choose 'Worker process'"):
+                op()
+    finally:
+        backend.shutdown_backend()
+        blender_addon.unregister()
