@@ -161,6 +161,18 @@ def test_disk_full_mid_batch_then_resume_does_every_prompt_once(tmp_path, monkey
         _assert_each_done_once(run, prompts)
 
 
+def test_a_manifest_that_cannot_be_written_is_one_line(model_toml, tmp_path, monkeypatch, capsys):
+    """The disk full at the manifest line itself (the job's own record and its failure record)."""
+    from motionprompt.app.rundir import RunDir
+
+    monkeypatch.setattr(RunDir, "finish", _enospc)
+    pf = _prompt_file(tmp_path, PROMPTS[:2], "p.txt")
+    assert main(["batch", str(pf), "--model", str(model_toml), "--seconds", "1", "--no-preview",
+                 "--out-dir", str(tmp_path / "out")]) == 2
+    _one_line_error(capsys.readouterr().err, "manifest.jsonl", "No space left", "--resume")
+    assert not _parts(tmp_path / "out")
+
+
 @pytest.mark.parametrize("sig, resumers", [(signal.SIGKILL, 2), (signal.SIGTERM, 1)], ids=["SIGKILL-2-resumes", "SIGTERM"])
 def test_batch_killed_midway_then_resume_does_every_prompt_once(tmp_path, sig, resumers):
     """A batch killed after two prompts; then ``--resume`` (two of them at once after SIGKILL:

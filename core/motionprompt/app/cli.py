@@ -350,7 +350,11 @@ def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, re
     rewrite = None
     if args.use_rewrite_model:
         rewrite = add_rewrites(jobs, args.rewrite_model_path, "cuda" if gen.device.type == "cuda" else "cpu", log)
-    run = RunDir(request.out_dir, exp_name)
+    try:
+        run = RunDir(request.out_dir, exp_name)
+    except OSError as e:
+        return _fail(f"--out-dir {request.out_dir}: cannot make the run folder {exp_name!r} ({e.strerror or e}); "
+                     "choose another --out-dir")
     settings = dict(request.settings(), model=gen.spec.name, fps=request.post.fps or gen.spec.fps,
                     guidance=gen.default_guidance if request.guidance is None else request.guidance,
                     compose=gen.default_compose if request.compose is None else request.compose,
@@ -373,6 +377,9 @@ def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, re
                                resume=resume, progress=bar, log=log, post=request.post)
     except RunBusyError as e:
         return _fail(f"--resume: {e}")
+    except OSError as e:  # the manifest itself could not be written (a full disk): nothing recorded is lost
+        return _fail(f"--out-dir {request.out_dir}: cannot write {run.manifest} ({e.strerror or e}); free space, "
+                     "then run the same command with --resume")
     for r in records:
         if r["status"] == "done":
             print(run.root / r["folder"])
