@@ -330,7 +330,16 @@ class MOTIONPROMPT_OT_export(bpy.types.Operator, ExportHelper):
             else:
                 # the motion packed in the .blend, never whatever the results folder holds now
                 motion = history.stored_motion(obj, action)
-                formats.export(motion, self.format.lower(), path)
+                if self.format in ("GIF", "MP4"):  # frame by frame in the window's progress indicator
+                    wm = context.window_manager
+                    wm.progress_begin(0, motion.num_frames)
+                    try:
+                        formats.export(motion, self.format.lower(), path,
+                                       progress=lambda done, total: wm.progress_update(done))
+                    finally:
+                        wm.progress_end()
+                else:
+                    formats.export(motion, self.format.lower(), path)
         except (ValueError, OSError, ImportError, RuntimeError) as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
