@@ -11,9 +11,8 @@ from pathlib import Path
 import bpy
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from . import armature, backend, fbx_export, history, properties, results
+from . import armature, backend, fbx_export, history, preferences, properties, results
 from .core import bonemap, formats, request
-from . import preferences
 from .preferences import get_prefs, results_dir
 from .properties import FBX_PRESETS
 
@@ -197,7 +196,7 @@ class MOTIONPROMPT_OT_restart_backend(bpy.types.Operator):
 
 
 class MOTIONPROMPT_OT_test_backend(bpy.types.Operator):
-    """Run the backend's Python with a short probe: its motionprompt and torch versions, the device, whether the model loads"""
+    """Run the backend's Python with a short probe: motionprompt and torch versions, device, model loaded"""
 
     bl_idname = "motionprompt.test_backend"
     bl_label = "Test Backend"
@@ -485,6 +484,7 @@ BONE_MAP_OPERATORS = (MOTIONPROMPT_OT_bone_map_detect, MOTIONPROMPT_OT_bone_map_
                       MOTIONPROMPT_OT_bone_map_save, MOTIONPROMPT_OT_bone_map_load)
 
 CLASSES = (MOTIONPROMPT_OT_generate, MOTIONPROMPT_OT_cancel, MOTIONPROMPT_OT_random_seed,
-           MOTIONPROMPT_OT_restart_backend, MOTIONPROMPT_OT_test_backend, MOTIONPROMPT_OT_load_motion, MOTIONPROMPT_OT_apply_cleanup,
+           MOTIONPROMPT_OT_restart_backend, MOTIONPROMPT_OT_test_backend, MOTIONPROMPT_OT_load_motion,
+           MOTIONPROMPT_OT_apply_cleanup,
            MOTIONPROMPT_OT_history_use,
            MOTIONPROMPT_OT_export) + BONE_MAP_OPERATORS
