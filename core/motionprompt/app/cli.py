@@ -432,37 +432,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so every ``finally``
-    and atomic write cleans up (no ``.part`` file is left) before the process ends."""
-
-
-def _terminate(signum, frame):
-    raise Terminated()
-
-
-@contextlib.contextmanager
-def _sigterm_raises():
-    """SIGTERM raises ``Terminated`` while the command runs (main thread only; restored after)."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run one command; its exit status: 0, 1 (some batch jobs failed), 2 (a bad option, file or
     disk: one line on stderr), 130 / 143 (stopped by SIGINT / SIGTERM; nothing half-written left)."""
+    from .interrupt import Terminated, sigterm_raises
+
     args = build_parser().parse_args(argv)
     try:
-        with _sigterm_raises():
+        with sigterm_raises():
             return int(args.func(args) or 0)
     except KeyboardInterrupt as e:
         term = isinstance(e, Terminated)

@@ -297,7 +297,13 @@ def main(argv: list[str] | None = None) -> int:
     reader = threading.Thread(target=worker.feed, args=(sys.stdin,), daemon=True)
     reader.start()
     send({"type": "ready", "model": args.model, "device": args.device, "pid": os.getpid()})
-    worker.serve()
+    from .interrupt import sigterm_raises
+
+    try:
+        with sigterm_raises():  # a job's temporary files go with it
+            worker.serve()
+    except KeyboardInterrupt:
+        return 143
     return 0
 
 
