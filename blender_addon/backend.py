@@ -24,7 +24,12 @@ import time
 from .worker_client import WorkerClient, WorkerError
 
 __all__ = ["Backend", "InProcessBackend", "WorkerBackend", "BusyError", "GenerationError", "get_backend",
-           "shutdown_backend", "result_motion"]
+           "shutdown_backend", "result_motion", "backend_kind", "probe_backend", "IN_BLENDER_MISSING"]
+
+#: Why "In Blender" cannot generate in a Blender whose Python lacks torch (the zip's vendored core).
+IN_BLENDER_MISSING = ("'In Blender' needs torch and the full motionprompt package in Blender's own Python, "
+                      "which this Blender lacks; choose 'Worker process' (or Automatic) as the backend in the "
+                      "add-on preferences")
 
 _ids = itertools.count(1)
 
@@ -131,12 +136,17 @@ class InProcessBackend(Backend):
     def _run(self, req: dict) -> None:
         try:
             if self.worker is None:
-                from .core import in_process_worker
+                from .core import has_generator, in_process_worker
+
+                if not has_generator():
+                    raise GenerationError(IN_BLENDER_MISSING)
 
                 self.worker = in_process_worker(self.model, self.device, self.replies.put)
                 self.loaded = True
             # the motions stay in memory: the add-on packs them into the .blend (history)
             self.replies.put(self.worker.run_job(req, write_files=False))
+        except GenerationError as e:
+            self.replies.put({"type": "error", "id": req["id"], "message": str(e)})
         except Exception as e:  # noqa: BLE001 - reported to the operator
             self.replies.put({"type": "error", "id": req["id"], "message": f"{type(e).__name__}: {e}"})
 
@@ -233,11 +243,9 @@ def get_backend(mode: str, model: str, device: str, python: str = "", env: dict 
             "IN_PROCESS" or "WORKER".
     """
     global _current
-    from .core import has_generator
     from .worker_client import find_python
 
-    kind = ("in-process" if has_generator() else "worker") if mode == "AUTO" else \
-        ("in-process" if mode == "IN_PROCESS" else "worker")
+    kind = backend_kind(mode)
     python = find_python(python) if kind == "worker" else ""
     key = (kind, model, device, python, tuple(sorted((env or {}).items())))
     if _current is not None and getattr(_current, "_key", None) == key:
@@ -249,6 +257,35 @@ def get_backend(mode: str, model: str, device: str, python: str = "", env: dict 
     _current = InProcessBackend(model, device) if kind == "in-process" else WorkerBackend(model, device, python, env)
     _current._key = key
     return _current
+
+
+def backend_kind(mode: str) -> str:
+    """"in-process" or "worker" for the preferences' mode ("AUTO": in-process when torch and the
+    model stack import in Blender's Python)."""
+    from .core import has_generator
+
+    if mode == "AUTO":
+        return "in-process" if has_generator() else "worker"
+    return "in-process" if mode == "IN_PROCESS" else "worker"
+
+
+def probe_backend(mode: str, model: str, device: str, python: str = "", env: dict | None = None) -> dict:
+    """What the backend of these settings is (``motionprompt.app.worker.probe``'s dict plus
+    ``kind`` and, for the worker, ``source`` of its interpreter): the worker's interpreter is run
+    with ``--probe``; in-process, this Python loads the model. Raises ``WorkerError`` /
+    ``GenerationError`` naming what is wrong (a missing interpreter, no motionprompt there)."""
+    import importlib
+
+    from . import core
+    from .worker_client import interpreter, probe
+
+    if backend_kind(mode) == "worker":
+        path, source = interpreter(python)
+        return dict(probe(path, model, device, env), kind="worker", source=source)
+    if not core.has_generator():
+        raise GenerationError(IN_BLENDER_MISSING)
+    worker = importlib.import_module(f"{core.motionprompt.__name__}.app.worker")
+    return dict(worker.probe(model, device), kind="in-process", source="Blender's own Python")
 
 
 def current_backend() -> Backend | None:

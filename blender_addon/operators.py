@@ -11,7 +11,7 @@ from pathlib import Path
 import bpy
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from . import armature, backend, fbx_export, history, properties, results
+from . import armature, backend, fbx_export, history, preferences, properties, results
 from .core import bonemap, formats, request
 from .preferences import get_prefs, results_dir
 from .properties import FBX_PRESETS
@@ -26,7 +26,7 @@ def _settings(context):
 def get_backend(context) -> backend.Backend:
     prefs = get_prefs(context)
     s = _settings(context)
-    return backend.get_backend(prefs.backend, properties.model_name(s), prefs.device, prefs.python_path)
+    return backend.get_backend(prefs.backend, properties.model_name(s), prefs.device, preferences.python_path(prefs))
 
 
 def generation_request(context):
@@ -195,6 +195,31 @@ class MOTIONPROMPT_OT_restart_backend(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class MOTIONPROMPT_OT_test_backend(bpy.types.Operator):
+    """Run the backend's Python with a short probe: motionprompt and torch versions, device, model loaded"""
+
+    bl_idname = "motionprompt.test_backend"
+    bl_label = "Test Backend"
+
+    def execute(self, context):
+        prefs = get_prefs(context)
+        preferences.LAST_PROBE.clear()
+        try:
+            info = backend.probe_backend(prefs.backend, properties.model_name(_settings(context)), prefs.device,
+                                         preferences.python_path(prefs))
+        except (backend.WorkerError, backend.GenerationError, ValueError) as e:
+            preferences.LAST_PROBE["error"] = str(e)
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        preferences.LAST_PROBE.update(info)
+        summary = preferences.probe_summary(info)
+        if info.get("error") or not info.get("loaded"):
+            self.report({"ERROR"}, summary)
+            return {"CANCELLED"}
+        self.report({"INFO"}, summary)
+        return {"FINISHED"}
+
+
 class MOTIONPROMPT_OT_load_motion(bpy.types.Operator, ImportHelper):
     """Key a motion file (.npy 272-dim / smplx85, .npz) like a generated one"""
 
@@ -304,7 +329,16 @@ class MOTIONPROMPT_OT_export(bpy.types.Operator, ExportHelper):
             else:
                 # the motion packed in the .blend, never whatever the results folder holds now
                 motion = history.stored_motion(obj, action)
-                formats.export(motion, self.format.lower(), path)
+                if self.format in ("GIF", "MP4"):  # frame by frame in the window's progress indicator
+                    wm = context.window_manager
+                    wm.progress_begin(0, motion.num_frames)
+                    try:
+                        formats.export(motion, self.format.lower(), path,
+                                       progress=lambda done, total: wm.progress_update(done))
+                    finally:
+                        wm.progress_end()
+                else:
+                    formats.export(motion, self.format.lower(), path)
         except (ValueError, OSError, ImportError, RuntimeError) as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
@@ -450,6 +484,7 @@ BONE_MAP_OPERATORS = (MOTIONPROMPT_OT_bone_map_detect, MOTIONPROMPT_OT_bone_map_
                       MOTIONPROMPT_OT_bone_map_save, MOTIONPROMPT_OT_bone_map_load)
 
 CLASSES = (MOTIONPROMPT_OT_generate, MOTIONPROMPT_OT_cancel, MOTIONPROMPT_OT_random_seed,
-           MOTIONPROMPT_OT_restart_backend, MOTIONPROMPT_OT_load_motion, MOTIONPROMPT_OT_apply_cleanup,
+           MOTIONPROMPT_OT_restart_backend, MOTIONPROMPT_OT_test_backend, MOTIONPROMPT_OT_load_motion,
+           MOTIONPROMPT_OT_apply_cleanup,
            MOTIONPROMPT_OT_history_use,
            MOTIONPROMPT_OT_export) + BONE_MAP_OPERATORS

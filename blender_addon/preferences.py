@@ -1,4 +1,6 @@
-"""Add-on preferences: where generation runs (interpreter, device) and where results go."""
+"""Add-on preferences: where generation runs (interpreter, device) and where results go; what
+that backend is (its interpreter and where it came from, an error naming a path that does not
+exist, the last Test Backend result: motionprompt and torch versions, device, model loaded)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,11 @@ from pathlib import Path
 
 import bpy
 
-__all__ = ["MotionPromptPreferences", "get_prefs", "results_dir", "CLASSES"]
+__all__ = ["MotionPromptPreferences", "get_prefs", "results_dir", "python_path", "backend_rows", "probe_summary",
+           "LAST_PROBE", "CLASSES"]
+
+#: The last Test Backend result: ``backend.probe_backend``'s dict, or ``{"error": message}``.
+LAST_PROBE: dict = {}
 
 
 class MotionPromptPreferences(bpy.types.AddonPreferences):
@@ -36,6 +42,10 @@ class MotionPromptPreferences(bpy.types.AddonPreferences):
         col.prop(self, "python_path")
         col.prop(self, "device")
         col.prop(self, "results_dir")
+        box = self.layout.column()
+        for icon, text in backend_rows(self):
+            box.label(text=text, icon=icon)
+        box.operator("motionprompt.test_backend", icon="PLAY")
 
 
 class _Defaults:
@@ -51,6 +61,45 @@ def get_prefs(context=None):
     context = context or bpy.context
     addon = context.preferences.addons.get(__package__)
     return addon.preferences if addon is not None and addon.preferences is not None else _Defaults()
+
+
+def python_path(prefs) -> str:
+    """The preferences' interpreter, Blender-relative ``//`` paths made absolute ("" when unset)."""
+    return bpy.path.abspath(prefs.python_path) if prefs.python_path.strip() else ""
+
+
+def probe_summary(info: dict) -> str:
+    """One line for a ``LAST_PROBE`` dict: versions, device, whether the model loaded (and why not)."""
+    if "motionprompt" not in info:
+        return info.get("error", "")
+    gpus = info.get("cuda") or 0
+    text = (f"{info.get('python')}: motionprompt {info['motionprompt']}, torch {info.get('torch') or 'missing'}, "
+            f"device {info.get('device')} ({gpus} CUDA GPU{'s' if gpus != 1 else ''}), model {info.get('model')} "
+            + (f"loaded in {info['load_s']} s" if info.get("loaded") else "not loaded"))
+    return text + (f": {info['error']}" if info.get("error") else "")
+
+
+def backend_rows(prefs) -> list[tuple[str, str]]:
+    """(icon, text) rows saying what the backend of ``prefs`` is; ERROR rows name what is wrong."""
+    from .backend import backend_kind, current_backend
+    from .worker_client import WorkerError, interpreter
+
+    rows = []
+    if backend_kind(prefs.backend) == "worker":
+        try:
+            path, source = interpreter(python_path(prefs))
+            rows.append(("NONE", f"Worker process: {path} (from {source})"))
+        except WorkerError as e:
+            rows.append(("ERROR", str(e).split("; ")[0]))
+    else:
+        rows.append(("NONE", "In Blender's own Python (torch imports here)"))
+    be = current_backend()
+    if be is not None:
+        rows.append(("NONE", f"Now: {be.status()}"))
+    if LAST_PROBE:
+        bad = bool(LAST_PROBE.get("error")) or not LAST_PROBE.get("loaded")
+        rows.append(("ERROR" if bad else "CHECKMARK", "Test: " + probe_summary(LAST_PROBE)))
+    return rows
 
 
 def results_dir(context=None) -> Path:

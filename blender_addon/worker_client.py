@@ -16,24 +16,62 @@ import sys
 import threading
 from pathlib import Path
 
-__all__ = ["WorkerClient", "WorkerError", "find_python"]
+__all__ = ["WorkerClient", "WorkerError", "find_python", "interpreter", "probe", "SETUP_HINT"]
+
+#: How to point the add-on at the project's venv (the README's setup section).
+SETUP_HINT = ("set Python in the add-on preferences to the project's venv interpreter: "
+              "`.venv/bin/python -m motionprompt.app.worker --print-interpreter` prints it")
 
 
 class WorkerError(RuntimeError):
     """The worker could not start, died, or refused a request (message includes its stderr tail)."""
 
 
-def find_python(configured: str = "") -> str:
-    """The interpreter to run the worker: the configured one, ``$MOTIONPROMPT_PYTHON``, the
-    project's ``.venv`` beside this add-on's checkout, or this Python."""
-    candidates = [configured, os.environ.get("MOTIONPROMPT_PYTHON", "")]
+def interpreter(configured: str = "") -> tuple[str, str]:
+    """The interpreter to run the worker and where it came from: the one set in the preferences,
+    ``$MOTIONPROMPT_PYTHON``, the project's ``.venv`` beside this add-on's checkout, or this
+    (Blender's) Python. A set path that is no file is a ``WorkerError`` naming it, never skipped."""
+    for value, source in ((configured, "the add-on preferences"),
+                          (os.environ.get("MOTIONPROMPT_PYTHON", ""), "$MOTIONPROMPT_PYTHON")):
+        if value.strip():
+            path = Path(value.strip()).expanduser()
+            if not path.is_file():
+                raise WorkerError(f"the Python interpreter {str(path)!r} set in {source} does not exist; "
+                                  + SETUP_HINT)
+            return str(path), source
     here = Path(__file__).resolve().parent
     for root in (here.parent, here.parent.parent):
-        candidates += [str(root / ".venv" / "bin" / "python"), str(root / ".venv" / "Scripts" / "python.exe")]
-    for c in candidates:
-        if c and Path(c).is_file():
-            return c
-    return sys.executable
+        for venv in (root / ".venv" / "bin" / "python", root / ".venv" / "Scripts" / "python.exe"):
+            if venv.is_file():
+                return str(venv), "the project's .venv"
+    return sys.executable, "Blender's own Python (no interpreter set)"
+
+
+def find_python(configured: str = "") -> str:
+    """``interpreter(configured)``'s path."""
+    return interpreter(configured)[0]
+
+
+def _hint(stderr: str) -> str:
+    """A setup hint for the usual failure: an interpreter without motionprompt (Blender's own)."""
+    return f"\n{SETUP_HINT}" if "No module named 'motionprompt" in stderr else ""
+
+
+def probe(python: str, model: str = "demo", device: str = "cpu", env: dict | None = None,
+          timeout: float = 180.0) -> dict:
+    """Run ``python -m motionprompt.app.worker --probe`` (versions, GPUs, whether the model loads)
+    and return its JSON; a ``WorkerError`` with its stderr tail when it cannot say."""
+    cmd = [python, "-m", "motionprompt.app.worker", "--probe", "--model", model, "--device", device]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", timeout=timeout,
+                           env=dict(os.environ, **(env or {})))
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise WorkerError(f"cannot run {python!r}: {e}") from e
+    lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        tail = "\n".join(p.stderr.strip().splitlines()[-6:])
+        raise WorkerError(f"{python} cannot run the worker (exit status {p.returncode}):\n{tail}{_hint(p.stderr)}")
+    return json.loads(lines[-1])
 
 
 class WorkerClient:
@@ -103,7 +141,8 @@ class WorkerClient:
         if code is not None and getattr(self, "_stderr_reader", None) is not None:
             self._stderr_reader.join(timeout=2.0)  # its last words are the useful part
         tail = self.stderr_tail()
-        return f"the generation worker exited (code {code})" + (f":\n{tail}" if tail else "")
+        return (f"the generation worker ({self.python}) exited (code {code})" + (f":\n{tail}" if tail else "")
+                + _hint(tail))
 
     def stop(self, timeout: float = 3.0) -> None:
         if self.proc is None:

@@ -171,7 +171,7 @@ def test_export_cli_every_format(motion, tmp_path):
         ["in.npy", "in_joints.npy", "in_smplx85.npy", "in_smplx322.npy", "in.npz", "in.bvh"])
     r = subprocess.run([sys.executable, "-m", "motionprompt", "export", str(tmp_path / "missing.npy"), "--to", "bvh"],
                        capture_output=True, text=True)
-    assert r.returncode == 1 and "missing.npy: no such file" in r.stderr
+    assert r.returncode == 2 and "missing.npy: no such file" in r.stderr
 
 
 def test_bvh_through_blenders_importer(motion, tmp_path):

@@ -203,7 +203,16 @@ def run(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     _setup_paths()
     args = build_parser().parse_args(_argv(argv))
-    return run(args)
+    from motionprompt.app.interrupt import Terminated, sigterm_raises
+
+    try:
+        with sigterm_raises():  # unwinds like Ctrl-C: no .part file is left
+            return run(args)
+    except KeyboardInterrupt as e:
+        term = isinstance(e, Terminated)
+        print(f"bake: stopped by {'SIGTERM' if term else 'SIGINT'}; no partial file was left; the same command "
+              "with --resume finishes it", file=sys.stderr)
+        return 143 if term else 130
 
 
 if __name__ == "__main__":

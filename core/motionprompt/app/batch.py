@@ -73,6 +73,8 @@ def run_jobs(jobs: list[Job], run: RunDir, generate: Callable[[list[str], list[i
     """
     done = run.done_keys() if resume else set()
     leftovers = run.incomplete() if resume else {}
+    for key in done & set(leftovers):  # killed between its manifest line and dropping the marker
+        run.finish_marker(leftovers.pop(key), key)
     todo = [j for j in jobs if j.key not in done]
     skipped = len(jobs) - len(todo)
     if skipped:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -24,6 +26,10 @@ from .. import postprocess
 from ..request import GenerateRequest, RequestError
 
 __all__ = ["main", "build_parser", "request_from_args", "option_message", "trim_span"]
+
+
+#: The errors of a full disk or quota: a batch that hits them is told to free space and resume.
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def _fail(msg: str) -> int:
@@ -52,8 +58,11 @@ def _add_export(sub) -> None:
     p.add_argument("--to", dest="formats", action="append", required=True, metavar="FORMAT",
                    help="output format (repeatable, or comma-separated); 'all' for every format")
     p.add_argument("-o", "--output", type=Path, default=None,
-                   help="output file (one format) or folder (several); default: beside the input")
+                   help="output file (one format) or folder (several formats; a file name there is an "
+                        "error); default: beside the input")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate of a .npy input (default 30)")
+    p.add_argument("--preview-size", dest="preview_size", type=int, default=960, metavar="PIXELS",
+                   help="side of the gif / mp4 previews (default 960)")
     p.add_argument("--prompt", default="", help="text stored with the motion (titles, npz)")
     p.add_argument("--smplx-model", type=Path, default=None, metavar="DIR",
                    help="SMPL-X model folder: exact J0 for transl in npz/smplx85/smplx322")
@@ -95,14 +104,68 @@ def _post(args) -> postprocess.PostProcess:
                                    trim=args.trim, foot_lock=args.foot_lock, path=args.path, loop=args.loop)
 
 
+#: A GIF / MP4 render above these asks for a word first (100,000 frames are ~16 min and ~2.6 GB).
+LONG_RENDER_FRAMES = 900  # a progress bar from 30 s of motion at 30 fps
+HUGE_RENDER_FRAMES = 20_000
+HUGE_RENDER_BYTES = 500_000_000
+_MOTION_SUFFIXES = (".npy", ".npz", ".bvh", ".gif", ".mp4", ".png")
+
+
+def _export_paths(args, fmts: list[str]) -> list[Path]:
+    """Where each format goes: beside the input; ``-o FILE`` for one format; ``-o FOLDER`` for
+    several (ValueError when ``-o`` names a file there: several files cannot share one name)."""
+    from ..files.formats import SUFFIXES
+
+    stem, out = args.motion.stem, args.output
+    if out is not None and len(fmts) > 1 and (out.is_file() or (not out.exists() and out.suffix.lower()
+                                                                in _MOTION_SUFFIXES)):
+        raise ValueError(f"-o {out}: {len(fmts)} formats ({', '.join(fmts)}) are several files; give -o a "
+                         f"folder (e.g. -o {out.with_suffix('')}) or one --to format per command")
+    paths = []
+    for fmt in fmts:
+        name = f"{stem}_{fmt}{SUFFIXES[fmt]}" if fmt in ("joints", "smplx85", "smplx322") else f"{stem}{SUFFIXES[fmt]}"
+        if out is None:
+            path = args.motion.with_name(name)
+        elif len(fmts) == 1 and not out.is_dir():
+            path = out
+        else:
+            path = out / name
+        if path.resolve() == args.motion.resolve():
+            path = path.with_name(f"{stem}_out{SUFFIXES[fmt]}")
+        paths.append(path)
+    return paths
+
+
+def _preview_options(motion, fmt: str, size: int, stack: contextlib.ExitStack) -> dict:
+    """The size and, for long renders, a progress bar on stderr (closed by ``stack``); a warning
+    first for huge ones."""
+    from tqdm import tqdm
+
+    from ..files.preview import estimate_bytes
+
+    frames = motion.num_frames
+    size_bytes = estimate_bytes(frames, fmt, size)
+    if frames > HUGE_RENDER_FRAMES or size_bytes > HUGE_RENDER_BYTES:
+        minutes = max(1, round(frames / 100 / 60))  # about 100 frames/s at 960 x 960 on 2 cores
+        print(f"motionprompt export: warning: the {fmt.upper()} preview has {frames} frames, about "
+              f"{size_bytes / 1e6:,.0f} MB and {minutes} min or more to render; lower it with --trim START:END, "
+              "--out-fps or --preview-size PIXELS (Ctrl-C stops it, leaving nothing behind)", file=sys.stderr)
+    opts = {"size": size}
+    if frames >= LONG_RENDER_FRAMES:
+        bar = stack.enter_context(tqdm(total=frames, unit="frame", desc=fmt, file=sys.stderr, mininterval=0.5))
+        opts["progress"] = lambda done, total: bar.update(done - bar.n)
+    return opts
+
+
 def _run_export(args) -> int:
-    from ..files.formats import EXPORTERS, SUFFIXES, MotionFileError, export, load_motion
+    from ..files.formats import EXPORTERS, MotionFileError, export, load_motion
 
     fmts: list[str] = []
     for f in args.formats:
         fmts += [x.strip() for x in f.split(",") if x.strip()]
     if "all" in fmts:
         fmts = list(EXPORTERS)
+    fmts = list(dict.fromkeys(fmts))
     unknown = [f for f in fmts if f not in EXPORTERS]
     if unknown:
         return _fail(f"export: unknown format(s) {', '.join(unknown)}; choose from {', '.join(EXPORTERS)}")
@@ -113,11 +176,16 @@ def _run_export(args) -> int:
         return _fail(f"export: --{'out-fps' if option == 'fps' else option.replace('_', '-')}: {detail}")
     if not (math.isfinite(args.fps) and args.fps > 0):
         return _fail(f"export: --fps {args.fps!r} is not a frame rate; give a number > 0 (a .npy's rate)")
+    if not 64 <= args.preview_size <= 8192:
+        return _fail(f"export: --preview-size {args.preview_size}: give 64 to 8192 pixels")
+    try:
+        paths = _export_paths(args, fmts)
+    except ValueError as e:
+        return _fail(f"export: {e}")
     try:
         motion = load_motion(args.motion, fps=args.fps, prompt=args.prompt)
     except MotionFileError as e:
-        print(f"motionprompt export: {e}", file=sys.stderr)
-        return 1
+        return _fail(f"export: {e}")
     try:
         motion = postprocess.apply(motion, post)
     except ValueError as e:  # a trim outside the motion
@@ -130,24 +198,22 @@ def _run_export(args) -> int:
             smplx_opts = {"rest_pelvis": rest_joints(args.smplx_model, gender=args.gender)[0], "gender": args.gender}
         except (ValueError, OSError) as e:
             return _fail(f"export: --smplx-model: {e}")
-    stem = args.motion.stem
-    out = args.output
-    for fmt in fmts:
-        name = f"{stem}_{fmt}{SUFFIXES[fmt]}" if fmt in ("joints", "smplx85", "smplx322") else f"{stem}{SUFFIXES[fmt]}"
-        if out is None:
-            path = args.motion.with_name(name)
-        elif len(fmts) == 1 and not out.is_dir():
-            path = out
-        else:
-            out.mkdir(parents=True, exist_ok=True)
-            path = out / name
-        if path.resolve() == args.motion.resolve():
-            path = path.with_name(f"{stem}_out{SUFFIXES[fmt]}")
+    if args.output is not None and len(fmts) > 1:
         try:
-            export(motion, fmt, path, **(smplx_opts if fmt in ("npz", "smplx85", "smplx322") else {}))
-        except (OSError, ValueError) as e:
-            print(f"motionprompt export: {fmt}: {e}", file=sys.stderr)
-            return 1
+            args.output.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            return _fail(f"export: -o {args.output}: cannot make the folder ({e.strerror or e}); choose another -o")
+    for fmt, path in zip(fmts, paths):
+        opts = smplx_opts if fmt in ("npz", "smplx85", "smplx322") else {}
+        try:
+            with contextlib.ExitStack() as stack:
+                if fmt in ("gif", "mp4"):
+                    opts = _preview_options(motion, fmt, args.preview_size, stack)
+                export(motion, fmt, path, **opts)
+        except OSError as e:
+            return _fail(f"export: cannot write {path} ({fmt}): {e.strerror or e}; free space or choose another -o")
+        except ValueError as e:
+            return _fail(f"export: {fmt}: {e}")
         print(path)
     return 0
 
@@ -285,7 +351,11 @@ def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, re
     rewrite = None
     if args.use_rewrite_model:
         rewrite = add_rewrites(jobs, args.rewrite_model_path, "cuda" if gen.device.type == "cuda" else "cpu", log)
-    run = RunDir(request.out_dir, exp_name)
+    try:
+        run = RunDir(request.out_dir, exp_name)
+    except OSError as e:
+        return _fail(f"--out-dir {request.out_dir}: cannot make the run folder {exp_name!r} ({e.strerror or e}); "
+                     "choose another --out-dir")
     settings = dict(request.settings(), model=gen.spec.name, fps=request.post.fps or gen.spec.fps,
                     guidance=gen.default_guidance if request.guidance is None else request.guidance,
                     compose=gen.default_compose if request.compose is None else request.compose,
@@ -308,6 +378,9 @@ def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, re
                                resume=resume, progress=bar, log=log, post=request.post)
     except RunBusyError as e:
         return _fail(f"--resume: {e}")
+    except OSError as e:  # the manifest itself could not be written (a full disk): nothing recorded is lost
+        return _fail(f"--out-dir {request.out_dir}: cannot write {run.manifest} ({e.strerror or e}); free space, "
+                     "then run the same command with --resume")
     for r in records:
         if r["status"] == "done":
             print(run.root / r["folder"])
@@ -318,6 +391,12 @@ def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, re
     except OSError as e:
         print(f"motionprompt: could not write the gallery page: {e}", file=sys.stderr)
     failed = [r for r in records if r["status"] != "done"]
+    full = [r for r in failed if any(os.strerror(n) in (r.get("error") or "") for n in _DISK_FULL)]
+    if full:  # the disk, not the prompts: one line and the way to finish the run
+        lines = ", ".join(str(r["line"]) for r in full)
+        return _fail(f"--out-dir {request.out_dir}: no space left on the device (line(s) {lines} not written, "
+                     f"{len(records) - len(failed)} of {len(records)} done); free space, then run the same command "
+                     "with --resume")
     if failed:
         print(f"motionprompt: {len(failed)} of {len(records)} job(s) failed; see {run.manifest}", file=sys.stderr)
     return 1 if failed else 0
@@ -354,5 +433,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit status: 0, 1 (some batch jobs failed), 2 (a bad option, file or
+    disk: one line on stderr), 130 / 143 (stopped by SIGINT / SIGTERM; nothing half-written left)."""
+    from .interrupt import Terminated, sigterm_raises
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        with sigterm_raises():
+            return int(args.func(args) or 0)
+    except KeyboardInterrupt as e:
+        term = isinstance(e, Terminated)
+        hint = "; the same command with --resume finishes the batch" if args.command == "batch" else ""
+        print(f"motionprompt: stopped by {'SIGTERM' if term else 'SIGINT'}; no partial file was left{hint}",
+              file=sys.stderr)
+        return 143 if term else 130

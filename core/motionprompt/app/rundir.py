@@ -112,6 +112,12 @@ class RunDir:
                 continue
         return out
 
+    def finish_marker(self, folder: Path, key: str) -> None:
+        """Drop the marker of ``folder`` when the manifest records ``key`` done in it."""
+        if any(r.get("folder") == folder.name for r in self.records() if r.get("key") == key
+               and r.get("status") == "done"):
+            (folder / MARKER).unlink(missing_ok=True)
+
     def claim(self, job: "Job", reuse: Path | None = None) -> Path:
         """A fresh numbered folder (one more than the largest), created with an exclusive mkdir,
         marked incomplete; or ``reuse`` (emptied) for a resumed job."""

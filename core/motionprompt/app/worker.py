@@ -58,7 +58,7 @@ from pathlib import Path
 from .. import postprocess
 from ..request import Cancelled, GenerateRequest, RequestError
 
-__all__ = ["main", "load_generator", "Worker", "FACTORY_ENV"]
+__all__ = ["main", "load_generator", "probe", "Worker", "FACTORY_ENV"]
 
 FACTORY_ENV = "MOTIONPROMPT_GENERATOR_FACTORY"
 
@@ -75,6 +75,34 @@ def load_generator(model: str = "demo", device: str = "cpu", dtype: str | None =
 
     check_device(device)
     return Generator.from_spec(model, device=torch_device(device), dtype=torch_dtype(dtype))
+
+
+def probe(model: str = "demo", device: str = "cpu", load: bool = True) -> dict:
+    """What this Python offers as a generation backend (``--probe``; the add-on's Test Backend):
+    ``python`` (its path), ``motionprompt`` and ``torch`` versions (None when missing), ``cuda``
+    (GPUs torch sees), ``device``, ``model`` and, with ``load``, ``loaded`` / ``load_s`` or
+    ``error`` (why the model did not load, naming it)."""
+    from .. import __version__
+
+    info = {"python": sys.executable, "motionprompt": __version__, "torch": None, "cuda": 0, "device": device,
+            "model": model, "loaded": False}
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["cuda"] = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    except ImportError as e:
+        info["error"] = f"torch is not installed in {sys.executable} ({e})"
+        return info
+    if load:
+        t0 = time.perf_counter()
+        try:
+            load_generator(model, device)
+        except Exception as e:  # noqa: BLE001 - reported, the probe itself succeeds
+            info["error"] = f"cannot load model {model!r} on {device}: {type(e).__name__}: {e}"
+        else:
+            info.update(loaded=True, load_s=round(time.perf_counter() - t0, 2))
+    return info
 
 
 class Worker:
@@ -235,7 +263,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="demo", help="built-in model name or a model TOML file (default demo)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     p.add_argument("--dtype", default=None, help="torch dtype name (default: bfloat16 on CUDA, float32 on CPU)")
+    p.add_argument("--probe", action="store_true",
+                   help="print one JSON line (this Python, motionprompt / torch versions, GPUs, whether the model "
+                        "loads) and exit: the add-on's Test Backend")
+    p.add_argument("--print-interpreter", action="store_true",
+                   help="print this interpreter's path (paste it into the add-on preferences' Python) and exit")
     args = p.parse_args(argv)
+    if args.print_interpreter:
+        print(sys.executable)
+        return 0
+    if args.probe:
+        out = _protocol_stream()  # library chatter goes to stderr, the JSON line alone to stdout
+        info = probe(args.model, args.device)
+        out.write(json.dumps(info) + "\n")
+        out.flush()
+        return 0 if info["loaded"] else 1
     out = _protocol_stream()
     lock = threading.Lock()
 
@@ -255,7 +297,13 @@ def main(argv: list[str] | None = None) -> int:
     reader = threading.Thread(target=worker.feed, args=(sys.stdin,), daemon=True)
     reader.start()
     send({"type": "ready", "model": args.model, "device": args.device, "pid": os.getpid()})
-    worker.serve()
+    from .interrupt import sigterm_raises
+
+    try:
+        with sigterm_raises():  # a job's temporary files go with it
+            worker.serve()
+    except KeyboardInterrupt:
+        return 143
     return 0
 
 

@@ -44,6 +44,23 @@ def _save_array(path, arr: np.ndarray) -> None:
         np.save(f, arr)
 
 
+def _save_npz(path, arrays: dict) -> None:
+    """``np.savez``'s layout (uncompressed zip of .npy members), with the zip closed on every
+    path: numpy leaves it open when a write fails (a full disk), and its ``__del__`` then
+    prints a second error after the real one."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        z = zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True)
+        try:
+            for name, value in arrays.items():
+                with z.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+        except BaseException:
+            with contextlib.suppress(OSError, ValueError):  # the first error is the one to report
+                z.close()
+            raise
+        z.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # writers: fn(motion, path, **opts)
 
@@ -91,8 +108,7 @@ def write_npz(motion: Motion, path, betas=DEFAULT_BETAS, rest_pelvis=DEFAULT_RES
     )
     if motion.meta.get("contacts") is not None:  # foot contacts found by the post-processing
         arrays["foot_contacts"] = contact_frames(motion.meta["contacts"], T, motion.fps)
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **arrays)
+    _save_npz(path, arrays)
 
 
 def write_bvh(motion: Motion, path, **_) -> None:

@@ -38,7 +38,8 @@ from .exporters import write_gif, write_gif_and_mp4, write_mp4, write_png
 from .painter import _Painter, iter_frames, render_frame
 from .projection import Camera
 from .raster import ALPHA, GIF_KEEP, _palette, _segment_pixels
-from .render import contact_sheet_frames, render_contact_sheet, render_gif, render_gif_and_mp4, render_mp4
+from .render import (contact_sheet_frames, estimate_bytes, render_contact_sheet, render_gif, render_gif_and_mp4,
+                     render_mp4)
 from .style import (BACKGROUND, BONE_WIDTH, FLOOR, FLOOR_HALF, GRID, GRID_STEP, GRID_WIDTH, PATH_AHEAD,
                     PATH_DONE, PATH_WIDTH, REFERENCE_SIZE, SHADOW, TEXT)
 from .text import _GlyphLine, _font, _missing_glyphs, _wrap
@@ -52,6 +53,7 @@ __all__ = [
     "render_gif_and_mp4",
     "render_contact_sheet",
     "contact_sheet_frames",
+    "estimate_bytes",
     "write_gif",
     "write_mp4",
     "write_png",

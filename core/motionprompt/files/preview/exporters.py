@@ -14,14 +14,17 @@ def _motion_joints(motion) -> np.ndarray:
     return motion.joint_positions()
 
 
-def write_gif(motion, path, size: int = 960, camera: Camera | None = None, **_) -> None:
-    """Animated GIF of ``motion`` at ``path``, ``size`` pixels a side."""
-    render_gif(_motion_joints(motion), path, title=motion.prompt, fps=motion.fps, size=size, camera=camera)
+def write_gif(motion, path, size: int = 960, camera: Camera | None = None, progress=None, **_) -> None:
+    """Animated GIF of ``motion`` at ``path``, ``size`` pixels a side; ``progress(done, total)``
+    after each frame."""
+    render_gif(_motion_joints(motion), path, title=motion.prompt, fps=motion.fps, size=size, camera=camera,
+               progress=progress)
 
 
-def write_mp4(motion, path, size: int = 960, camera: Camera | None = None, **_) -> None:
+def write_mp4(motion, path, size: int = 960, camera: Camera | None = None, progress=None, **_) -> None:
     """H.264 MP4 of ``motion`` at ``path``, ``size`` pixels a side (rounded up to even)."""
-    render_mp4(_motion_joints(motion), path, title=motion.prompt, fps=motion.fps, size=size, camera=camera)
+    render_mp4(_motion_joints(motion), path, title=motion.prompt, fps=motion.fps, size=size, camera=camera,
+               progress=progress)
 
 
 def write_png(motion, path, tile: int = 320, count: int = 8, columns: int = 4, camera: Camera | None = None,
