@@ -200,3 +200,21 @@ def test_bad_chain_is_refused():
         two_bone_ik(R, root, OFFSETS, (1, 7, 10), np.zeros((3, 3)))
     with pytest.raises(ValueError, match="targets"):
         two_bone_ik(R, root, OFFSETS, LEG_CHAINS[0], np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("bend_plane", ["middle", "bend"])
+def test_chains_solved_together_equal_one_at_a_time(bend_plane):
+    """Both legs and an arm in one call (one FK, the caller's) give what three calls give."""
+    rng, R, root = _pose(seed=5)
+    P, G = forward_kinematics(R, root, OFFSETS)
+    chains = [LEG_CHAINS[0], LEG_CHAINS[1], ARM]
+    tgt = np.stack([_targets(rng, P[:, c[0]], 0.2, 0.7) for c in chains])
+    one_by_one = R
+    for c, x in zip(chains, tgt):
+        one_by_one = two_bone_ik(one_by_one, root, OFFSETS, c, x, keep_end_rotation=True, bend_plane=bend_plane)
+    together = two_bone_ik(R, root, OFFSETS, chains, tgt, keep_end_rotation=True, bend_plane=bend_plane, fk=(P, G))
+    np.testing.assert_allclose(together, one_by_one, atol=1e-12)
+    with pytest.raises(ValueError, match="share a joint"):
+        two_bone_ik(R, root, OFFSETS, [LEG_CHAINS[0], (4, 7, 10)], tgt[:2])
+    with pytest.raises(ValueError, match=r"expected \(3, 300, 3\)"):
+        two_bone_ik(R, root, OFFSETS, chains, tgt[:2])

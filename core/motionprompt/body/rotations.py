@@ -257,8 +257,18 @@ def slerp_resample(rotations: np.ndarray, src_fps: float, dst_fps: float) -> np.
     i0, w = resample_grid(R.shape[0], src_fps, dst_fps)
     if R.shape[0] == 1:
         return R[i0]
-    # Relative rotation from key i0 to i0+1, scaled by w on its axis-angle.
-    r0 = R[i0]
-    rel = np.swapaxes(r0, -1, -2) @ R[i0 + 1]
-    aa = matrix_to_axis_angle(rel) * w.reshape((-1,) + (1,) * (rel.ndim - 2))
-    return r0 @ axis_angle_to_matrix(aa)
+    # Slerp of unit quaternions on the shorter arc: the rotation from key i0 toward i0+1,
+    # a fraction w of the way along the geodesic (the same as r0 exp(w log(r0^T r1))).
+    q = matrix_to_quaternion(R)
+    q0, q1 = q[i0], q[i0 + 1]
+    dot = np.sum(q0 * q1, axis=-1, keepdims=True)
+    q1 = np.where(dot < 0, -q1, q1)
+    dot = np.clip(np.abs(dot), 0.0, 1.0)
+    theta = np.arccos(dot)
+    sin = np.sin(theta)
+    wt = w.reshape((-1,) + (1,) * (q.ndim - 1))
+    near = sin < 1e-9  # (nearly) the same rotation: linear weights, normalised below
+    safe = np.where(near, 1.0, sin)
+    a = np.where(near, 1.0 - wt, np.sin((1.0 - wt) * theta) / safe)
+    b = np.where(near, wt, np.sin(wt * theta) / safe)
+    return quaternion_to_matrix(a * q0 + b * q1)

@@ -100,6 +100,24 @@ def _correction(planted: np.ndarray, pins: np.ndarray, points: np.ndarray, blend
     return c * (u * u * (3 - 2 * u))[:, None]
 
 
+_UP = np.array([0.0, 1.0, 0.0])
+#: Where a locked leg's reach turns soft, a fraction of its length (see ``_soft_reach``).
+SOFT_KNEE = 0.97
+
+
+def _soft_reach(goal: np.ndarray, hip: np.ndarray, knee: float, limit: np.ndarray) -> np.ndarray:
+    """(T, 3) ``goal`` pulled toward ``hip`` (T, 3) where it is nearly out of reach: a hip-goal
+    distance d past ``knee`` metres eases toward ``limit`` (T,) metres,
+    knee + (limit - knee) (1 - exp(-(d - knee) / (limit - knee))), its rate continuous; a leg
+    the source itself has straighter than ``knee`` (``limit`` its own extension) is not bent."""
+    d = goal - hip
+    dist = np.linalg.norm(d, axis=-1)
+    start = np.minimum(knee, limit)
+    soft = np.maximum(limit - start, 1e-9)
+    eased = np.where(dist > start, start + soft * (1.0 - np.exp(-(dist - start) / soft)), dist)
+    return hip + d * (eased / np.where(dist > 0, dist, 1.0))[:, None]
+
+
 def _ease(x: np.ndarray, blend: int) -> np.ndarray:
     """(T,) a smooth curve at least ``x`` everywhere: ``x``'s running maximum over 2 * blend + 1
     frames, averaged over blend + 1 frames (so the pelvis eases down, never jumps)."""
@@ -153,15 +171,22 @@ def foot_lock(motion: Motion, mode: str = "toes", strength: float = 1.0, blend: 
         c = strength * _correction(planted, pins, P[:, lock_j], blend)
         c[:, 1] = np.maximum(c[:, 1], -clear)
         goals.append(P[:, ankle] + c)
-    # the pelvis comes down only where a leg cannot reach its goal
+    # the pelvis comes down only where a leg cannot reach its goal: as straight as STRAIGHTEST
+    # allows, or as the motion itself has the leg (a leg straight in the source stays so)
     reach = [np.linalg.norm(offsets[knee]) + np.linalg.norm(offsets[ankle]) for _, knee, ankle in LEG_CHAINS]
+    own = [np.linalg.norm(P[:, ankle] - P[:, hip], axis=-1) for hip, _, ankle in LEG_CHAINS]  # (T,) each
+    limits = [np.maximum(STRAIGHTEST * r, d) for r, d in zip(reach, own)]
     drop = np.zeros(len(P))
-    for (hip, _, _), goal, r in zip(LEG_CHAINS, goals, reach):
+    for (hip, _, _), goal, limit in zip(LEG_CHAINS, goals, limits):
         d = goal - P[:, hip]
         horiz2 = d[:, 0] ** 2 + d[:, 2] ** 2
-        need = np.sqrt(np.maximum((STRAIGHTEST * r) ** 2 - horiz2, 0.0))  # the vertical distance it can span
+        need = np.sqrt(np.maximum(limit ** 2 - horiz2, 0.0))  # the vertical distance it can span
         drop = np.maximum(drop, -d[:, 1] - need)  # how far the hip is above where it can reach
     lowered = _ease(np.maximum(drop, 0.0), blend)
+    # a leg nearly straight reaches its goal softly (short by a few millimetres, not snapping the
+    # knee straight as the body pushes off a pinned foot)
+    goals = [_soft_reach(goal, P[:, hip] - lowered[:, None] * _UP, SOFT_KNEE * r, limit)
+             for (hip, _, _), goal, r, limit in zip(LEG_CHAINS, goals, reach, limits)]
     root[:, 1] -= lowered
     P[..., 1] -= lowered[:, None]  # the source's FK, moved down with the pelvis
     rotations = two_bone_ik(rotations, root, offsets, LEG_CHAINS, np.stack(goals), keep_end_rotation=True,
