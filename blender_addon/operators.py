@@ -243,7 +243,7 @@ class MOTIONPROMPT_OT_load_motion(bpy.types.Operator, ImportHelper):
 
 
 class MOTIONPROMPT_OT_apply_cleanup(bpy.types.Operator):
-    """Key the active action's motion again through the Cleanup settings (foot lock, trim) and
+    """Key the active action's motion again through the Cleanup settings (foot lock, trim, loop, path) and
     the panel's frame rate and root choices, as a new take on the same armature"""
 
     bl_idname = "motionprompt.apply_cleanup"

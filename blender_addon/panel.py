@@ -81,6 +81,12 @@ class MOTIONPROMPT_PT_cleanup(_MotionPanel, bpy.types.Panel):
         row = col.row(align=True)
         row.prop(s, "trim_start")
         row.prop(s, "trim_end")
+        row = col.row(align=True)
+        row.prop(s, "loop")
+        sub = row.row(align=True)
+        sub.active = s.loop
+        sub.prop(s, "loop_seconds")
+        col.prop(s, "path_curve")
         col.label(text="New takes get these; the button re-keys the active action", icon="INFO")
         col.operator("motionprompt.apply_cleanup", icon="MOD_SMOOTH")
 

@@ -20,6 +20,11 @@ __all__ = ["MotionPromptSettings", "MotionPromptBoneMapItem", "CLASSES", "regist
            "BONE_MAP_ITEMS", "model_name", "bone_map_setting_name", "custom_bone_map", "set_custom_rows",
            "chosen_bone_map", "coverage_line", "map_status"]
 
+def _is_curve(_settings, obj) -> bool:
+    """The path setting offers curve objects only."""
+    return obj.type == "CURVE"
+
+
 MODELS = [("demo", "Demo", "The small model shipped with motionprompt"),
           ("motionmillion-3b", "MotionMillion 3B", "Released 3B checkpoints ($MOTIONPROMPT_CHECKPOINTS)"),
           ("motionmillion-7b", "MotionMillion 7B", "Released 7B checkpoints ($MOTIONPROMPT_CHECKPOINTS)"),
@@ -95,6 +100,14 @@ class MotionPromptSettings(bpy.types.PropertyGroup):
                                         description="Seconds cut from the start")
     trim_end: bpy.props.FloatProperty(name="Trim end", default=0.0, min=0.0, unit="TIME_ABSOLUTE",
                                       description="Keep up to this many seconds (0: to the end)")
+    loop: bpy.props.BoolProperty(name="Loop", default=False,
+                                 description="Cut the best cycle and close its seam (a loop an engine can repeat)")
+    loop_seconds: bpy.props.FloatProperty(name="Cycle", default=0.0, min=0.0, unit="TIME_ABSOLUTE",
+                                          description="Cycle length in seconds (0: the best cycle's own length)")
+    path_curve: bpy.props.PointerProperty(
+        name="Path", type=bpy.types.Object, poll=_is_curve,
+        description="A curve the pelvis follows on the floor (its first spline, seen from above) at the "
+                    "motion's own stride speed; the feet are locked")
     # runtime state shown by the panel
     status: bpy.props.StringProperty(name="Status", default="")
     progress: bpy.props.FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR")

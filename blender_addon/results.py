@@ -11,7 +11,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from . import armature, backend, history, keys, properties
+from . import armature, backend, curves, history, keys, properties
 from .core import postprocess, skeleton, smplx_body
 
 __all__ = ["rest_offsets_for", "post_process", "apply_motion_files", "BONE_MAP_PROP", "CONTACTS_PROP"]
@@ -39,17 +39,20 @@ def rest_offsets_for(motion, rest: str, smplx_dir: str = "") -> np.ndarray:
     raise ValueError(f"unknown rest skeleton choice {rest!r}")
 
 
-def post_process(settings, scene):
+def post_process(settings, scene, armature_obj=None):
     """The post-processing the panel's settings ask for: the scene's frame rate when resampling,
-    in place when the root setting says so, the trim and the foot lock of the Cleanup box."""
+    in place when the root setting says so, the trim, foot lock, loop and path (a curve, taken
+    relative to ``armature_obj``) of the Cleanup box. ValueError naming a bad path curve."""
     fps = None
     if settings.fps_mode == "RESAMPLE":
         fps = scene.render.fps / scene.render.fps_base
     trim = None
     if settings.trim_start > 0 or settings.trim_end > 0:
         trim = (float(settings.trim_start), float(settings.trim_end) if settings.trim_end > 0 else None)
+    path = curves.path_file(settings.path_curve, armature_obj) if settings.path_curve is not None else None
     return postprocess.PostProcess(fps=fps, root="in_place" if settings.root_motion == "none" else "keep",
-                                   trim=trim, foot_lock=settings.foot_lock)
+                                   trim=trim, foot_lock=settings.foot_lock, path=path,
+                                   loop=float(settings.loop_seconds) if settings.loop else None)
 
 
 def apply_motion_files(context, items: list[dict], settings, model: str = "", onto=None) -> list:
@@ -63,7 +66,8 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "", on
     motion becomes a history action on it, with the motion packed; the first stays active.
     Actions keyed through a bone map carry its coverage line (``BONE_MAP_PROP``), and after a
     foot lock their contacts (``CONTACTS_PROP``: JSON spans in seconds, as in the manifest).
-    ``onto``: an armature to key onto whatever the target setting (the Cleanup button's).
+    ``onto``: an armature to key onto whatever the target setting (the Cleanup button's). A path
+    curve is read relative to the target armature (a new one stands at the world origin).
     Returns the actions.
     """
     scene = context.scene
@@ -77,7 +81,9 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "", on
         if obj is None or obj.type != "ARMATURE":
             raise ValueError("select an SMPL-X armature first, or choose 'New SMPL-X armature' as the target")
         bone_map = properties.chosen_bone_map(settings, obj)
+        post = post_process(settings, scene, obj)
     else:
+        post = post_process(settings, scene)  # before building: a bad path curve leaves nothing behind
         bone_map = None  # our own SMPL-X armature
         offsets = rest_offsets_for(motions[0], settings.rest, settings.smplx_dir)
         obj = armature.build_armature("SMPLX", offsets, body_only=settings.body_only,
@@ -87,7 +93,6 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "", on
         obj.select_set(True)
         context.view_layer.objects.active = obj
     actions = []
-    post = post_process(settings, scene)
     for m, it in zip(motions, items):
         keyed = postprocess.apply(m, post)
         name = (m.prompt or (Path(it["path"]).stem if it.get("path") else "") or "motion")[:55]
