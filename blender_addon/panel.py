@@ -77,7 +77,11 @@ class MOTIONPROMPT_PT_cleanup(_MotionPanel, bpy.types.Panel):
     def draw(self, context):
         s = context.scene.motionprompt
         col = self.layout.column()
-        col.prop(s, "foot_lock")
+        row = col.row(align=True)
+        row.prop(s, "foot_lock")
+        sub = row.row(align=True)
+        sub.active = s.foot_lock != "off"
+        sub.prop(s, "lock_strength")
         row = col.row(align=True)
         row.prop(s, "trim_start")
         row.prop(s, "trim_end")

@@ -96,6 +96,8 @@ class MotionPromptSettings(bpy.types.PropertyGroup):
         items=[("off", "Off", "Feet as generated"),
                ("toes", "Toes", "Planted feet pinned on the floor; the ball stays down as the heel rises"),
                ("feet", "Heels", "Planted feet pinned at the ankle while the heel is down")])
+    lock_strength: bpy.props.FloatProperty(name="Strength", default=1.0, min=0.0, max=1.0, subtype="FACTOR",
+                                           description="How far toward its pin a planted foot goes")
     trim_start: bpy.props.FloatProperty(name="Trim start", default=0.0, min=0.0, unit="TIME_ABSOLUTE",
                                         description="Seconds cut from the start")
     trim_end: bpy.props.FloatProperty(name="Trim end", default=0.0, min=0.0, unit="TIME_ABSOLUTE",

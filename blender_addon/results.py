@@ -51,7 +51,8 @@ def post_process(settings, scene, armature_obj=None):
         trim = (float(settings.trim_start), float(settings.trim_end) if settings.trim_end > 0 else None)
     path = curves.path_file(settings.path_curve, armature_obj) if settings.path_curve is not None else None
     return postprocess.PostProcess(fps=fps, root="in_place" if settings.root_motion == "none" else "keep",
-                                   trim=trim, foot_lock=settings.foot_lock, path=path,
+                                   trim=trim, foot_lock=settings.foot_lock, lock_strength=float(settings.lock_strength),
+                                   path=path,
                                    loop=float(settings.loop_seconds) if settings.loop else None)
 
 

@@ -144,3 +144,28 @@ def test_loop_and_path_through_the_cli(model_toml, tmp_path, capsys):
     assert main(["generate", "a person walks", "--path", str(bad), "--out-dir", str(tmp_path / "x")]) == 2
     assert "--path" in capsys.readouterr().err and not (tmp_path / "x").exists()
     assert main(["generate", "a person walks", "--loop", "-1", "--out-dir", str(tmp_path / "x")]) == 2
+
+
+def test_lock_strength_scales_the_correction(model_toml, tmp_path, capsys):
+    """--lock-strength: half strength moves the planted feet about half way to their pins (the
+    median ankle offset from the unlocked motion halves); out of [0, 1] exits 2 naming it."""
+    from motionprompt.app.cli import main
+    from motionprompt_demo import synth
+
+    R, root, joints = synth.render(synth.make_action("walk_forward", {"duration": 3.0, "speed": "slow"}))
+    t = np.arange(len(R)) / 30.0
+    m = Motion(R, root + np.stack([0.05 * np.sin(4 * t), 0 * t, 0 * t], axis=1), joints=None)
+    ankles = lambda x: x.joint_positions()[:, [7, 8]]  # noqa: E731
+    full = postprocess.apply(m, postprocess.PostProcess(foot_lock="toes"))
+    half = postprocess.apply(m, postprocess.PostProcess(foot_lock="toes", lock_strength=0.5))
+    d_full = np.linalg.norm(ankles(full) - ankles(m), axis=-1)
+    d_half = np.linalg.norm(ankles(half) - ankles(m), axis=-1)
+    moved = d_full > 0.01
+    assert moved.any() and abs(np.median(d_half[moved] / d_full[moved]) - 0.5) < 0.1
+    assert main(["generate", "a person walks", "--foot-lock", "toes", "--lock-strength", "2",
+                 "--out-dir", str(tmp_path / "x")]) == 2
+    assert "--lock-strength" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert main(["generate", "a person walks", "--model", str(model_toml), "--seconds", "2", "--seed", "1",
+                 "--foot-lock", "toes", "--lock-strength", "0.5", "--out-dir", str(tmp_path), "--exp-name", "s",
+                 "--no-preview"]) == 0
+    assert json.loads((tmp_path / "s" / "manifest.jsonl").read_text())["settings"]["lock_strength"] == 0.5

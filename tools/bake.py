@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--body-only", action="store_true", help="armatures with the 22 body bones only")
     p.add_argument("--foot-lock", default="off", choices=("off", "feet", "toes"),
                    help="pin planted feet on the floor (as motionprompt generate --foot-lock)")
+    p.add_argument("--lock-strength", type=float, default=1.0, metavar="0..1",
+                   help="how far toward its pin a planted foot goes (default 1)")
     p.add_argument("--trim", type=_trim_span, default=None, metavar="START:END", help="keep START to END seconds")
     p.add_argument("--loop", nargs="?", type=float, const=0.0, default=None, metavar="SECONDS",
                    help="cut a seamless loop (default length: the best cycle's)")
@@ -119,7 +121,8 @@ def run(args) -> int:
                               seconds=args.seconds, temperature=args.temperature, top_k=args.top_k,
                               compose=args.compose, device=args.device,
                               post=PostProcess(root="in_place" if root_motion == "none" else "keep",
-                                               trim=args.trim, foot_lock=args.foot_lock, path=args.path,
+                                               trim=args.trim, foot_lock=args.foot_lock, lock_strength=args.lock_strength,
+                                               path=args.path,
                                                loop=args.loop),
                               previews=not args.no_previews, out_dir=args.out_dir)
     try:

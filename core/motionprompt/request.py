@@ -233,5 +233,6 @@ class GenerateRequest:
                     compose=self.compose, fps=self.post.fps, root=self.post.root,
                     **({"trim": list(self.post.trim)} if self.post.trim else {}),
                     **({"foot_lock": self.post.foot_lock} if self.post.foot_lock != "off" else {}),
+                    **({"lock_strength": self.post.lock_strength} if self.post.lock_strength != 1.0 else {}),
                     **({"path": self.post.path} if self.post.path else {}),
                     **({"loop": self.post.loop} if self.post.loop is not None else {}))

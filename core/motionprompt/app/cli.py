@@ -93,6 +93,8 @@ def _add_post(p, fps_flag: str, fps_help: str) -> None:
                    help="keep the stretch from START to END seconds (either may be left out)")
     g.add_argument("--foot-lock", dest="foot_lock", default="off", choices=postprocess.LOCK_MODES,
                    help="pin planted feet on the floor: toes (the ball stays down), feet (the heel), off (default)")
+    g.add_argument("--lock-strength", dest="lock_strength", type=float, default=1.0, metavar="0..1",
+                   help="how far toward its pin a planted foot goes (default 1: all the way)")
     g.add_argument("--loop", nargs="?", type=float, const=0.0, default=None, metavar="SECONDS",
                    help="cut a seamless loop (of SECONDS; default: the best cycle's own length)")
     g.add_argument("--path", default=None, metavar="FILE",
@@ -101,7 +103,8 @@ def _add_post(p, fps_flag: str, fps_help: str) -> None:
 
 def _post(args) -> postprocess.PostProcess:
     return postprocess.PostProcess(fps=args.post_fps, root="in_place" if args.in_place else "keep",
-                                   trim=args.trim, foot_lock=args.foot_lock, path=args.path, loop=args.loop)
+                                   trim=args.trim, foot_lock=args.foot_lock, lock_strength=args.lock_strength,
+                                   path=args.path, loop=args.loop)
 
 
 #: A GIF / MP4 render above these asks for a word first (100,000 frames are ~16 min and ~2.6 GB).

@@ -278,7 +278,7 @@ def _stretched(motion: Motion, rate: float) -> Motion:
     return out
 
 
-def follow_path(motion: Motion, points, duration: float | None = None, lock_feet: str = "toes",
+def follow_path(motion: Motion, points, duration: float | None = None, lock_feet: str = "toes", lock_strength: float = 1.0,
                 corner: float = 0.3) -> Motion:
     """``motion`` re-routed so its pelvis follows the polyline ``points`` (module docstring).
 
@@ -288,6 +288,7 @@ def follow_path(motion: Motion, points, duration: float | None = None, lock_feet
         duration: seconds the path should take (the motion is sped up or slowed down);
             None: the motion's own pace.
         lock_feet: ``feet.LOCK_MODES``: "toes", "feet", or "off" (no foot lock).
+        lock_strength: 0..1, the foot lock's ``strength``.
         corner: metres over which corners are rounded (the heading turns over about twice it).
     Returns:
         The motion on the path, cut where the path ends; ``meta["path"]`` as in the module
@@ -340,4 +341,4 @@ def follow_path(motion: Motion, points, duration: float | None = None, lock_feet
     # the source's contacts, carried through the retiming (frame k of the result plays source frame k * rate)
     contacts = foot_contacts(source)
     src = np.clip(np.round(np.arange(out.num_frames) * rate).astype(int), 0, source.num_frames - 1)
-    return foot_lock(out, lock_feet, contacts=contacts[src])
+    return foot_lock(out, lock_feet, strength=lock_strength, contacts=contacts[src])

@@ -34,6 +34,7 @@ class PostProcess:
         root: one of ``ROOT_MODES``.
         trim: (start, end) seconds kept (end None: to the end); None: all of it.
         foot_lock: one of ``feet.LOCK_MODES`` ("off", "feet", "toes").
+        lock_strength: 0..1, how far toward its pin a planted foot goes (1: all the way).
         path: a floor path file (JSON / CSV of [x, z] metres, ``path.load_path``) the pelvis
             follows at the motion's own stride speed; its feet are locked ("toes" unless
             ``foot_lock`` says otherwise).
@@ -44,6 +45,7 @@ class PostProcess:
     root: str = "keep"
     trim: tuple | None = None
     foot_lock: str = "off"
+    lock_strength: float = 1.0
     path: str | None = None
     loop: float | None = None
 
@@ -56,6 +58,8 @@ class PostProcess:
             raise PostProcessError(f"root: {self.root!r} is not one of {', '.join(ROOT_MODES)}")
         if self.foot_lock not in LOCK_MODES:
             raise PostProcessError(f"foot_lock: {self.foot_lock!r} is not one of {', '.join(LOCK_MODES)}")
+        if not (isinstance(self.lock_strength, (int, float)) and 0 <= self.lock_strength <= 1):
+            raise PostProcessError(f"lock_strength: {self.lock_strength!r} is not a strength; give a number in [0, 1]")
         if self.trim is not None:
             ok = isinstance(self.trim, (tuple, list)) and len(self.trim) == 2
             a, b = (self.trim if ok else (None, None))
@@ -90,9 +94,10 @@ def apply(motion: Motion, post: PostProcess | None = None) -> Motion:
     if post.trim is not None:
         motion = trim(motion, *post.trim)
     if post.path is not None:
-        motion = follow_path(motion, load_path(post.path), lock_feet=post.foot_lock if post.foot_lock != "off" else "toes")
+        motion = follow_path(motion, load_path(post.path), lock_feet=post.foot_lock if post.foot_lock != "off" else "toes",
+                             lock_strength=post.lock_strength)
     elif post.foot_lock != "off":
-        motion = foot_lock(motion, post.foot_lock)
+        motion = foot_lock(motion, post.foot_lock, strength=post.lock_strength)
     if post.loop is not None:
         motion = loop(motion, seconds=post.loop or None, in_place=post.root == "in_place")
     if post.fps is not None:
