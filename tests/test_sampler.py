@@ -3,6 +3,8 @@ sampling distribution against softmax."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -187,10 +189,11 @@ def test_half_precision_sampling_runs_and_mostly_agrees(dtype):
 
 
 @torch.no_grad()
-def _guided_reference(m, feats, null, cfg, seed):
+def _guided_reference(m, feats, null, cfg, seed, prefix=None):
     """Classifier-free guidance written out: full recompute of the prompt's and the empty
-    prompt's logits every step, combined as null + g * (prompt - null)."""
-    out = torch.zeros(1, 0, dtype=torch.int64)
+    prompt's logits every step, combined as null + g * (prompt - null) (both after ``prefix``)."""
+    out = torch.zeros(1, 0, dtype=torch.int64) if prefix is None else prefix.reshape(1, -1).clone()
+    given = out.shape[1]
     seeds = torch.tensor([seed])
     for step in range(cfg.max_tokens):
         c = m.next_logits_full(feats, torch.ones(feats.shape[:2], dtype=torch.bool), out)
@@ -199,7 +202,7 @@ def _guided_reference(m, feats, null, cfg, seed):
         if int(tok) == m.config.end_id:
             break
         out = torch.cat([out, tok[:, None]], 1)
-    return out[0]
+    return out[0, given:]
 
 
 @pytest.mark.parametrize("static", [False, True], ids=["growing-cache", "static-cache"])
@@ -225,3 +228,32 @@ def test_guidance_equals_written_out_combination(static, greedy):
         Sampler(m).sample(feats, mask, cfg=cfg)
     with pytest.raises(ValueError, match="guidance"):
         SamplingConfig(guidance=-1.0)
+
+
+@pytest.mark.parametrize("static", [False, True], ids=["growing-cache", "static-cache"])
+@pytest.mark.parametrize("greedy", [True, False], ids=["greedy", "seeded"])
+def test_motion_prefix_equals_release_loop_on_text_plus_prefix(static, greedy):
+    """Rows continuing given motion codes (different lengths, one none), batched and cached,
+    give the tokens of the release's full-recompute loop run on [text + prefix ids]; with
+    guidance, the null rows see the same prefix."""
+    m = end_prone_model(seed=7)
+    feats, mask = batch_inputs(seed=8)
+    g = torch.Generator().manual_seed(9)
+    prefix = [torch.randint(0, m.config.end_id, (n,), generator=g) for n in (4, 0, 9, 1, 6)]
+    seeds = [2, 7, 1, 8, 2]
+    for guidance in (1.0, 2.0):
+        cfg = SamplingConfig(greedy=greedy, temperature=0.9, top_k=25, max_tokens=30, min_tokens=2,
+                             guidance=guidance)
+        null = torch.randn(3, 12)
+        got = Sampler(m, static=static).sample(feats, mask, seeds=seeds, cfg=cfg, prefix=prefix,
+                                               null_feats=null if guidance != 1.0 else None)
+        for b, n in enumerate(LENGTHS):
+            if guidance == 1.0:
+                ref = reference_sample(m, feats[b:b + 1, :n], cfg=cfg, seed=seeds[b], prefix=prefix[b])
+            else:
+                ref = _guided_reference(m, feats[b:b + 1, :n], null, cfg, seeds[b], prefix=prefix[b])
+            assert got[b].tolist() == ref.tolist(), (guidance, b)
+    plain = Sampler(m).sample(feats, mask, seeds=seeds, cfg=replace(cfg, guidance=1.0))
+    assert got[0].tolist() != plain[0].tolist()  # the prefix changes what follows
+    with pytest.raises(ValueError, match="one prefix per prompt"):
+        Sampler(m).sample(feats, mask, cfg=cfg, prefix=prefix[:2], null_feats=null)

@@ -167,26 +167,32 @@ def _draw(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------------- the release's loop
 @torch.no_grad()
 def reference_sample(model: PrefixLM, text_feats: torch.Tensor, text_mask: torch.Tensor | None = None,
-                     cfg: SamplingConfig = SamplingConfig(greedy=True, max_tokens=50), seed: int = 0) -> torch.Tensor:
+                     cfg: SamplingConfig = SamplingConfig(greedy=True, max_tokens=50), seed: int = 0,
+                     prefix: torch.Tensor | None = None) -> torch.Tensor:
     """One prompt, the whole sequence recomputed every step (no KV cache), as released.
 
     Args:
         text_feats: (1, L, D) features of one prompt (only its real tokens, or with ``text_mask``).
+        prefix: (P,) motion codes already there (a motion being continued): the loop starts
+            from [text + prefix]; steps (the seed's draws, the length limits) count new tokens.
     Returns:
-        (N,) int64 motion codes, END excluded.
+        (N,) int64 new motion codes, END excluded.
     """
     if text_mask is None:
         text_mask = torch.ones(text_feats.shape[:2], dtype=torch.bool, device=text_feats.device)
     end = model.config.end_id
     seeds = torch.tensor([seed], dtype=torch.int64, device=text_feats.device)
     out = torch.zeros(1, 0, dtype=torch.int64, device=text_feats.device)
+    if prefix is not None:
+        out = torch.as_tensor(prefix, dtype=torch.int64, device=text_feats.device).reshape(1, -1)
+    given = out.shape[1]
     for step in range(cfg.max_tokens):
         logits = model.next_logits_full(text_feats, text_mask, out)
         tok = choose_tokens(logits, cfg, seeds, step, end)
         if int(tok) == end:
             break
         out = torch.cat([out, tok[:, None]], 1)
-    return out[0]
+    return out[0, given:]
 
 
 # ---------------------------------------------------------------------- the fast path
@@ -262,7 +268,7 @@ class Sampler:
                cfg: SamplingConfig = SamplingConfig(),
                progress: Callable[[int, int], None] | None = None,
                cancel: Callable[[], bool] | None = None,
-               null_feats: torch.Tensor | None = None, min_tokens=None) -> list[torch.Tensor]:
+               null_feats: torch.Tensor | None = None, min_tokens=None, prefix=None) -> list[torch.Tensor]:
         """Sample motion codes for a batch of prompts.
 
         Args:
@@ -276,18 +282,21 @@ class Sampler:
             min_tokens: B ints, each row's shortest length in place of ``cfg.min_tokens``
                 (each at most ``cfg.max_tokens``); a row's tokens are those it gets alone with
                 that ``min_tokens``.
+            prefix: B int64 tensors (P_b,) (empty for none): motion codes each row continues
+                from, run into the cache after its text; seeds, steps and length limits count
+                the new tokens only (the reference: ``reference_sample(..., prefix=)``).
         Returns:
-            B int64 tensors (N_b,) of codes (END excluded), on the CPU.
+            B int64 tensors (N_b,) of new codes (END excluded), on the CPU.
         """
         with self._threads():
-            return self._sample(text_feats, text_mask, seeds, cfg, progress, cancel, null_feats, min_tokens)
+            return self._sample(text_feats, text_mask, seeds, cfg, progress, cancel, null_feats, min_tokens, prefix)
 
     @torch.no_grad()
     def _sample(self, text_feats: torch.Tensor, text_mask: torch.Tensor, seeds=None,
                 cfg: SamplingConfig = SamplingConfig(),
                 progress: Callable[[int, int], None] | None = None,
                 cancel: Callable[[], bool] | None = None,
-                null_feats: torch.Tensor | None = None, min_tokens=None) -> list[torch.Tensor]:
+                null_feats: torch.Tensor | None = None, min_tokens=None, prefix=None) -> list[torch.Tensor]:
         """The body of ``sample``."""
         model, c = self.model, self.model.config
         dev = model.lm_head.weight.device
@@ -312,22 +321,43 @@ class Sampler:
             text_feats, text_mask = _with_null_rows(text_feats, text_mask, null_feats.to(dev, text_feats.dtype))
             L = text_mask.shape[1]
         lengths = text_mask.sum(1)
-        if int(lengths.max()) + cfg.max_tokens > c.block_size:
-            warnings.warn(f"text ({int(lengths.max())} tokens) + motion ({cfg.max_tokens}) exceeds the model's "
-                          f"block size {c.block_size}: positions beyond it were never trained", stacklevel=2)
+        given = torch.zeros(B, dtype=torch.int64)  # each row's prefix length
+        if prefix is not None:
+            if len(prefix) != B:
+                raise ValueError(f"need one prefix per prompt ({B}), got {len(prefix)}")
+            prefix = [torch.as_tensor(p, dtype=torch.int64).reshape(-1) for p in prefix]
+            given = torch.tensor([len(p) for p in prefix], dtype=torch.int64)
+        P = int(given.max())
+        ptok = torch.zeros(B, P, dtype=torch.int64)
+        for b in range(B if P else 0):
+            ptok[b, :int(given[b])] = prefix[b]
+        ptok, given = ptok.to(dev), given.to(dev)
+        if guided:  # the null rows see the same motion tokens
+            ptok, given = torch.cat([ptok, ptok]), torch.cat([given, given])
+        if int((lengths + given).max()) + cfg.max_tokens > c.block_size:
+            warnings.warn(f"text ({int(lengths.max())} tokens) + motion ({P} given + {cfg.max_tokens}) exceeds the "
+                          f"model's block size {c.block_size}: positions beyond it were never trained", stacklevel=2)
         if cancel is not None and cancel():
             raise Cancelled("generation cancelled")
         if self.static:
             text_feats, text_mask = _pad_text(text_feats, text_mask, self.TEXT_BUCKET)
             L = text_mask.shape[1]
-            cache, key_mask, step_fn = self._static_state(len(text_mask), L, cfg.max_tokens)
+            cache, key_mask, step_fn = self._static_state(len(text_mask), L, P + cfg.max_tokens)
             key_mask.zero_()
         else:
-            cache = model.new_cache(len(text_mask), L + cfg.max_tokens)
-            key_mask = torch.zeros(len(text_mask), L + cfg.max_tokens, dtype=torch.bool, device=dev)
+            cache = model.new_cache(len(text_mask), L + P + cfg.max_tokens)
+            key_mask = torch.zeros(len(text_mask), L + P + cfg.max_tokens, dtype=torch.bool, device=dev)
             step_fn = self._eager_step(cache, key_mask, static=False)
         key_mask[:, :L] = text_mask
         logits = model.prefill(text_feats, text_mask, cache)
+        # the prefix, a column per token: a shorter row's extra columns stay masked (never
+        # attended) and its logits are those after its own last given token
+        for j in range(P):
+            live = j < given
+            key_mask[:, L + j] = live
+            after = step_fn(ptok[:, j], lengths + j, L + j)
+            logits = torch.where((j == given - 1)[:, None], after, logits)
+        lengths = lengths + given
 
         end = c.end_id
         out = torch.full((B, cfg.max_tokens), end, dtype=torch.int64, device=dev)
@@ -349,7 +379,7 @@ class Sampler:
                 break
             if cancel is not None and cancel():
                 raise Cancelled("generation cancelled")
-            col = L + step
+            col = L + P + step
             key_mask[:, col] = True
             logits = step_fn(torch.cat([tok, tok]) if guided else tok, lengths + step, col)
         if progress is not None and step + 1 < cfg.max_tokens:
