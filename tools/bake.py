@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seed of every prompt, as motionprompt batch (default: random, recorded)")
     gen.add_argument("--temperature", type=float, default=1.0)
     gen.add_argument("--top-k", type=int, default=0, help="0: off")
+    gen.add_argument("--continue-from", default=None, metavar="MOTION[:FRAME]",
+                     help="every prompt continues this motion file from FRAME (as motionprompt generate)")
     gen.add_argument("--compose", action=argparse.BooleanOptionalAction, default=None,
                      help="generate each action of a prompt on its own (default: the model's; on for the demo)")
     gen.add_argument("--backend", default="AUTO", choices=("AUTO", "IN_PROCESS", "WORKER"))
@@ -119,7 +121,7 @@ def run(args) -> int:
     root_motion = args.root_motion or ("root" if args.fbx_preset == "unreal" else "pelvis")
     request = GenerateRequest(prompts=[j.prompt for j in jobs] or ["-"], seeds=[j.seed for j in jobs] or None,
                               seconds=args.seconds, temperature=args.temperature, top_k=args.top_k,
-                              compose=args.compose, device=args.device,
+                              compose=args.compose, device=args.device, continue_from=args.continue_from,
                               post=PostProcess(root="in_place" if root_motion == "none" else "keep",
                                                trim=args.trim, foot_lock=args.foot_lock, lock_strength=args.lock_strength,
                                                path=args.path,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .postprocess import PostProcess, PostProcessError
 
-__all__ = ["GenerateRequest", "RequestError", "Cancelled", "random_seed", "sample_seeds", "default_batch_size",
+__all__ = ["GenerateRequest", "RequestError", "Cancelled", "motion_ref", "random_seed", "sample_seeds", "default_batch_size",
            "check_device_name", "MAX_SEED", "DTYPES", "DEVICE_NAME"]
 
 #: Seeds are stored as int64 by the sampler's hash and every file format: 63 bits, non-negative.
@@ -87,6 +87,29 @@ def check_device_name(device: str) -> str:
     return device
 
 
+def motion_ref(text: str) -> tuple[Path, int | None]:
+    """``"MOTION[:FRAME]"`` -> (the motion file, FRAME or None): the motion a request continues.
+
+    Raises:
+        RequestError("continue_from", ...) naming the file or the frame and the fix: a file
+        that does not exist or is no .npy / .npz, a FRAME that is no whole number >= 1.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise RequestError("continue_from", f"{text!r}: give MOTION.npy or MOTION.npy:FRAME")
+    path, frame = text, None
+    head, sep, tail = text.rpartition(":")
+    if sep and head and tail.strip().lstrip("-").isdigit():
+        path, frame = head, int(tail)
+        if frame < 1:
+            raise RequestError("continue_from", f"{text!r}: frame {frame} keeps nothing; give a frame >= 1")
+    p = Path(path).expanduser()
+    if p.suffix.lower() not in (".npy", ".npz"):
+        raise RequestError("continue_from", f"{text!r}: {p.name} is no .npy / .npz motion file")
+    if not p.is_file():
+        raise RequestError("continue_from", f"{p}: no such motion file; give an existing .npy / .npz")
+    return p, frame
+
+
 @dataclass(frozen=True)
 class GenerateRequest:
     """What to generate and how; one motion per prompt.
@@ -105,6 +128,9 @@ class GenerateRequest:
         post: the post-processing every motion goes through (frame rate, in place, ...).
         previews: whether front ends that write files also write GIF / MP4 previews.
         out_dir: where front ends that write files put them (None: their own default).
+        continue_from: "MOTION[:FRAME]": a motion file (.npy / .npz) every prompt continues,
+            up to frame FRAME (exclusive; default its end): the result is that motion
+            unchanged, then ``seconds`` of new motion (``motion_ref`` parses it).
     """
 
     prompts: tuple = ()
@@ -123,6 +149,7 @@ class GenerateRequest:
     post: PostProcess = field(default_factory=PostProcess)
     previews: bool = True
     out_dir: Path | None = None
+    continue_from: str | None = None
 
     def __post_init__(self):
         if isinstance(self.prompts, str):
@@ -174,6 +201,8 @@ class GenerateRequest:
         if self.dtype not in DTYPES:
             raise RequestError("dtype", f"{self.dtype!r}: use one of {', '.join(DTYPES)}")
         check_device_name(self.device)
+        if self.continue_from is not None:
+            motion_ref(self.continue_from)
         if not isinstance(self.post, PostProcess):
             raise RequestError("post", f"{self.post!r} is not a PostProcess")
         try:
@@ -235,4 +264,5 @@ class GenerateRequest:
                     **({"foot_lock": self.post.foot_lock} if self.post.foot_lock != "off" else {}),
                     **({"lock_strength": self.post.lock_strength} if self.post.lock_strength != 1.0 else {}),
                     **({"path": self.post.path} if self.post.path else {}),
-                    **({"loop": self.post.loop} if self.post.loop is not None else {}))
+                    **({"loop": self.post.loop} if self.post.loop is not None else {}),
+                    **({"continue_from": self.continue_from} if self.continue_from else {}))

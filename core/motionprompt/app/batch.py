@@ -22,10 +22,10 @@ from .. import postprocess
 from ..body.motion import Motion
 from ..files.formats import load_motion
 from ..files.layout import output_files
-from ..request import sample_seeds
+from ..request import RequestError, motion_ref, sample_seeds
 from .rundir import RunDir
 
-__all__ = ["Job", "make_jobs", "run_jobs", "MotionHook"]
+__all__ = ["Job", "make_jobs", "run_jobs", "MotionHook", "load_context"]
 
 #: ``on_motion(motion, folder, flag) -> names of the extra files it wrote into folder``.
 MotionHook = Callable[[Motion, Path, int], list]
@@ -46,6 +46,25 @@ class Job:
     @property
     def key(self) -> str:
         return f"{self.line}:{self.sample}:{self.prompt}"
+
+
+def load_context(ref: str | None) -> Motion | None:
+    """The motion a request continues (``GenerateRequest.continue_from``, "MOTION[:FRAME]"):
+    the file loaded and cut before FRAME; None for None. Raises RequestError("continue_from",
+    ...) naming the file, and the frame against its length."""
+    if ref is None:
+        return None
+    path, frame = motion_ref(ref)
+    try:
+        motion = load_motion(path)
+    except (OSError, ValueError) as e:
+        raise RequestError("continue_from", f"{path}: {e}") from None
+    if frame is None:
+        return motion
+    if frame > motion.num_frames:
+        raise RequestError("continue_from", f"{ref!r}: frame {frame} is past the motion's end ({motion.num_frames} "
+                                            f"frames); give FRAME <= {motion.num_frames}")
+    return motion.with_(rotations=motion.rotations[:frame], root_translation=motion.root_translation[:frame])
 
 
 def make_jobs(prompts: list[tuple[int, str]], seed: int | None, num: int = 1) -> list[Job]:

@@ -259,6 +259,9 @@ def _add_generation(p: argparse.ArgumentParser) -> None:
                         "punctuation and by 'then', 'after that', ...; default: the model's, on for the demo)")
     s.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=None,
                    help="texts per forward pass (default: 64 on CUDA, 8 on CPU)")
+    s.add_argument("--continue-from", dest="continue_from", default=None, metavar="MOTION[:FRAME]",
+                   help="continue this motion file (.npy / .npz) from FRAME (default: its end): the output is "
+                        "it unchanged up to FRAME, then --seconds of new motion")
 
     o = p.add_argument_group("output")
     o.add_argument("--out-dir", "--out_dir", dest="out_dir", type=Path, default=Path("outputs"),
@@ -302,13 +305,13 @@ def request_from_args(args, prompts: list[str], seeds: list[int] | None) -> Gene
                            temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, greedy=args.greedy,
                            guidance=args.guidance, compose=args.compose, batch_size=args.batch_size,
                            device=args.device, dtype=args.dtype, post=_post(args), previews=args.preview,
-                           out_dir=args.out_dir)
+                           out_dir=args.out_dir, continue_from=args.continue_from)
 
 
 def _run(prompts: list[tuple[int, str]], args, exp_default: str, resume: bool) -> int:
     from ..generation.devices import check_device
     from ..models.model_spec import ModelSpec, ModelSpecError
-    from .batch import make_jobs
+    from .batch import load_context, make_jobs
     from .rundir import check_out_dir
 
     if args.num < 1:
@@ -324,6 +327,7 @@ def _run(prompts: list[tuple[int, str]], args, exp_default: str, resume: bool) -
         request = request_from_args(args, [j.prompt for j in jobs], [j.seed for j in jobs]).validate(
             max_seconds=spec.max_seconds)
         check_device(request.device)
+        load_context(request.continue_from)  # a bad file or frame is named before the model loads
     except RequestError as e:
         return _option_error(e)
     try:
@@ -340,7 +344,7 @@ def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, re
     from ..generation.generator import Generator, torch_device, torch_dtype
     from ..models.checkpoints import CheckpointError
     from ..models.model_spec import ModelSpecError
-    from .batch import run_jobs
+    from .batch import load_context, run_jobs
     from .rewrite import add_rewrites
     from .rundir import RunBusyError, RunDir
 
@@ -366,8 +370,11 @@ def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, re
                     **({"rewrite": rewrite} if rewrite else {}))
     batch_size = request.batch_size or gen.default_batch_size
 
+    context = load_context(request.continue_from)
+
     def generate(texts, seeds):
-        return gen.generate(request.replace(prompts=texts, seeds=seeds, batch_size=batch_size))
+        sub = request.replace(prompts=texts, seeds=seeds, batch_size=batch_size)
+        return gen.generate(sub) if context is None else gen.generate(sub, context=context)
 
     if resume and not getattr(args, "allow_changed_settings", False):
         changed = run.changed_settings(settings)

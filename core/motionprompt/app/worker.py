@@ -57,6 +57,7 @@ from pathlib import Path
 
 from .. import postprocess
 from ..request import Cancelled, GenerateRequest, RequestError
+from .batch import load_context
 
 __all__ = ["main", "load_generator", "probe", "Worker", "FACTORY_ENV"]
 
@@ -209,7 +210,9 @@ class Worker:
         try:
             request = GenerateRequest.from_json(req).validate(
                 max_seconds=getattr(self.generator, "max_seconds", None))
-            motions = self.generator.generate(request, progress=progress, cancel=cancelled)
+            context = load_context(request.continue_from)
+            extra = {} if context is None else {"context": context}
+            motions = self.generator.generate(request, progress=progress, cancel=cancelled, **extra)
             if cancelled():
                 raise Cancelled()
             motions = [postprocess.apply(m, request.post) for m in motions]

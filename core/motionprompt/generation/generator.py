@@ -28,6 +28,7 @@ import torch
 
 from ..body import rep272
 from ..body.motion import Motion
+from ..body.splice import splice
 from ..models.checkpoints import load_prefix_lm, load_vqvae
 from ..models.model_spec import ModelSpec, ModelSpecError, resolve_spec
 from ..models.prefix_lm import PrefixLM
@@ -78,6 +79,13 @@ def _default_dtype(device: torch.device, spec: ModelSpec | None = None) -> torch
     if spec is not None and spec.extra.get("cpu_dtype") == "bfloat16" and native_bf16_cpu():
         return torch.bfloat16
     return torch.float32
+
+
+def _join_speed(motion: Motion, join: int) -> float:
+    """The fastest joint speed (metres per frame) of ``motion`` from frame ``join - 1`` on: how
+    hard a continuation's join and what follows it are."""
+    P = motion.joint_positions()[max(join - 1, 0):]
+    return float(np.linalg.norm(np.diff(P, axis=0), axis=-1).max()) if len(P) > 1 else 0.0
 
 
 class Generator:
@@ -163,9 +171,37 @@ class Generator:
         """The longest motion this model's positions hold (``ModelSpec.max_seconds``)."""
         return self.spec.max_seconds
 
+    #: How much of a continued motion the prefix-LM reads (its last seconds, as motion tokens).
+    CONTEXT_SECONDS = 2.0
+    #: Text positions kept free beside a continued motion's tokens.
+    CONTEXT_TEXT_TOKENS = 32
+
+    @torch.no_grad()
+    def encode(self, motion: Motion) -> torch.Tensor:
+        """(T // frames_per_token,) int64 codes of ``motion`` (its 272 frames, anchored at its
+        first frame, normalised with the model's mean / std, through the VQ-VAE encoder)."""
+        x = rep272.normalize(motion.to_272(), self.mean, self.std)
+        return self.vqvae.encode(torch.as_tensor(x, dtype=torch.float32, device=self.device)[None])[0].cpu()
+
+    def _context_codes(self, context: Motion, max_tokens: int) -> torch.Tensor:
+        """The codes of the last ``CONTEXT_SECONDS`` of ``context`` that fit beside
+        ``max_tokens`` new ones in the model's positions (a whole number of tokens, ending at
+        its last frame); ValueError naming the limit when none fit."""
+        fpt = self.vqvae.config.frames_per_token
+        room = self.spec.lm.block_size - 1 - max_tokens - self.CONTEXT_TEXT_TOKENS
+        n = min(context.num_frames // fpt, self.tokens_for(self.CONTEXT_SECONDS), room)
+        if context.num_frames < fpt:
+            raise ValueError(f"continue-from: the motion has {context.num_frames} frame(s); give at least {fpt}")
+        if n < 1:
+            raise ValueError(f"continue-from: {max_tokens} new tokens leave no room for the given motion in the "
+                             f"model's {self.spec.lm.block_size} positions; ask for fewer seconds")
+        cut = context.num_frames - n * fpt
+        ctx = context.with_(rotations=context.rotations[cut:], root_translation=context.root_translation[cut:])
+        return self.encode(ctx)
+
     @torch.no_grad()
     def generate(self, request: GenerateRequest, progress: Callable[[int, int], None] | None = None,
-                 cancel: Callable[[], bool] | None = None) -> list[Motion]:
+                 cancel: Callable[[], bool] | None = None, context: Motion | None = None) -> list[Motion]:
         """Generate one motion per prompt of ``request`` (validated here against this model's
         longest motion; ``device``, ``dtype``, ``post``, ``previews`` and ``out_dir`` are for the
         front ends: this generator runs on the device it was loaded on).
@@ -179,6 +215,14 @@ class Generator:
                 without it), batch_size (None = ``default_batch_size`` of the device).
             progress: ``progress(step, total)`` over all batches' token steps.
             cancel: polled between steps; True raises ``request.Cancelled``.
+            context: a motion every prompt continues (``request.continue_from`` loaded and cut
+                by the caller): its last ``CONTEXT_SECONDS`` become motion tokens the prefix-LM
+                reads after the text (the first action's, when composed); the result is
+                ``context`` unchanged followed by ``seconds`` of new motion, joined by
+                ``body.splice`` (``meta["continued"]``; segments start after it). Each prompt
+                is sampled ``CONTINUE_CANDIDATES`` times (seeds derived from its own) in the
+                same batch and the candidate whose join is smoothest is kept
+                (``meta["continued"]["candidate"]``), so a seed still reproduces the result.
         Returns:
             ``Motion`` objects in prompt order, at the model's fps (fps, prompt, seed set;
             ``source`` = model name; ``meta`` holds the token count, whether the model ended the
@@ -186,9 +230,32 @@ class Generator:
             ``start`` / ``end`` in seconds). Post-processing is the caller's (``postprocess``).
         """
         req = request.validate(max_seconds=self.max_seconds).with_seeds()
+        if context is None:
+            return self._generate(req, progress, cancel, None)
+        C = self.CONTINUE_CANDIDATES
+        many = req.replace(prompts=[p for p in req.prompts for _ in range(C)],
+                           seeds=[segment_seed(s, 1000 + j) if j else int(s) for s in req.seeds for j in range(C)])
+        found = self._generate(many, progress, cancel, context)
+        out = []
+        for i, seed in enumerate(req.seeds):
+            group = found[i * C:(i + 1) * C]
+            j = int(np.argmin([_join_speed(m, context.num_frames) for m in group]))
+            best = group[j]
+            best.seed = int(seed)
+            best.meta["continued"]["candidate"] = j
+            out.append(best)
+        return out
+
+    #: Candidates sampled per prompt when continuing a motion (the smoothest join is kept).
+    CONTINUE_CANDIDATES = 4
+
+    def _generate(self, req: GenerateRequest, progress, cancel, context: Motion | None) -> list[Motion]:
+        """The body of ``generate`` for a validated request with seeds."""
         prompts, seeds, seconds = list(req.prompts), [int(s) for s in req.seeds], req.seconds
         max_tokens = self.tokens_for(seconds)
         min_tokens = min(max(1, self.tokens_for(req.min_seconds)), max_tokens)
+        if context is not None:  # a continuation is as long as asked
+            min_tokens = max_tokens
         guidance = self.default_guidance if req.guidance is None else float(req.guidance)
         cfg = SamplingConfig(greedy=req.greedy, temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
                              max_tokens=max_tokens, min_tokens=min_tokens, guidance=guidance)
@@ -209,30 +276,40 @@ class Generator:
         self.timings = dict(text_s=0.0, sample_s=0.0, decode_s=0.0)
         bs = req.batch_size or self.default_batch_size
         texts = [self.model_text(t) for _, _, t in rows]
-        codes = self._sample_rows(texts, row_seeds, cfg, mins, bs, progress, cancel)
+        given = None if context is None else self._context_codes(context, max_tokens)
+        empty = torch.zeros(0, dtype=torch.int64)
+        row_prefix = None if given is None else [given if k == 0 else empty for _, k, _ in rows]
+        codes = self._sample_rows(texts, row_seeds, cfg, mins, bs, progress, cancel, row_prefix)
         owned: list[list[int]] = [[] for _ in prompts]  # each prompt's rows, in order
         for r, (i, _, _) in enumerate(rows):
             owned[i].append(r)
         forced = self._fit_composed(codes, [mine for i, mine in enumerate(owned) if not single[i]],
-                                    texts, row_seeds, cfg, bs, cancel)
+                                    texts, row_seeds, cfg, bs, cancel, row_prefix)
 
         motions: list[Motion] = []
         t0 = time.perf_counter()
         fpt = self.vqvae.config.frames_per_token
         for i, (p, mine) in enumerate(zip(prompts, owned)):
             c = torch.cat([codes[r] for r in mine])
-            m = Motion.from_272(self.decode(c), fps=self.spec.fps, prompt=p, seed=seeds[i], source=self.spec.name)
+            whole = c if given is None else torch.cat([given, c])
+            m = Motion.from_272(self.decode(whole), fps=self.spec.fps, prompt=p, seed=seeds[i], source=self.spec.name)
             m.meta.update(tokens=int(len(c)), ended=not any(r in forced for r in mine))
+            after = 0.0
+            if given is not None:
+                if len(c) == 0:
+                    raise ValueError(f"prompt {i}: the model ended at once after the given motion; try another seed")
+                m = splice(context, m, len(given) * fpt)
+                after = context.duration
             if not single[i]:  # in seconds, which survive resampling
                 ends = np.cumsum([len(codes[r]) * fpt / self.spec.fps for r in mine]).tolist()
-                m.meta["segments"] = [dict(text=rows[r][2], start=round(a, 4), end=round(b, 4))
+                m.meta["segments"] = [dict(text=rows[r][2], start=round(after + a, 4), end=round(after + b, 4))
                                       for r, a, b in zip(mine, [0.0] + ends[:-1], ends)]
             motions.append(m)
         self.timings["decode_s"] += time.perf_counter() - t0
         return motions
 
     def _fit_composed(self, codes: list[torch.Tensor], groups: list[list[int]], texts: list[str], seeds: list[int],
-                      cfg: SamplingConfig, bs: int, cancel) -> set[int]:
+                      cfg: SamplingConfig, bs: int, cancel, prefix: list[torch.Tensor] | None = None) -> set[int]:
         """Fit each composed prompt's segments (``groups`` of rows of ``codes``, changed in
         place) into [cfg.min_tokens, cfg.max_tokens] together: the longest are cut, or all grow
         (``segments.fit_lengths``). Growing rows are sampled again with END held off, which
@@ -257,7 +334,8 @@ class Generator:
             rs = sorted(longer)
             again = self._sample_rows([texts[r] for r in rs], [seeds[r] for r in rs],
                                       replace(cfg, min_tokens=1, max_tokens=max(longer.values())),
-                                      [longer[r] for r in rs], bs, None, cancel)
+                                      [longer[r] for r in rs], bs, None, cancel,
+                                      None if prefix is None else [prefix[r] for r in rs])
             for r, c in zip(rs, again):
                 if len(c) > longer[r]:
                     forced.add(r)
@@ -265,9 +343,9 @@ class Generator:
         return forced
 
     def _sample_rows(self, texts: list[str], seeds: list[int], cfg: SamplingConfig, mins: list[int], bs: int,
-                     progress, cancel) -> list[torch.Tensor]:
-        """Sample each text's codes in batches of ``bs`` (row ``r`` at least ``mins[r]`` tokens);
-        text encoding and sampling times are added to ``self.timings``."""
+                     progress, cancel, prefix: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+        """Sample each text's codes in batches of ``bs`` (row ``r`` at least ``mins[r]`` tokens,
+        after ``prefix[r]``); text encoding and sampling times are added to ``self.timings``."""
         null = self.null_features() if cfg.guidance != 1.0 else None
         chunks = [range(i, min(i + bs, len(texts))) for i in range(0, len(texts), bs)]
         total = len(chunks) * cfg.max_tokens
@@ -282,7 +360,8 @@ class Generator:
                                        seeds=[seeds[i] for i in rows], cfg=cfg, progress=report, cancel=cancel,
                                        null_feats=null,
                                        min_tokens=None if len(set(row_min)) == 1 and row_min[0] == cfg.min_tokens
-                                       else row_min)
+                                       else row_min,
+                                       prefix=None if prefix is None else [prefix[i] for i in rows])
             self.timings["text_s"] += t1 - t0
             self.timings["sample_s"] += time.perf_counter() - t1
         return out

@@ -1,0 +1,124 @@
+"""Continuing a motion: the splice (body/splice.py) against a motion it must rebuild exactly,
+and ``--continue-from`` end to end on the shipped demo model (the sampler's prefix against the
+release's loop is in test_sampler.py)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from motionprompt.body.motion import Motion
+from motionprompt.body.rotations import yaw_matrix
+from motionprompt.body.splice import align, splice
+from motionprompt.files.formats import export, load_motion
+from motionprompt.request import GenerateRequest, RequestError, motion_ref
+
+
+def _walk(seconds=4.0) -> Motion:
+    from motionprompt_demo import synth
+
+    R, root, joints = synth.render(synth.make_action("walk_forward", {"duration": seconds, "speed": "slow"}))
+    m = Motion(R, root, joints=joints)
+    return m.with_(rest=m.rest_offsets(), joints=None)
+
+
+def _moved(m: Motion, turn: float, shift) -> Motion:
+    Y = yaw_matrix(np.float64(turn))
+    R = m.rotations.copy()
+    R[:, 0] = Y @ R[:, 0]
+    return m.with_(rotations=R, root_translation=m.root_translation @ Y.T + shift)
+
+
+def test_splice_rebuilds_a_motion_from_its_moved_continuation():
+    """The given part of a walk, then the rest of it turned 1 rad and moved 3 m (as a
+    generation anchored elsewhere would come out): splice puts it back exactly."""
+    full = _walk()
+    T0 = 60
+    given = full.with_(rotations=full.rotations[:T0], root_translation=full.root_translation[:T0])
+    later = full.with_(rotations=full.rotations[40:], root_translation=full.root_translation[40:])
+    generated = _moved(later, 1.0, [3.0, 0.0, -2.0])
+    out = splice(given, generated, start=T0 - 40)
+    assert out.num_frames == full.num_frames
+    np.testing.assert_allclose(out.rotations, full.rotations, atol=1e-9)
+    np.testing.assert_allclose(out.root_translation, full.root_translation, atol=1e-9)
+    assert out.meta["continued"] == {"frames": T0, "seconds": round(T0 / 30, 4)}
+    back = align(generated, 0, full.rotations[40, 0], full.root_translation[40])
+    np.testing.assert_allclose(back.root_translation[:, [0, 2]], later.root_translation[:, [0, 2]], atol=1e-9)
+
+
+def test_splice_fades_a_pose_difference_at_the_join():
+    """A join whose generated frame differs from the given one (a bent knee, a higher pelvis)
+    starts from the given pose and eases into the generated one over the blend."""
+    full = _walk()
+    given = full.with_(rotations=full.rotations[:60], root_translation=full.root_translation[:60])
+    later = full.with_(rotations=full.rotations[59:].copy(), root_translation=full.root_translation[59:] + [0, 0.04, 0])
+    from motionprompt.body.rotations import axis_angle_to_matrix
+
+    later.rotations[:, 4] = axis_angle_to_matrix(np.array([0.5, 0.0, 0.0])) @ later.rotations[:, 4]
+    later = later.with_(rotations=later.rotations)
+    out = splice(given, later, start=1, blend=6)
+    P = out.joint_positions()
+    step = np.linalg.norm(np.diff(P, axis=0), axis=-1).max(axis=1)
+    own = np.linalg.norm(np.diff(full.joint_positions(), axis=0), axis=-1).max(axis=1)
+    assert step[59] <= own[59] + 0.03  # no jump at the join: the bend and the height come in gradually
+    np.testing.assert_allclose(out.rotations[67:], later.rotations[8:], atol=1e-9)  # after the blend: generated
+
+
+def test_motion_ref_and_its_errors(tmp_path):
+    f = tmp_path / "m.npy"
+    export(_walk(1.0), "npy", f)
+    assert motion_ref(str(f)) == (f, None) and motion_ref(f"{f}:12") == (f, 12)
+    for bad, word in ((f"{f}:0", "frame 0"), (str(tmp_path / "none.npy"), "no such motion file"),
+                      (str(tmp_path / "m.txt"), "no .npy")):
+        with pytest.raises(RequestError, match=word):
+            motion_ref(bad)
+    req = GenerateRequest(["a person waves"], continue_from=f"{f}:12")
+    assert GenerateRequest.from_json(req.to_json()).continue_from == f"{f}:12"
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from motionprompt.generation.generator import Generator
+
+    return Generator.from_spec("demo")
+
+
+def test_continue_on_the_demo_model(demo, tmp_path, capsys):
+    """generate --continue-from WALK.npy:60 --seconds 2: the walk's first 60 frames exactly,
+    then 60 new ones; no joint faster at the join than the walk itself gets; the seed
+    reproduces it; bad references exit 2 naming the file or frame, before the model loads."""
+    from motionprompt.app.cli import main
+
+    src = demo.generate(GenerateRequest(["a person walks forward"], seconds=3.0, seeds=[1]))[0]
+    f = tmp_path / "walk.npy"
+    export(src, "npy", f)
+    walk = load_motion(f)
+    args = ["generate", "a person waves with the right hand", "--continue-from", f"{f}:60", "--seconds", "2",
+            "--seed", "3", "--out-dir", str(tmp_path), "--no-preview"]
+    assert main(args + ["--exp-name", "c"]) == 0
+    rec = json.loads((tmp_path / "c" / "manifest.jsonl").read_text())
+    out = load_motion(tmp_path / "c" / rec["folder"] / "0_predict.npy")
+    assert out.num_frames == 120 and rec["settings"]["continue_from"] == f"{f}:60"
+    # the given part unchanged (the file's rotations; positions are re-anchored by the 272 form)
+    assert np.abs(out.rotations[:60, 1:] - walk.rotations[:60, 1:]).max() < 1e-5
+    assert np.abs(out.rotations[:60, 0] - walk.rotations[:60, 0]).max() < 1e-3  # heading re-anchored in float32
+    in_memory = demo.generate(GenerateRequest(["a person waves with the right hand"], seconds=2.0, seeds=[3]),
+                              context=walk.with_(rotations=walk.rotations[:60], root_translation=walk.root_translation[:60]))[0]
+    np.testing.assert_array_equal(in_memory.rotations[:60], walk.rotations[:60])
+    np.testing.assert_array_equal(in_memory.root_translation[:60], walk.root_translation[:60])
+    P, P0 = in_memory.joint_positions(), walk.joint_positions()[:60]
+    assert np.abs(P[:60] - P0).max() < 1e-9
+    v = np.linalg.norm(np.diff(P, axis=0), axis=-1)
+    own = np.linalg.norm(np.diff(P0, axis=0), axis=-1)
+    assert v[59].max() <= 1.25 * own[-10:].max()
+    assert main(args + ["--exp-name", "c2"]) == 0
+    rec2 = json.loads((tmp_path / "c2" / "manifest.jsonl").read_text())
+    again = load_motion(tmp_path / "c2" / rec2["folder"] / "0_predict.npy")
+    np.testing.assert_allclose(again.root_translation, out.root_translation, atol=1e-6)
+    capsys.readouterr()
+    for ref, word in ((f"{f}:500", "past the motion's end"), (str(tmp_path / "none.npy"), "no such motion file")):
+        assert main(["generate", "a person waves", "--continue-from", ref, "--out-dir", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err
+        assert "--continue-from" in err and word in err and not (tmp_path / "x").exists()
