@@ -43,6 +43,52 @@ DURATION_PROMPTS = [
     ("the athlete runs on the spot for 4 seconds", 4.0),
     ("a lady slides sideways toward the left for 3 seconds", 3.0),
 ]
+#: (prompt, action): known actions in verbs and phrasings absent from the corpus (``captions``),
+#: as a new user writes them.
+UNSEEN_VERB_PROMPTS = [
+    ("somebody ambles forward across the room", "walk_forward"),
+    ("a tired woman trudges ahead at an easy pace", "walk_forward"),
+    ("a man saunters along the street", "walk_forward"),
+    ("the old man plods forward", "walk_forward"),
+    ("a girl strolls down the hallway", "walk_forward"),
+    ("the soldier treks onward", "walk_forward"),
+    ("a boy dashes down the track", "run"),
+    ("the athlete sprints as fast as he can", "run"),
+    ("a woman hurries off at a run", "run"),
+    ("a kid leaps up into the air", "jump_in_place"),
+    ("the man bounces up and down on both feet", "jump_in_place"),
+    ("someone crouches low and comes back up", "squat"),
+    ("a man hunkers down then rises", "squat"),
+    ("a woman plops down on the floor and gets back up", "sit_down"),
+    ("the man applauds loudly", "clap"),
+    ("someone bends forward to greet the audience", "bow"),
+    ("the person steps backwards carefully", "walk_backward"),
+    ("a lady throws her hands up toward the ceiling", "raise_arms"),
+    ("the boxer jabs with his right fist", "punch_right"),
+    ("a man idles around waiting for the bus", "idle"),
+]
+#: (prompt, action): a leading modifier naming the side, which must reach the model with its clause.
+MODIFIER_FIRST_PROMPTS = [
+    ("with the left hand, a man waves hello", "wave_left"),
+    ("with the right hand, a woman waves hello", "wave_right"),
+    ("with his left arm, the man waves", "wave_left"),
+    ("using the right arm, she waves goodbye", "wave_right"),
+    ("with the left fist, a boxer punches", "punch_left"),
+    ("with his right fist, he punches forward", "punch_right"),
+    ("with the left leg, a man kicks", "kick_left"),
+    ("using the right foot, the woman kicks forward", "kick_right"),
+    ("standing on the left foot, a girl hops", "hop_left"),
+    ("balancing on the right foot, he hops", "hop_right"),
+    ("slowly, the man turns to the left", "turn_left"),
+    ("quickly, she turns to the right", "turn_right"),
+]
+#: (prompt, actions either of which counts): two things at once, one segment.
+SIMULTANEOUS_PROMPTS = [
+    ("while walking, the man waves", ("walk_forward", "wave_right")),
+    ("as he walks, he waves with the right hand", ("walk_forward", "wave_right")),
+    ("walking forward, a woman claps her hands", ("walk_forward", "clap")),
+    ("while standing still, someone claps", ("idle", "clap")),
+]
 DIVERSITY_PROMPTS = ["a person walks forward", "someone waves with the right hand", "a man jumps in place",
                      "a woman does squats", "a person runs forward", "someone claps their hands"]
 
@@ -153,6 +199,60 @@ def evaluate(gen, n_seeds: int = 2, recogniser: Recogniser | None = None, quick:
     res["motions"] = len(all_motions) + len(motions) + 1
     res["vq_roundtrip"] = vq_roundtrip(gen, rec)
     return res
+
+
+def _side(label: str) -> str | None:
+    return label.rsplit("_", 1)[1] if label.endswith(("_left", "_right")) else None
+
+
+def evaluate_wordings(gen, n_seeds: int = 3, recogniser: Recogniser | None = None, seconds: float = 10.0,
+                      **sampling) -> dict:
+    """Unseen verbs, modifier-first and simultaneous prompts (``UNSEEN_VERB_PROMPTS``,
+    ``MODIFIER_FIRST_PROMPTS``, ``SIMULTANEOUS_PROMPTS``), ``n_seeds`` seeds each.
+
+    Returns:
+        unseen (share recognised as their action), modifier (share of the right action),
+        modifier_side (share whose recognised action has the asked side), simultaneous (share
+        recognised as one of the two actions), their counts, and per-prompt details.
+    """
+    rec = recogniser or Recogniser.load()
+    seeds = list(range(n_seeds))
+    res: dict = dict(details=[])
+    groups = [("unseen", UNSEEN_VERB_PROMPTS), ("modifier", MODIFIER_FIRST_PROMPTS),
+              ("simultaneous", SIMULTANEOUS_PROMPTS)]
+    prompts = [p for _, g in groups for p, _ in g for _ in seeds]
+    t = time.perf_counter()
+    motions = iter(gen.generate(GenerateRequest(prompts, seeds=seeds * (len(prompts) // n_seeds), seconds=seconds,
+                                                **sampling)))
+    res["gen_seconds"] = time.perf_counter() - t
+    for kind, group in groups:
+        ok, side = [], []
+        for p, want in group:
+            for _ in seeds:
+                m = next(motions)
+                got = rec.predict(_joints(m))
+                ok.append(got in want if isinstance(want, tuple) else got == want)
+                if kind == "modifier" and _side(want):
+                    side.append(_side(got) == _side(want))
+                res["details"].append(dict(kind=kind, prompt=p, want=want, got=got, seconds=m.duration,
+                                           segments=[s["text"] for s in m.meta.get("segments", [])] or None,
+                                           rewrite=m.meta.get("caption_rewrite")))
+        res[kind], res[f"{kind}_n"] = float(np.mean(ok)), len(ok)
+        if side:
+            res["modifier_side"], res["modifier_side_n"] = float(np.mean(side)), len(side)
+    return res
+
+
+def wordings_table(res: dict, label: str = "") -> str:
+    """Markdown rows of ``evaluate_wordings``'s figures."""
+    rows = [("unseen verbs for known actions", f"{100 * res['unseen']:.0f} % of {res['unseen_n']}", ">= 90 %"),
+            ("modifier first (\"with the left hand, ...\"): side right",
+             f"{100 * res['modifier_side']:.0f} % of {res['modifier_side_n']}", ">= 80 %"),
+            ("the same: action and side right", f"{100 * res['modifier']:.0f} % of {res['modifier_n']}", "-"),
+            ("simultaneous (\"while walking, ...\"): one of the two", f"{100 * res['simultaneous']:.0f} % "
+                                                                     f"of {res['simultaneous_n']}", "-")]
+    head = f"| measure{(' (' + label + ')') if label else ''} | value | target |"
+    return "\n".join([head, "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows])
 
 
 def vq_roundtrip(gen, rec: Recogniser, seed: int = 77, per_action: int = 2) -> float:
@@ -365,6 +465,8 @@ def main(argv=None) -> int:
     ap.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
                     help="prefix-LM precision (default: the generator's)")
     ap.add_argument("--show-errors", action="store_true")
+    ap.add_argument("--wordings-only", action="store_true",
+                    help="only the unseen-verb, modifier-first and simultaneous prompts (a few minutes)")
     ap.add_argument("--card", action="store_true", help="write MODEL_CARD.md beside the model with the table")
     args = ap.parse_args(argv)
 
@@ -383,6 +485,19 @@ def main(argv=None) -> int:
         sampling["top_k"] = args.top_k
     if args.guidance is not None:
         sampling["guidance"] = args.guidance
+    if args.wordings_only:
+        res = evaluate_wordings(gen, n_seeds=args.seeds, **sampling)
+        print(wordings_table(res))
+        print(f"\n{len(res['details'])} motions generated in {res['gen_seconds']:.1f} s")
+        if args.show_errors:
+            for d in res["details"]:
+                good = d["got"] in d["want"] if isinstance(d["want"], tuple) else d["got"] == d["want"]
+                if not good:
+                    print(f"  {d['kind']:12s} want {d['want']} got {d['got']}: {d['prompt']} -> {d['rewrite']}")
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(res, indent=2) + "\n")
+        return 0
     res = evaluate(gen, n_seeds=args.seeds, quick=args.quick, **sampling)
     res["load_seconds"] = load_s
     res["dtype"] = str(gen.dtype).replace("torch.", "")
