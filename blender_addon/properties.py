@@ -53,6 +53,12 @@ class MotionPromptSettings(bpy.types.PropertyGroup):
                ("ON", "One by one", "Each action of the prompt (separated by punctuation or 'then') is generated "
                                     "on its own and played in order; a pose marker names each"),
                ("OFF", "Whole prompt", "The model reads the whole prompt at once")])
+    caption_rewrite: bpy.props.EnumProperty(
+        name="Known words", default="MODEL",
+        items=[("MODEL", "Model's choice", "As the model's description says (the demo: on)"),
+               ("ON", "Nearest caption", "Each action is given to the model as the nearest of its training "
+                                         "captions (\"ambles forward\" -> \"walks forward\")"),
+               ("OFF", "As written", "The model reads the words as typed")])
     model: bpy.props.EnumProperty(name="Model", items=MODELS, default="demo")
     model_file: bpy.props.StringProperty(name="Model file", subtype="FILE_PATH", default="")
     target: bpy.props.EnumProperty(
