@@ -343,6 +343,7 @@ Sequences of two or three actions joined by "then", "and then", "after that", "l
 ## Measured (`python tools/eval_demo.py`, held-out wordings never seen in training)
 {table}
 
+{wordings}
 ## Known weaknesses of this build
 {weak}
 - Two actions joined by a plain "and" are one segment, which the prefix-LM composes far less
@@ -410,6 +411,12 @@ COMPOSE_WORDS = """\
   up"). When the actions together run over `--seconds`, the longest are cut; under
   `--min-seconds`, all are lengthened. Each action's text and start are in the manifest and
   become pose markers in Blender."""
+CAPTION_WORDS = """\
+- Known words: each action is given to the prefix-LM as the nearest of its training captions in
+  MiniLM's sentence-embedding space (`captions`, `caption_rewrite`, `caption_threshold` in
+  `model.toml`; `--no-caption-rewrite` or "Known words: As written" in the panel turns it off),
+  when the similarity is at least the threshold and the caption names the same sides; a count or
+  "for N seconds" is carried over. Each match is in the manifest (`caption_rewrite`)."""
 SUBJECT_WORDS = """\
 - Who moves: the corpus has one body and no notion of who moves, so the prefix-LM reads every
   prompt or action with "{subject}" as its subject (`subject` in `model.toml`): "the athlete
@@ -421,6 +428,38 @@ SUBJECT_WORDS = """\
 def _boost_words(lm: dict) -> str:
     b, f = lm.get("start_boost", 1.0), lm.get("start_frames", 0)
     return f"; the codes of the first {f} frames of every action weigh {b:g}x in the loss" if b != 1 else ""
+
+
+WORDINGS_WORDS = """\
+## Wordings as new users write them (`python tools/eval_demo.py --wordings-only --seeds 3`)
+Unseen verbs for known actions ("ambles", "trudges", "saunters", "dashes", "hunkers down", ...),
+a side named before the action ("with the left hand, a man waves hello") and two things at once
+("while walking, the man waves"): {n} prompts, 3 seeds each, without and with the nearest-caption
+rewrite (`caption_rewrite` in `model.toml`, `--no-caption-rewrite` turns it off):
+
+| measure | rewrite off | rewrite on | target |
+|---|---|---|---|
+{rows}
+
+The rewrite gives each action to the model as the nearest of its {captions} training captions in
+MiniLM's sentence-embedding space (`captions.npz`), when the similarity is at least
+{threshold:g} and the caption names the same sides; under {threshold:g} the action stays as written
+and a warning says the model will likely not do it.
+"""
+
+
+def wordings_section(res: dict) -> str:
+    """The card's section on ``evaluate_wordings`` figures (rewrite off / on), or ""."""
+    on, off = res.get("wordings"), res.get("wordings_off")
+    if not on or not off:
+        return ""
+    rows = [("unseen verbs for known actions", "unseen", ">= 90 %"),
+            ("side named first: side right", "modifier_side", ">= 80 %"),
+            ("side named first: action and side right", "modifier", "-"),
+            ("two at once: one of the two", "simultaneous", "-")]
+    lines = [f"| {a} | {100 * off[k]:.0f} % | {100 * on[k]:.0f} % of {on[k + '_n']} | {t} |" for a, k, t in rows]
+    return WORDINGS_WORDS.format(n=len(on["details"]) // 3, rows="\n".join(lines), captions=res.get("captions", "its"),
+                                 threshold=res.get("caption_threshold", 0.55))
 
 
 def write_card(path: Path, res: dict, spec, info: dict) -> None:
@@ -445,10 +484,11 @@ def write_card(path: Path, res: dict, spec, info: dict) -> None:
         pooling_words=POOLING_WORDS.get(spec.text_encoder.get("pooling", "none"), "see text_encoders"),
         boost=_boost_words(info.get("lm", {})),
         compose_words=(COMPOSE_WORDS if spec.extra.get("compose") else "- The whole prompt is read at once.")
-        + ("\n" + SUBJECT_WORDS.replace("{subject}", spec.extra["subject"]) if spec.extra.get("subject") else ""),
+        + ("\n" + SUBJECT_WORDS.replace("{subject}", spec.extra["subject"]) if spec.extra.get("subject") else "")
+        + ("\n" + CAPTION_WORDS if spec.extra.get("captions") else ""),
         p_uncond=info.get("lm", {}).get("p_uncond", 0.0), weak=weaknesses(res),
         actions=", ".join(a.replace("_", " ") for a in info.get("actions", [])), table=table(res),
-        dtype=res.get("dtype", "float32"))
+        dtype=res.get("dtype", "float32"), wordings=wordings_section(res))
     path.write_text(text)
 
 
@@ -465,6 +505,8 @@ def main(argv=None) -> int:
     ap.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
                     help="prefix-LM precision (default: the generator's)")
     ap.add_argument("--show-errors", action="store_true")
+    ap.add_argument("--caption-rewrite", action=argparse.BooleanOptionalAction, default=None,
+                    help="nearest-caption rewrite (default: the model's)")
     ap.add_argument("--wordings-only", action="store_true",
                     help="only the unseen-verb, modifier-first and simultaneous prompts (a few minutes)")
     ap.add_argument("--card", action="store_true", help="write MODEL_CARD.md beside the model with the table")
@@ -485,6 +527,8 @@ def main(argv=None) -> int:
         sampling["top_k"] = args.top_k
     if args.guidance is not None:
         sampling["guidance"] = args.guidance
+    if args.caption_rewrite is not None:
+        sampling["caption_rewrite"] = args.caption_rewrite
     if args.wordings_only:
         res = evaluate_wordings(gen, n_seeds=args.seeds, **sampling)
         print(wordings_table(res))
@@ -499,6 +543,10 @@ def main(argv=None) -> int:
             args.json.write_text(json.dumps(res, indent=2) + "\n")
         return 0
     res = evaluate(gen, n_seeds=args.seeds, quick=args.quick, **sampling)
+    if gen.captions is not None and args.card:  # the wordings with the rewrite as run, and without it
+        res["wordings"] = evaluate_wordings(gen, n_seeds=3, **sampling)
+        res["wordings_off"] = evaluate_wordings(gen, n_seeds=3, **{**sampling, "caption_rewrite": False})
+        res["captions"], res["caption_threshold"] = len(gen.captions.texts), gen.captions.threshold
     res["load_seconds"] = load_s
     res["dtype"] = str(gen.dtype).replace("torch.", "")
     print(table(res))

@@ -130,6 +130,12 @@ def _run_export(args) -> int:
             smplx_opts = {"rest_pelvis": rest_joints(args.smplx_model, gender=args.gender)[0], "gender": args.gender}
         except (ValueError, OSError) as e:
             return _fail(f"export: --smplx-model: {e}")
+    if {"gif", "mp4", "png"} & set(fmts):
+        from ..files.preview.text import title_warning
+
+        warning = title_warning(motion.prompt)
+        if warning:
+            print(f"motionprompt export: warning: {warning}", file=sys.stderr)
     stem = args.motion.stem
     out = args.output
     for fmt in fmts:

@@ -258,8 +258,9 @@ class Generator:
         # one row per action segment (a prompt's segments never outnumber its tokens)
         parts = [split_actions(p) if compose else [p] for p in prompts]
         crowded = set()
+        asked = [len(ps) if compose else len(split_actions(p)) for p, ps in zip(prompts, parts)]
         for i, ps in enumerate(parts):
-            n = len(ps) if compose else len(split_actions(prompts[i]))  # the actions asked, composed or not
+            n = asked[i]  # the actions asked, composed or not
             if n > 1 and seconds / n < MIN_ACTION_SECONDS - 1e-9:
                 crowded.add(i)
                 warns[i].append(self._crowded_words(n, seconds))
@@ -277,16 +278,19 @@ class Generator:
         bs = req.batch_size or self.default_batch_size
         texts = [self.model_text(t) for _, _, t in rows]
         t0 = time.perf_counter()
-        matches = self.caption_matches(texts, rewrite)
+        # captions are single actions: a row of several (the whole prompt, compose off) is not matched
+        alone = [r for r, (i, _, _) in enumerate(rows) if compose or asked[i] == 1]
+        found = self.caption_matches([texts[r] for r in alone], rewrite)
+        matches = None if found is None else dict(zip(alone, found))
         if matches is not None:
-            texts = [m.rewritten for m in matches]
+            texts = [matches[r].rewritten if r in matches else t for r, t in enumerate(texts)]
         cut = self.text_encoder.over_limit(texts)
         self.timings["text_s"] += time.perf_counter() - t0
         for r, (i, _, text) in enumerate(rows):
             if cut[r]:
                 warns[i].append(f"text cut at the text encoder's limit of {self.text_encoder.max_tokens} tokens: "
                                 f"{text[:60]!r}{'...' if len(text) > 60 else ''} is longer; the rest is not read")
-            if matches is not None and matches[r].far:
+            if matches is not None and r in matches and matches[r].far:
                 m = matches[r]
                 near = f"the nearest known caption is {m.caption!r} (similarity {m.similarity:.2f}, under " \
                        f"{self.captions.threshold:g})" if m.caption else "no known caption names the same sides"
@@ -317,7 +321,8 @@ class Generator:
             m = Motion.from_272(self.decode(c), fps=self.spec.fps, prompt=p, seed=seeds[i], source=self.spec.name)
             m.meta.update(tokens=int(len(c)), ended=not any(r in forced for r in mine), warnings=warns[i])
             if matches is not None:
-                m.meta["caption_rewrite"] = [dict(matches[r].record(), action_text=rows[r][2]) for r in mine]
+                m.meta["caption_rewrite"] = [dict(matches[r].record(), action_text=rows[r][2]) for r in mine
+                                             if r in matches]
             if not single[i]:  # in seconds, which survive resampling
                 ends = np.cumsum([len(codes[r]) * fpt / self.spec.fps for r in mine]).tolist()
                 m.meta["segments"] = [dict(text=rows[r][2], start=round(a, 4), end=round(b, 4))
