@@ -104,6 +104,10 @@ def test_demo_rewrites_unseen_verbs_and_keeps_its_own_words(demo):
     i = demo.captions.texts.index("a person walks forward")
     fresh = demo.text_encoder.sentence_embeddings(["a person walks forward"]).numpy()[0]
     assert float(fresh @ demo.captions.embeddings[i]) > 0.999
+    # and its captions are the corpus's (a change of the phrases needs train_demo --captions-only)
+    from motionprompt_demo.captions import training_captions
+
+    assert list(zip(demo.captions.texts, demo.captions.actions)) == training_captions()
 
 
 @needs_demo

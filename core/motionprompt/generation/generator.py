@@ -230,14 +230,17 @@ class Generator:
                 ``guidance``, else 1; each prompt then also runs against the empty prompt),
                 compose (None = the model's TOML ``compose``: each action of a prompt generated
                 on its own and played in order; a prompt of one action is generated exactly as
-                without it), batch_size (None = ``default_batch_size`` of the device).
+                without it), caption_rewrite (None = the model's TOML ``caption_rewrite``),
+                batch_size (None = ``default_batch_size`` of the device).
             progress: ``progress(step, total)`` over all batches' token steps.
             cancel: polled between steps; True raises ``request.Cancelled``.
         Returns:
             ``Motion`` objects in prompt order, at the model's fps (fps, prompt, seed set;
             ``source`` = model name; ``meta`` holds the token count, whether the model ended the
-            motion itself and, when composed, ``segments``: each action's text and its
-            ``start`` / ``end`` in seconds). Post-processing is the caller's (``postprocess``).
+            motion itself, ``warnings`` (sentences, see the module docstring), for a model with
+            captions ``caption_rewrite`` (each action's ``CaptionMatch.record()`` and its
+            ``action_text`` as written) and, when composed, ``segments``: each action's text
+            and its ``start`` / ``end`` in seconds). Post-processing is the caller's.
         """
         req = request.validate(max_seconds=self.max_seconds).with_seeds()
         prompts, seeds, seconds = list(req.prompts), [int(s) for s in req.seeds], req.seconds
