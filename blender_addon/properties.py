@@ -24,6 +24,8 @@ MODELS = [("demo", "Demo", "The small model shipped with motionprompt"),
           ("motionmillion-3b", "MotionMillion 3B", "Released 3B checkpoints ($MOTIONPROMPT_CHECKPOINTS)"),
           ("motionmillion-7b", "MotionMillion 7B", "Released 7B checkpoints ($MOTIONPROMPT_CHECKPOINTS)"),
           ("FILE", "Model file", "A model description TOML file")]
+
+
 def _model_choice(model_words: str, on: tuple[str, str], off: tuple[str, str]) -> list[tuple[str, str, str]]:
     """Enum items of a setting the model's TOML decides unless the panel says ON or OFF (the
     request's None / True / False): (label, description) of each choice."""

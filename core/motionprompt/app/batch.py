@@ -71,7 +71,8 @@ def run_jobs(jobs: list[Job], run: RunDir, generate: Callable[[list[str], list[i
     through ``postprocess.apply(motion, post)`` before its files are written; ``on_motion`` may
     write more files beside them. What the motion will likely not show (``Motion.meta
     ["warnings"]``, and a preview title no installed font can spell) is logged once per prompt
-    and kept in each record's ``warnings``; the nearest-caption matches in ``caption_rewrite``. ``progress`` is an optional tqdm-like object (``update(n)``).
+    and kept in each record's ``warnings``; the nearest-caption matches in ``caption_rewrite``.
+    ``progress`` is an optional tqdm-like object (``update(n)``).
     """
     done = run.done_keys() if resume else set()
     leftovers = run.incomplete() if resume else {}

@@ -136,9 +136,8 @@ class TextEncoder:
         out = []
         for i in range(0, len(texts), batch):
             feats, att, _ = self._features(list(texts[i:i + batch]))
-            m = att[..., None].to(feats.dtype)
-            mean = (feats * m).sum(1) / m.sum(1).clamp_min(1)
-            out.append(torch.nn.functional.normalize(mean.float(), dim=-1).cpu())
+            mean = pool_features(feats.float(), att.bool(), "mean")[0][:, 0]
+            out.append(torch.nn.functional.normalize(mean, dim=-1).cpu())
         return torch.cat(out) if out else torch.zeros(0, self.dim)
 
     def over_limit(self, texts: list[str]) -> list[bool]:
