@@ -11,7 +11,7 @@ import pytest
 from motionprompt.models.model_spec import DEMO_SPEC
 from motionprompt.request import GenerateRequest, RequestError
 from motionprompt.text.language import not_english
-from motionprompt.text.vocabulary import CaptionIndex, carried_words, side_words
+from motionprompt.text.vocabulary import CaptionIndex, carried_words, matched_text, side_words
 
 needs_demo = pytest.mark.skipif(not (DEMO_SPEC.parent / "captions.npz").is_file(), reason="demo model not built")
 
@@ -48,6 +48,7 @@ def test_nearest_caption_threshold_keep_and_sides():
 def test_counts_and_durations_are_carried_and_sides_read():
     assert carried_words("jumps twice, then walks for 4 seconds") == ["twice", "for 4 seconds"]
     assert carried_words("claps three times") == ["three times"]
+    assert matched_text("a person jumps twice, then walks for 4 seconds") == "a person jumps, then walks"
     assert side_words("With the LEFT hand, then both arms") == {"left", "both"}
     m = _index().match(["he strolls for 3 seconds"], np.array([[0.8, 0.6, 0.0]]))[0]
     assert m.rewritten == "a person walks forward for 3 seconds"
@@ -100,6 +101,9 @@ def test_demo_rewrites_unseen_verbs_and_keeps_its_own_words(demo):
     assert not known.used and known.rewritten == texts[1] and known.similarity > 0.99
     assert not left.used and left.rewritten == texts[2]
     assert guitar.far and not guitar.used
+    # a duration is matched without, then carried: the walk stays a walk, at no new speed
+    timed = demo.caption_matches(["a person proceeds forward on foot for 4 seconds"], rewrite=True)[0]
+    assert timed.rewritten == "a person goes forward on foot for 4 seconds", timed
     # the shipped embeddings are the runtime encoder's (file written by train_demo --captions-only)
     i = demo.captions.texts.index("a person walks forward")
     fresh = demo.text_encoder.sentence_embeddings(["a person walks forward"]).numpy()[0]

@@ -49,7 +49,7 @@ from ..models.text_encoders import build_text_encoder
 from ..models.vqvae import HumanVQVAE
 from ..text.language import not_english
 from ..text.segments import fit_lengths, split_actions, with_subject
-from ..text.vocabulary import DEFAULT_KEEP, DEFAULT_THRESHOLD, CaptionIndex, CaptionMatch
+from ..text.vocabulary import DEFAULT_KEEP, DEFAULT_THRESHOLD, CaptionIndex, CaptionMatch, matched_text
 from ..request import GenerateRequest, default_batch_size
 from .sampler import Sampler, SamplingConfig
 
@@ -180,7 +180,7 @@ class Generator:
         kept as written), or None for a model without captions."""
         if self.captions is None or not texts:
             return None
-        emb = self.text_encoder.sentence_embeddings(texts).numpy()
+        emb = self.text_encoder.sentence_embeddings([matched_text(t) for t in texts]).numpy()
         return self.captions.match(texts, emb, rewrite=rewrite)
 
     @property

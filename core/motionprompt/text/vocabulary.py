@@ -15,8 +15,9 @@ encoder's sentence-embedding space (unit vectors; similarity = cosine), under th
   words and stays as written;
 - one under ``threshold`` is too far for a rewrite: it stays as written, and the model will
   likely not do it (``CaptionMatch.far``);
-- a count ("twice", "three times") or a duration ("for 4 seconds") of the action is carried over
-  to the end of the caption, since the captions have none.
+- a count ("twice", "three times") or a duration ("for 4 seconds") of the action is left out of
+  what is matched (``matched_text``) and carried over to the end of the caption, since the
+  captions have none (matched with them, "walks for 4 seconds" lands on "... quickly").
 
 The index is numpy only (``CaptionIndex.load`` reads an ``.npz`` of ``texts`` (N,) str,
 ``actions`` (N,) str and ``embeddings`` (N, D) float16/32, unit rows); the embeddings are made
@@ -31,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CaptionIndex", "CaptionMatch", "DEFAULT_THRESHOLD", "DEFAULT_KEEP", "side_words", "carried_words"]
+__all__ = ["CaptionIndex", "CaptionMatch", "DEFAULT_THRESHOLD", "DEFAULT_KEEP", "side_words", "carried_words",
+           "matched_text"]
 
 #: Below this cosine similarity no caption is near enough to stand for the action.
 DEFAULT_THRESHOLD = 0.55
@@ -52,6 +54,11 @@ def side_words(text: str) -> frozenset[str]:
 def carried_words(text: str) -> list[str]:
     """The counts and durations of ``text`` a rewrite keeps ("twice", "for 4 seconds"), in order."""
     return [m.group(0) for m in _CARRIED.finditer(text)]
+
+
+def matched_text(text: str) -> str:
+    """``text`` as it is compared with the captions: without its counts and durations."""
+    return re.sub(r"\s+([,.;:!?])", r"\1", " ".join(_CARRIED.sub(" ", text).split())) or text
 
 
 @dataclass(frozen=True)
@@ -127,7 +134,7 @@ class CaptionIndex:
 
         Args:
             texts: actions as the model reads them.
-            embeddings: (len(texts), D) their sentence embeddings (any norm).
+            embeddings: (len(texts), D) sentence embeddings (any norm) of their ``matched_text``.
             rewrite: False gives the matches (for the warnings) with every text kept as written.
         """
         q = np.asarray(embeddings, dtype=np.float32).reshape(len(texts), -1)
