@@ -319,7 +319,8 @@ loaded with no network.
 - Precision: the prefix-LM runs in bfloat16 on CPUs that have it natively (AVX512-BF16, AMX;
   `cpu_dtype` in `model.toml`; reading its weights bounds each token's time, and bfloat16
   halves them), else in float32; `--dtype float32` forces float32. The same seed gives another
-  motion in the other precision. The table below was measured in {dtype}.
+  motion in the other precision. The table below was measured in {dtype}, with the model's own
+  settings (`model.toml`: guidance, composing{caption_note}).
 - Output: 272-dim frames at 30 fps (SMPL-X 22-joint rotations + root), de-normalised with the
   corpus statistics `mean.npy` / `std.npy`. Weights: safetensors (prefix-LM float16, VQ-VAE
   float32), {mb:.1f} MB.
@@ -488,7 +489,8 @@ def write_card(path: Path, res: dict, spec, info: dict) -> None:
         + ("\n" + CAPTION_WORDS if spec.extra.get("captions") else ""),
         p_uncond=info.get("lm", {}).get("p_uncond", 0.0), weak=weaknesses(res),
         actions=", ".join(a.replace("_", " ") for a in info.get("actions", [])), table=table(res),
-        dtype=res.get("dtype", "float32"), wordings=wordings_section(res))
+        dtype=res.get("dtype", "float32"), wordings=wordings_section(res),
+        caption_note=", the nearest-caption rewrite" if spec.extra.get("captions") else "")
     path.write_text(text)
 
 
