@@ -46,7 +46,8 @@ def result_motion(item: dict, model: str = ""):
     """The ``Motion`` of one result entry: ``item["motion"]`` (in-process) through its float32
     272-dim frames, as the worker process' file would give it (the 272 form puts frame 0's pelvis
     at x = z = 0 and the floor at 0), so both backends give one motion; else the file at
-    ``item["path"]``. Seed, source and action segments come from the entry."""
+    ``item["path"]``. Seed, source, action segments, warnings and caption matches come from the
+    entry."""
     from .core import Motion, formats
     from .history import frames_272
 
@@ -59,8 +60,9 @@ def result_motion(item: dict, model: str = ""):
         m = formats.load_motion(item["path"], fps=float(item.get("fps", 30.0)), prompt=item.get("prompt", ""))
     m.seed = item.get("seed", m.seed)
     m.source = item.get("source") or m.source or model
-    if item.get("segments"):
-        m.meta["segments"] = item["segments"]
+    for key in ("segments", "warnings", "caption_rewrite"):
+        if item.get(key):
+            m.meta[key] = item[key]
     return m
 
 

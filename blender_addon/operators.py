@@ -39,7 +39,7 @@ def generation_request(context):
     return request.GenerateRequest(
         prompts=[prompt] * s.num, seeds=request.sample_seeds(s.seed, s.num), seconds=float(s.seconds),
         temperature=float(s.temperature), top_k=int(s.top_k), compose={"ON": True, "OFF": False}.get(s.compose),
-        out_dir=Path(results_dir(context))).validate()
+        caption_rewrite={"ON": True, "OFF": False}.get(s.caption_rewrite), out_dir=Path(results_dir(context))).validate()
 
 
 def check_target(context) -> None:
@@ -61,6 +61,23 @@ def keyed_message(message: str, actions) -> str:
     return f"{message}; {line}" if line else message
 
 
+def result_warnings(reply: dict) -> list[str]:
+    """The warnings of a result's motions (``Motion.meta["warnings"]``), each once, in order."""
+    out: list[str] = []
+    for item in reply.get("motions", []):
+        for w in item.get("warnings") or []:
+            if w not in out:
+                out.append(w)
+    return out
+
+
+def report_level(state: str, message: str | None) -> set:
+    """The Blender report level of a finished generation: a warning when its motions have some."""
+    if state not in ("done", "cancelled"):
+        return {"ERROR"}
+    return {"WARNING"} if message and "; warning: " in message else {"INFO"}
+
+
 def handle_replies(context, replies: list[dict], model: str) -> tuple[str, str | None]:
     """Apply replies on the main thread; returns (state, message): state "running", "done",
     "cancelled" or "error"."""
@@ -75,6 +92,9 @@ def handle_replies(context, replies: list[dict], model: str) -> tuple[str, str |
             actions = results.apply_motion_files(context, r["motions"], s, model=model)
             state, message = "done", keyed_message(
                 f"{len(actions)} motion(s) keyed in {r.get('seconds', 0):.1f} s", actions)
+            warns = result_warnings(r)
+            if warns:
+                message += "; warning: " + "; ".join(warns)
         elif kind == "cancelled":
             state, message = "cancelled", "generation cancelled"
         elif kind in ("error", "exit") and (r.get("id") is not None or r.get("fatal") or kind == "exit"):
@@ -113,7 +133,7 @@ class MOTIONPROMPT_OT_generate(bpy.types.Operator):
             s.running, s.status = False, str(e).splitlines()[0]
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
-        self.report({"INFO"}, message)
+        self.report(report_level(state, message), message)
         return {"FINISHED"}
 
     def invoke(self, context, event):
@@ -152,7 +172,7 @@ class MOTIONPROMPT_OT_generate(bpy.types.Operator):
             return {"RUNNING_MODAL"}
         if self._timer is not None:
             context.window_manager.event_timer_remove(self._timer)
-        self.report({"INFO"} if state in ("done", "cancelled") else {"ERROR"}, message or state)
+        self.report(report_level(state, message), message or state)
         return {"FINISHED"} if state == "done" else {"CANCELLED"}
 
 

@@ -34,6 +34,7 @@ class MOTIONPROMPT_PT_generate(_MotionPanel, bpy.types.Panel):
         col.prop(s, "top_k")
         col.prop(s, "num")
         col.prop(s, "compose")
+        col.prop(s, "caption_rewrite")
         layout.prop(s, "model")
         if s.model == "FILE":
             layout.prop(s, "model_file", text="")

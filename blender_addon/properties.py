@@ -29,6 +29,14 @@ MODELS = [("demo", "Demo", "The small model shipped with motionprompt"),
           ("motionmillion-3b", "MotionMillion 3B", "Released 3B checkpoints ($MOTIONPROMPT_CHECKPOINTS)"),
           ("motionmillion-7b", "MotionMillion 7B", "Released 7B checkpoints ($MOTIONPROMPT_CHECKPOINTS)"),
           ("FILE", "Model file", "A model description TOML file")]
+
+
+def _model_choice(model_words: str, on: tuple[str, str], off: tuple[str, str]) -> list[tuple[str, str, str]]:
+    """Enum items of a setting the model's TOML decides unless the panel says ON or OFF (the
+    request's None / True / False): (label, description) of each choice."""
+    return [("MODEL", "Model's choice", f"As the model's description says ({model_words})"), ("ON", *on), ("OFF", *off)]
+
+
 #: The bone-map setting: detection, each preset of ``bonemap.PRESET_NAMES``, a file, the editor.
 BONE_MAP_ITEMS = ([("AUTO", "Auto-detect", "Detect the rig from its bone names (SMPL-X, Mixamo, Unreal, Rigify, VRM)")]
                   + [(name, name, f"The {name} bone-map preset") for name in bonemap.PRESET_NAMES]
@@ -54,10 +62,16 @@ class MotionPromptSettings(bpy.types.PropertyGroup):
                                description="Motions per Generate (seeds seed, seed+1, ...)")
     compose: bpy.props.EnumProperty(
         name="Actions", default="MODEL",
-        items=[("MODEL", "Model's choice", "As the model's description says (the demo: one by one)"),
-               ("ON", "One by one", "Each action of the prompt (separated by punctuation or 'then') is generated "
-                                    "on its own and played in order; a pose marker names each"),
-               ("OFF", "Whole prompt", "The model reads the whole prompt at once")])
+        items=_model_choice("the demo: one by one",
+                            ("One by one", "Each action of the prompt (separated by punctuation or 'then') is "
+                                           "generated on its own and played in order; a pose marker names each"),
+                            ("Whole prompt", "The model reads the whole prompt at once")))
+    caption_rewrite: bpy.props.EnumProperty(
+        name="Known words", default="MODEL",
+        items=_model_choice("the demo: on",
+                            ("Nearest caption", "Each action is given to the model as the nearest of its training "
+                                                "captions (\"ambles forward\" -> \"walks forward\")"),
+                            ("As written", "The model reads the words as typed")))
     model: bpy.props.EnumProperty(name="Model", items=MODELS, default="demo")
     model_file: bpy.props.StringProperty(name="Model file", subtype="FILE_PATH", default="")
     target: bpy.props.EnumProperty(

@@ -56,7 +56,10 @@ class FakeGenerator:
                 edges = np.linspace(0, T / 30.0, len(parts) + 1)
                 m.meta["segments"] = [dict(text=t, start=float(a), end=float(b))
                                       for t, a, b in zip(parts, edges[:-1], edges[1:])]
-            out.append(m.with_(features=m.to_272()))
+            m = m.with_(features=m.to_272())
+            if "warn" in prompt:  # a prompt with "warn" in it gets a warning, as the real generator's meta
+                m.meta["warnings"] = [f"fake warning for {prompt!r}"]
+            out.append(m)
         return out
 
 

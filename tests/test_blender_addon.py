@@ -144,6 +144,19 @@ def test_composed_prompt_marks_where_each_action_begins(addon, compose):
         assert action.frame_range[1] == 5 + 47  # 60 frames at 30 fps: 59 / 30 s, 47 frames at 24
 
 
+def test_generation_warnings_are_reported(addon):
+    """A motion's warnings (``Motion.meta["warnings"]``) end the panel's status and make the
+    operator's report a warning."""
+    from blender_addon import operators
+
+    addon.prompt, addon.seconds = "a person warns", 1.0
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    assert addon.status.endswith("; warning: fake warning for 'a person warns'")
+    assert operators.report_level("done", addon.status) == {"WARNING"}
+    assert operators.report_level("done", "2 motion(s) keyed in 0.1 s") == {"INFO"}
+    assert operators.result_warnings({"motions": [{"warnings": ["a", "b"]}, {"warnings": ["b"]}, {}]}) == ["a", "b"]
+
+
 def test_resample_to_scene_fps_and_selected_target(addon):
     bpy.context.scene.render.fps = 24
     addon.fps_mode = "RESAMPLE"

@@ -43,7 +43,7 @@ def singles(gen):
 def test_demo_files_are_small_and_complete():
     folder = DEMO_SPEC.parent
     for name in ("model.toml", "lm.safetensors", "vqvae.safetensors", "mean.npy", "std.npy", "recogniser.npz",
-                 "MODEL_CARD.md"):
+                 "MODEL_CARD.md", "captions.npz"):
         assert (folder / name).is_file(), name
     size = sum(p.stat().st_size for p in folder.glob("*.safetensors"))
     assert size <= 25 * 2 ** 20, f"weights are {size / 2 ** 20:.1f} MB"

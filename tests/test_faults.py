@@ -451,10 +451,13 @@ def test_unwritable_or_file_out_dir_for_generate_batch_and_bake(tmp_path, capsys
             assert not (tmp_path / "b").exists()
 
 
-def test_a_5000_character_prompt_is_cut_with_a_warning_on_the_minilm_path(model_toml, tmp_path):
-    with pytest.warns(UserWarning, match="longer than 150 text tokens were cut"):
-        assert main(["generate", "a person walks forward and " * 185, "--model", str(model_toml), "--seconds", "1",
-                     "--no-preview", "--out-dir", str(tmp_path)]) == 0
+def test_a_5000_character_prompt_is_cut_with_a_warning_on_the_minilm_path(model_toml, tmp_path, capsys):
+    assert main(["generate", "a person walks forward and " * 185, "--model", str(model_toml), "--seconds", "1",
+                 "--no-preview", "--out-dir", str(tmp_path), "--exp-name", "long"]) == 0
+    said = "text cut at the text encoder's limit of 150 tokens"
+    assert said in capsys.readouterr().err
+    rec = json.loads((tmp_path / "long" / "manifest.jsonl").read_text().splitlines()[0])
+    assert any(said in w for w in rec["warnings"])
 
 
 # --------------------------------------------------------------------------------------------- the add-on's setup

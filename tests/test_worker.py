@@ -152,13 +152,16 @@ def test_real_generator_on_a_tiny_model(model_toml, tmp_path):
     w.p = p
     try:
         assert w.read(lambda m: m["type"] in ("ready", "error"))[-1]["type"] == "ready"
-        w.send(cmd="generate", id="t", prompts=["a person waves", "a person jumps, then claps"], seconds=1.0,
-               seeds=[1, 2], temperature=1.0, top_k=20, compose=True, out_dir=str(tmp_path))
+        w.send(cmd="generate", id="t", prompts=["a person waves", "a person jumps, then claps", "一个人向前走"],
+               seconds=1.0, seeds=[1, 2, 3], temperature=1.0, top_k=20, compose=True, out_dir=str(tmp_path))
         msgs = w.read(lambda m: m.get("id") == "t" and m["type"] != "progress")
         assert msgs[-1]["type"] == "result", msgs[-1]
         assert any(m["type"] == "progress" for m in msgs)
         items = msgs[-1]["motions"]
-        assert [i["seed"] for i in items] == [1, 2] and items[0]["source"] == "tiny-test"
+        assert [i["seed"] for i in items] == [1, 2, 3] and items[0]["source"] == "tiny-test"
+        # what the motion will likely not show comes with its entry
+        assert any("not in English (CJK characters)" in w for w in items[2]["warnings"])
+        assert not any("English" in w for w in items[0].get("warnings", []))
         for item in items:
             m = load_motion(item["path"])
             assert m.num_frames == item["frames"] and np.all(np.isfinite(m.rotations))

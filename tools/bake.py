@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="every prompt continues this motion file from FRAME (as motionprompt generate)")
     gen.add_argument("--compose", action=argparse.BooleanOptionalAction, default=None,
                      help="generate each action of a prompt on its own (default: the model's; on for the demo)")
+    gen.add_argument("--caption-rewrite", action=argparse.BooleanOptionalAction, default=None,
+                     help="read each action as the model's nearest training caption (default: the model's; on "
+                          "for the demo)")
     gen.add_argument("--backend", default="AUTO", choices=("AUTO", "IN_PROCESS", "WORKER"))
     gen.add_argument("--python", default="", help="interpreter for the worker (default: the project's .venv)")
     return p
@@ -121,7 +124,8 @@ def run(args) -> int:
     root_motion = args.root_motion or ("root" if args.fbx_preset == "unreal" else "pelvis")
     request = GenerateRequest(prompts=[j.prompt for j in jobs] or ["-"], seeds=[j.seed for j in jobs] or None,
                               seconds=args.seconds, temperature=args.temperature, top_k=args.top_k,
-                              compose=args.compose, device=args.device, continue_from=args.continue_from,
+                              compose=args.compose, caption_rewrite=args.caption_rewrite, device=args.device,
+                              continue_from=args.continue_from,
                               post=PostProcess(root="in_place" if root_motion == "none" else "keep",
                                                trim=args.trim, foot_lock=args.foot_lock, lock_strength=args.lock_strength,
                                                path=args.path,

@@ -43,6 +43,52 @@ DURATION_PROMPTS = [
     ("the athlete runs on the spot for 4 seconds", 4.0),
     ("a lady slides sideways toward the left for 3 seconds", 3.0),
 ]
+#: (prompt, action): known actions in verbs and phrasings absent from the corpus (``captions``),
+#: as a new user writes them.
+UNSEEN_VERB_PROMPTS = [
+    ("somebody ambles forward across the room", "walk_forward"),
+    ("a tired woman trudges ahead at an easy pace", "walk_forward"),
+    ("a man saunters along the street", "walk_forward"),
+    ("the old man plods forward", "walk_forward"),
+    ("a girl strolls down the hallway", "walk_forward"),
+    ("the soldier treks onward", "walk_forward"),
+    ("a boy dashes down the track", "run"),
+    ("the athlete sprints as fast as he can", "run"),
+    ("a woman hurries off at a run", "run"),
+    ("a kid leaps up into the air", "jump_in_place"),
+    ("the man bounces up and down on both feet", "jump_in_place"),
+    ("someone crouches low and comes back up", "squat"),
+    ("a man hunkers down then rises", "squat"),
+    ("a woman plops down on the floor and gets back up", "sit_down"),
+    ("the man applauds loudly", "clap"),
+    ("someone bends forward to greet the audience", "bow"),
+    ("the person steps backwards carefully", "walk_backward"),
+    ("a lady throws her hands up toward the ceiling", "raise_arms"),
+    ("the boxer jabs with his right fist", "punch_right"),
+    ("a man idles around waiting for the bus", "idle"),
+]
+#: (prompt, action): a leading modifier naming the side, which must reach the model with its clause.
+MODIFIER_FIRST_PROMPTS = [
+    ("with the left hand, a man waves hello", "wave_left"),
+    ("with the right hand, a woman waves hello", "wave_right"),
+    ("with his left arm, the man waves", "wave_left"),
+    ("using the right arm, she waves goodbye", "wave_right"),
+    ("with the left fist, a boxer punches", "punch_left"),
+    ("with his right fist, he punches forward", "punch_right"),
+    ("with the left leg, a man kicks", "kick_left"),
+    ("using the right foot, the woman kicks forward", "kick_right"),
+    ("standing on the left foot, a girl hops", "hop_left"),
+    ("balancing on the right foot, he hops", "hop_right"),
+    ("slowly, the man turns to the left", "turn_left"),
+    ("quickly, she turns to the right", "turn_right"),
+]
+#: (prompt, actions either of which counts): two things at once, one segment.
+SIMULTANEOUS_PROMPTS = [
+    ("while walking, the man waves", ("walk_forward", "wave_right")),
+    ("as he walks, he waves with the right hand", ("walk_forward", "wave_right")),
+    ("walking forward, a woman claps her hands", ("walk_forward", "clap")),
+    ("while standing still, someone claps", ("idle", "clap")),
+]
 DIVERSITY_PROMPTS = ["a person walks forward", "someone waves with the right hand", "a man jumps in place",
                      "a woman does squats", "a person runs forward", "someone claps their hands"]
 
@@ -155,6 +201,60 @@ def evaluate(gen, n_seeds: int = 2, recogniser: Recogniser | None = None, quick:
     return res
 
 
+def _side(label: str) -> str | None:
+    return label.rsplit("_", 1)[1] if label.endswith(("_left", "_right")) else None
+
+
+def evaluate_wordings(gen, n_seeds: int = 3, recogniser: Recogniser | None = None, seconds: float = 10.0,
+                      **sampling) -> dict:
+    """Unseen verbs, modifier-first and simultaneous prompts (``UNSEEN_VERB_PROMPTS``,
+    ``MODIFIER_FIRST_PROMPTS``, ``SIMULTANEOUS_PROMPTS``), ``n_seeds`` seeds each.
+
+    Returns:
+        unseen (share recognised as their action), modifier (share of the right action),
+        modifier_side (share whose recognised action has the asked side), simultaneous (share
+        recognised as one of the two actions), their counts, and per-prompt details.
+    """
+    rec = recogniser or Recogniser.load()
+    seeds = list(range(n_seeds))
+    res: dict = dict(details=[])
+    groups = [("unseen", UNSEEN_VERB_PROMPTS), ("modifier", MODIFIER_FIRST_PROMPTS),
+              ("simultaneous", SIMULTANEOUS_PROMPTS)]
+    prompts = [p for _, g in groups for p, _ in g for _ in seeds]
+    t = time.perf_counter()
+    motions = iter(gen.generate(GenerateRequest(prompts, seeds=seeds * (len(prompts) // n_seeds), seconds=seconds,
+                                                **sampling)))
+    res["gen_seconds"] = time.perf_counter() - t
+    for kind, group in groups:
+        ok, side = [], []
+        for p, want in group:
+            for _ in seeds:
+                m = next(motions)
+                got = rec.predict(_joints(m))
+                ok.append(got in want if isinstance(want, tuple) else got == want)
+                if kind == "modifier" and _side(want):
+                    side.append(_side(got) == _side(want))
+                res["details"].append(dict(kind=kind, prompt=p, want=want, got=got, seconds=m.duration,
+                                           segments=[s["text"] for s in m.meta.get("segments", [])] or None,
+                                           rewrite=m.meta.get("caption_rewrite")))
+        res[kind], res[f"{kind}_n"] = float(np.mean(ok)), len(ok)
+        if side:
+            res["modifier_side"], res["modifier_side_n"] = float(np.mean(side)), len(side)
+    return res
+
+
+def wordings_table(res: dict, label: str = "") -> str:
+    """Markdown rows of ``evaluate_wordings``'s figures."""
+    rows = [("unseen verbs for known actions", f"{100 * res['unseen']:.0f} % of {res['unseen_n']}", ">= 90 %"),
+            ("modifier first (\"with the left hand, ...\"): side right",
+             f"{100 * res['modifier_side']:.0f} % of {res['modifier_side_n']}", ">= 80 %"),
+            ("the same: action and side right", f"{100 * res['modifier']:.0f} % of {res['modifier_n']}", "-"),
+            ("simultaneous (\"while walking, ...\"): one of the two", f"{100 * res['simultaneous']:.0f} % "
+                                                                     f"of {res['simultaneous_n']}", "-")]
+    head = f"| measure{(' (' + label + ')') if label else ''} | value | target |"
+    return "\n".join([head, "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows])
+
+
 def vq_roundtrip(gen, rec: Recogniser, seed: int = 77, per_action: int = 2) -> float:
     """Share of ground-truth procedural clips still recognised after the model's VQ-VAE
     (encode + decode): the ceiling the prefix-LM can reach."""
@@ -219,7 +319,8 @@ loaded with no network.
 - Precision: the prefix-LM runs in bfloat16 on CPUs that have it natively (AVX512-BF16, AMX;
   `cpu_dtype` in `model.toml`; reading its weights bounds each token's time, and bfloat16
   halves them), else in float32; `--dtype float32` forces float32. The same seed gives another
-  motion in the other precision. The table below was measured in {dtype}.
+  motion in the other precision. The table below was measured in {dtype}, with the model's own
+  settings (`model.toml`: guidance, composing{caption_note}).
 - Output: 272-dim frames at 30 fps (SMPL-X 22-joint rotations + root), de-normalised with the
   corpus statistics `mean.npy` / `std.npy`. Weights: safetensors (prefix-LM float16, VQ-VAE
   float32), {mb:.1f} MB.
@@ -243,6 +344,7 @@ Sequences of two or three actions joined by "then", "and then", "after that", "l
 ## Measured (`python tools/eval_demo.py`, held-out wordings never seen in training)
 {table}
 
+{wordings}
 ## Known weaknesses of this build
 {weak}
 - Two actions joined by a plain "and" are one segment, which the prefix-LM composes far less
@@ -310,6 +412,12 @@ COMPOSE_WORDS = """\
   up"). When the actions together run over `--seconds`, the longest are cut; under
   `--min-seconds`, all are lengthened. Each action's text and start are in the manifest and
   become pose markers in Blender."""
+CAPTION_WORDS = """\
+- Known words: each action is given to the prefix-LM as the nearest of its training captions in
+  MiniLM's sentence-embedding space (`captions`, `caption_rewrite`, `caption_threshold` in
+  `model.toml`; `--no-caption-rewrite` or "Known words: As written" in the panel turns it off),
+  when the similarity is at least the threshold and the caption names the same sides; a count or
+  "for N seconds" is carried over. Each match is in the manifest (`caption_rewrite`)."""
 SUBJECT_WORDS = """\
 - Who moves: the corpus has one body and no notion of who moves, so the prefix-LM reads every
   prompt or action with "{subject}" as its subject (`subject` in `model.toml`): "the athlete
@@ -321,6 +429,38 @@ SUBJECT_WORDS = """\
 def _boost_words(lm: dict) -> str:
     b, f = lm.get("start_boost", 1.0), lm.get("start_frames", 0)
     return f"; the codes of the first {f} frames of every action weigh {b:g}x in the loss" if b != 1 else ""
+
+
+WORDINGS_WORDS = """\
+## Wordings as new users write them (`python tools/eval_demo.py --wordings-only --seeds 3`)
+Unseen verbs for known actions ("ambles", "trudges", "saunters", "dashes", "hunkers down", ...),
+a side named before the action ("with the left hand, a man waves hello") and two things at once
+("while walking, the man waves"): {n} prompts, 3 seeds each, without and with the nearest-caption
+rewrite (`caption_rewrite` in `model.toml`, `--no-caption-rewrite` turns it off):
+
+| measure | rewrite off | rewrite on | target |
+|---|---|---|---|
+{rows}
+
+The rewrite gives each action to the model as the nearest of its {captions} training captions in
+MiniLM's sentence-embedding space (`captions.npz`), when the similarity is at least
+{threshold:g} and the caption names the same sides; under {threshold:g} the action stays as written
+and a warning says the model will likely not do it.
+"""
+
+
+def wordings_section(res: dict) -> str:
+    """The card's section on ``evaluate_wordings`` figures (rewrite off / on), or ""."""
+    on, off = res.get("wordings"), res.get("wordings_off")
+    if not on or not off:
+        return ""
+    rows = [("unseen verbs for known actions", "unseen", ">= 90 %"),
+            ("side named first: side right", "modifier_side", ">= 80 %"),
+            ("side named first: action and side right", "modifier", "-"),
+            ("two at once: one of the two", "simultaneous", "-")]
+    lines = [f"| {a} | {100 * off[k]:.0f} % | {100 * on[k]:.0f} % of {on[k + '_n']} | {t} |" for a, k, t in rows]
+    return WORDINGS_WORDS.format(n=len(on["details"]) // 3, rows="\n".join(lines), captions=res.get("captions", "its"),
+                                 threshold=res.get("caption_threshold", 0.55))
 
 
 def write_card(path: Path, res: dict, spec, info: dict) -> None:
@@ -345,10 +485,12 @@ def write_card(path: Path, res: dict, spec, info: dict) -> None:
         pooling_words=POOLING_WORDS.get(spec.text_encoder.get("pooling", "none"), "see text_encoders"),
         boost=_boost_words(info.get("lm", {})),
         compose_words=(COMPOSE_WORDS if spec.extra.get("compose") else "- The whole prompt is read at once.")
-        + ("\n" + SUBJECT_WORDS.replace("{subject}", spec.extra["subject"]) if spec.extra.get("subject") else ""),
+        + ("\n" + SUBJECT_WORDS.replace("{subject}", spec.extra["subject"]) if spec.extra.get("subject") else "")
+        + ("\n" + CAPTION_WORDS if spec.extra.get("captions") else ""),
         p_uncond=info.get("lm", {}).get("p_uncond", 0.0), weak=weaknesses(res),
         actions=", ".join(a.replace("_", " ") for a in info.get("actions", [])), table=table(res),
-        dtype=res.get("dtype", "float32"))
+        dtype=res.get("dtype", "float32"), wordings=wordings_section(res),
+        caption_note=", the nearest-caption rewrite" if spec.extra.get("captions") else "")
     path.write_text(text)
 
 
@@ -365,6 +507,10 @@ def main(argv=None) -> int:
     ap.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
                     help="prefix-LM precision (default: the generator's)")
     ap.add_argument("--show-errors", action="store_true")
+    ap.add_argument("--caption-rewrite", action=argparse.BooleanOptionalAction, default=None,
+                    help="nearest-caption rewrite (default: the model's)")
+    ap.add_argument("--wordings-only", action="store_true",
+                    help="only the unseen-verb, modifier-first and simultaneous prompts (a few minutes)")
     ap.add_argument("--card", action="store_true", help="write MODEL_CARD.md beside the model with the table")
     args = ap.parse_args(argv)
 
@@ -383,7 +529,26 @@ def main(argv=None) -> int:
         sampling["top_k"] = args.top_k
     if args.guidance is not None:
         sampling["guidance"] = args.guidance
+    if args.caption_rewrite is not None:
+        sampling["caption_rewrite"] = args.caption_rewrite
+    if args.wordings_only:
+        res = evaluate_wordings(gen, n_seeds=args.seeds, **sampling)
+        print(wordings_table(res))
+        print(f"\n{len(res['details'])} motions generated in {res['gen_seconds']:.1f} s")
+        if args.show_errors:
+            for d in res["details"]:
+                good = d["got"] in d["want"] if isinstance(d["want"], tuple) else d["got"] == d["want"]
+                if not good:
+                    print(f"  {d['kind']:12s} want {d['want']} got {d['got']}: {d['prompt']} -> {d['rewrite']}")
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(res, indent=2) + "\n")
+        return 0
     res = evaluate(gen, n_seeds=args.seeds, quick=args.quick, **sampling)
+    if gen.captions is not None and args.card:  # the wordings with the rewrite as run, and without it
+        res["wordings"] = evaluate_wordings(gen, n_seeds=3, **sampling)
+        res["wordings_off"] = evaluate_wordings(gen, n_seeds=3, **{**sampling, "caption_rewrite": False})
+        res["captions"], res["caption_threshold"] = len(gen.captions.texts), gen.captions.threshold
     res["load_seconds"] = load_s
     res["dtype"] = str(gen.dtype).replace("torch.", "")
     print(table(res))

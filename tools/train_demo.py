@@ -12,7 +12,10 @@ Phases (each checkpointed in ``--work-dir``; a rerun resumes where it stopped):
   3. tokens: every clip encoded to token ids;
   4. text: MiniLM token features of every distinct prompt, computed once and cached;
   5. lm: the prefix-LM (teacher forcing, codes then END);
-  6. export: safetensors, mean.npy / std.npy, model.toml into ``--out``.
+  6. export: safetensors, mean.npy / std.npy, model.toml into ``--out``, and ``captions.npz``:
+     the training captions (``captions.training_captions``) with their MiniLM sentence
+     embeddings, for the nearest-caption rewrite (``motionprompt.text.vocabulary``).
+     ``--captions-only`` writes that file alone (seconds; no training).
 
 Deterministic for a given seed and thread count; 2 CPU cores take about 30 minutes with the
 defaults (the prefix-LM is two thirds of it).
@@ -333,8 +336,31 @@ def export(out: Path, vq: HumanVQVAE, lm: PrefixLM, corpus: dict, info: dict) ->
                      extra=dict(description="motionprompt demo model: procedural corpus, see MODEL_CARD.md",
                                 guidance=float(info["guidance"]), compose=bool(info["compose"]),
                                 **({"subject": info["subject"]} if info.get("subject") else {}),
-                                **({"cpu_dtype": info["cpu_dtype"]} if info.get("cpu_dtype") != "float32" else {})))
+                                **({"cpu_dtype": info["cpu_dtype"]} if info.get("cpu_dtype") != "float32" else {}),
+                                **info.get("captions", {})))
     spec.write(out / "model.toml")
+
+
+CAPTIONS_FILE = "captions.npz"
+
+
+def write_captions(out: Path, threshold: float, keep: float) -> Path:
+    """``captions.npz`` in ``out``: every training caption, its action and its MiniLM sentence
+    embedding (float16, unit rows), made by the runtime's own encoder (deterministic)."""
+    from motionprompt.models.text_encoders import build_text_encoder
+    from motionprompt.text.vocabulary import CaptionIndex
+
+    pairs = captions.training_captions()
+    enc = build_text_encoder("minilm")
+    emb = enc.sentence_embeddings([t for t, _ in pairs]).numpy()
+    out.mkdir(parents=True, exist_ok=True)
+    return CaptionIndex([t for t, _ in pairs], [a for _, a in pairs], emb, threshold, keep).save(out / CAPTIONS_FILE)
+
+
+def caption_settings(args: argparse.Namespace) -> dict:
+    """model.toml keys of the nearest-caption rewrite."""
+    return dict(captions=CAPTIONS_FILE, caption_rewrite=bool(args.caption_rewrite),
+                caption_threshold=float(args.caption_threshold), caption_keep=float(args.caption_keep))
 
 
 def work_files(args: argparse.Namespace) -> dict[str, str]:
@@ -387,6 +413,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="model.toml: prefix-LM precision on CPUs with native bfloat16")
     ap.add_argument("--threads", type=int, default=2,
                     help="torch threads (use 1 on a busy shared machine)")
+    ap.add_argument("--caption-rewrite", action=argparse.BooleanOptionalAction, default=True,
+                    help="model.toml: rewrite each action to its nearest training caption by default")
+    ap.add_argument("--caption-threshold", type=float, default=0.55,
+                    help="model.toml: least caption similarity for a rewrite (under it: the far-prompt warning)")
+    ap.add_argument("--caption-keep", type=float, default=0.95,
+                    help="model.toml: similarity from which an action counts as in the model's words already")
+    ap.add_argument("--captions-only", action="store_true",
+                    help=f"only write {CAPTIONS_FILE} (caption embeddings) into --out; no training")
     ap.add_argument("--stop-after", choices=["corpus", "vqvae", "tokens", "text", "lm"], default=None)
     return ap
 
@@ -394,6 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     files = work_files(args)
+    if args.captions_only:
+        print(write_captions(args.out, args.caption_threshold, args.caption_keep))
+        return 0
 
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # denormal floats slow CPU training down ~20x
@@ -463,7 +500,8 @@ def main(argv=None) -> int:
                 text_pooling=args.text_pooling, guidance=args.guidance, compose=args.compose,
                 subject=args.subject, cpu_dtype=args.cpu_dtype,
                 threads=args.threads, seconds_cumulative={k: round(v, 1) for k, v in times.items()},
-                actions=list(synth.ACTIONS))
+                actions=list(synth.ACTIONS), captions=caption_settings(args))
+    write_captions(args.out, args.caption_threshold, args.caption_keep)
     export(args.out, vq, lm, corpus, info)
     print(f"demo model written to {args.out} in {time.time() - t0:.0f} s")
     return 0

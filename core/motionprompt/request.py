@@ -123,6 +123,9 @@ class GenerateRequest:
             top_k 0 or None = off; top_p None = off, else in (0, 1]).
         guidance: classifier-free guidance scale, 1 = off (None: the model's own).
         compose: generate each action of a prompt on its own (None: the model's own).
+        caption_rewrite: give the model each action as its nearest training caption
+            (``text.vocabulary``; None: the model's own, on for the demo; models without
+            captions ignore it).
         batch_size: texts per forward pass (None: ``default_batch_size`` of the device).
         device, dtype: where the model runs ("auto": CUDA when available) and its precision.
         post: the post-processing every motion goes through (frame rate, in place, ...).
@@ -143,6 +146,7 @@ class GenerateRequest:
     greedy: bool = False
     guidance: float | None = None
     compose: bool | None = None
+    caption_rewrite: bool | None = None
     batch_size: int | None = None
     device: str = "auto"
     dtype: str = "auto"
@@ -196,6 +200,9 @@ class GenerateRequest:
             _finite("guidance", self.guidance, 0.0, 100.0, low_open=False)
         if self.compose is not None and not isinstance(self.compose, bool):
             raise RequestError("compose", f"{self.compose!r}: use true, false or null (the model's choice)")
+        if self.caption_rewrite is not None and not isinstance(self.caption_rewrite, bool):
+            raise RequestError("caption_rewrite", f"{self.caption_rewrite!r}: use true, false or null "
+                                                  "(the model's choice)")
         if self.batch_size is not None:
             _int("batch_size", self.batch_size, 1, 65536)
         if self.dtype not in DTYPES:
@@ -259,7 +266,7 @@ class GenerateRequest:
         """The options that shape every motion (for a manifest): JSON-ready."""
         return dict(seconds=self.seconds, min_seconds=self.min_seconds, temperature=self.temperature,
                     top_k=self.top_k, top_p=self.top_p, greedy=self.greedy, guidance=self.guidance,
-                    compose=self.compose, fps=self.post.fps, root=self.post.root,
+                    compose=self.compose, caption_rewrite=self.caption_rewrite, fps=self.post.fps, root=self.post.root,
                     **({"trim": list(self.post.trim)} if self.post.trim else {}),
                     **({"foot_lock": self.post.foot_lock} if self.post.foot_lock != "off" else {}),
                     **({"lock_strength": self.post.lock_strength} if self.post.lock_strength != 1.0 else {}),

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["PHRASES", "describe", "describe_sequence", "heldout_prompts", "SUBJECTS", "HELDOUT_SUBJECTS"]
+__all__ = ["PHRASES", "describe", "describe_sequence", "heldout_prompts", "training_captions", "SUBJECTS",
+           "HELDOUT_SUBJECTS"]
 
 #: (subject, possessive, pronoun)
 SUBJECTS = [
@@ -246,3 +247,18 @@ def heldout_prompts(seed: int = 1234, variants: int = 4
         conn = HELDOUT_CONNECTORS[rng.integers(len(HELDOUT_CONNECTORS))].format(pron=pron)
         pairs.append((f"{subj} {pa}{conn}{pb}", (a, b)))
     return singles, pairs
+
+
+def training_captions(subject: str = "a person", poss: str = "their") -> list[tuple[str, str]]:
+    """(caption, action): every training phrase with ``subject`` and no count or duration,
+    plain and, where it takes a speed, slow and fast ("a person walks forward slowly", "...
+    quickly"); in order, without repeats. These are the model's vocabulary for the nearest-caption rewrite
+    (``motionprompt.text.vocabulary``; written beside the model by tools/train_demo.py)."""
+    out: dict[str, str] = {}
+    for action, (train, _) in PHRASES.items():
+        for phrase in train:
+            speeds = [""] + ([SPEED_WORDS["slow"][0], SPEED_WORDS["fast"][0]] if "{speed}" in phrase else [])
+            for speed in speeds:
+                text = f"{subject} {phrase.format(poss=poss, speed=speed, count='', dur='')}"
+                out.setdefault(" ".join(text.split()), action)
+    return list(out.items())

@@ -88,7 +88,10 @@ def run_jobs(jobs: list[Job], run: RunDir, generate: Callable[[list[str], list[i
     ``batch_size`` texts; when a group fails, its jobs are retried one by one so a single bad
     prompt is recorded (status "failed", with its error) and the rest go on. Every motion goes
     through ``postprocess.apply(motion, post)`` before its files are written; ``on_motion`` may
-    write more files beside them. ``progress`` is an optional tqdm-like object (``update(n)``).
+    write more files beside them. What the motion will likely not show (``Motion.meta
+    ["warnings"]``, and a preview title no installed font can spell) is logged once per prompt
+    and kept in each record's ``warnings``; the nearest-caption matches in ``caption_rewrite``.
+    ``progress`` is an optional tqdm-like object (``update(n)``).
     """
     done = run.done_keys() if resume else set()
     leftovers = run.incomplete() if resume else {}
@@ -100,7 +103,7 @@ def run_jobs(jobs: list[Job], run: RunDir, generate: Callable[[list[str], list[i
         log(f"resume: {skipped} job(s) already done in {run.manifest}")
         if progress is not None:
             progress.update(skipped)
-    write = _Writer(run, generate, settings, previews, leftovers, post, on_motion)
+    write = _Writer(run, generate, settings, previews, leftovers, post, on_motion, log)
     records = []
     i = 0
     while i < len(todo):
@@ -144,6 +147,8 @@ class _Writer:
     leftovers: dict
     post: postprocess.PostProcess | None
     on_motion: MotionHook | None
+    log: Callable[[str], None] = print
+    told: set = field(default_factory=set)
 
     def motions(self, group: list[Job]) -> dict[str, list[tuple[int, Motion]]]:
         """job key -> [(flag, motion)]: generated together for prompts, loaded for files."""
@@ -178,11 +183,21 @@ class _Writer:
                     files += self.on_motion(motion, folder, flag)
                 texts_out[str(flag)] = motion.prompt
             first = final[0][1]
+            warns = list(first.meta.get("warnings") or [])
+            if self.previews:
+                from ..files.preview.text import title_warning
+
+                warns += [w for w in [title_warning(first.prompt)] if w]
+            for w in warns:  # each prompt's warnings once per run, not once per sample
+                if (job.prompt, w) not in self.told:
+                    self.told.add((job.prompt, w))
+                    self.log(f"line {job.line}: warning: {w}")
             rec = dict(key=job.key, line=job.line, prompt=job.prompt, sample=job.sample, seed=first.seed,
                        status="done", error=None, settings=self.settings, folder=folder.name, files=files,
                        texts=texts_out, frames=first.num_frames, seconds=round(first.duration, 3),
                        ended=first.meta.get("ended"),
-                       **{k: first.meta[k] for k in ("segments", "contacts") if k in first.meta},
+                       **{k: first.meta[k] for k in ("segments", "contacts", "caption_rewrite") if k in first.meta},
+                       warnings=warns,
                        timings=dict(generate_s=round(t_gen, 4), write_s=round(time.perf_counter() - t1, 4)),
                        time=time.time())
             self.run.finish(folder, rec)

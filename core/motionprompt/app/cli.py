@@ -25,7 +25,7 @@ from pathlib import Path
 from .. import postprocess
 from ..request import GenerateRequest, RequestError
 
-__all__ = ["main", "build_parser", "request_from_args", "option_message", "trim_span"]
+__all__ = ["main", "build_parser", "request_from_args", "option_message", "trim_span", "caption_setting"]
 
 
 #: The errors of a full disk or quota: a batch that hits them is told to free space and resume.
@@ -201,6 +201,12 @@ def _run_export(args) -> int:
             smplx_opts = {"rest_pelvis": rest_joints(args.smplx_model, gender=args.gender)[0], "gender": args.gender}
         except (ValueError, OSError) as e:
             return _fail(f"export: --smplx-model: {e}")
+    if {"gif", "mp4", "png"} & set(fmts):
+        from ..files.preview.text import title_warning
+
+        warning = title_warning(motion.prompt)
+        if warning:
+            print(f"motionprompt export: warning: {warning}", file=sys.stderr)
     if args.output is not None and len(fmts) > 1:
         try:
             args.output.mkdir(parents=True, exist_ok=True)
@@ -257,6 +263,9 @@ def _add_generation(p: argparse.ArgumentParser) -> None:
     s.add_argument("--compose", action=argparse.BooleanOptionalAction, default=None,
                    help="generate each action of a prompt on its own, in order (actions are separated by "
                         "punctuation and by 'then', 'after that', ...; default: the model's, on for the demo)")
+    s.add_argument("--caption-rewrite", dest="caption_rewrite", action=argparse.BooleanOptionalAction, default=None,
+                   help="give the model each action as its nearest training caption (models with a caption index; "
+                        "default: the model's, on for the demo; each match is in the manifest)")
     s.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=None,
                    help="texts per forward pass (default: 64 on CUDA, 8 on CPU)")
     s.add_argument("--continue-from", dest="continue_from", default=None, metavar="MOTION[:FRAME]",
@@ -303,9 +312,19 @@ def request_from_args(args, prompts: list[str], seeds: list[int] | None) -> Gene
     """The request the generation flags describe (not yet validated)."""
     return GenerateRequest(prompts=prompts, seeds=seeds, seconds=args.seconds, min_seconds=args.min_seconds,
                            temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, greedy=args.greedy,
-                           guidance=args.guidance, compose=args.compose, batch_size=args.batch_size,
+                           guidance=args.guidance, compose=args.compose, caption_rewrite=args.caption_rewrite,
+                           batch_size=args.batch_size,
                            device=args.device, dtype=args.dtype, post=_post(args), previews=args.preview,
                            out_dir=args.out_dir, continue_from=args.continue_from)
+
+
+def caption_setting(gen, asked: bool | None) -> str | None:
+    """The nearest-caption rewrite as a manifest setting: "on (threshold T)", "off", or None for a
+    model without captions (``Generator.default_caption_rewrite``)."""
+    if gen.captions is None:
+        return None
+    on = gen.default_caption_rewrite if asked is None else asked
+    return f"on (threshold {gen.captions.threshold:g})" if on else "off"
 
 
 def _run(prompts: list[tuple[int, str]], args, exp_default: str, resume: bool) -> int:
@@ -366,6 +385,7 @@ def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, re
     settings = dict(request.settings(), model=gen.spec.name, fps=request.post.fps or gen.spec.fps,
                     guidance=gen.default_guidance if request.guidance is None else request.guidance,
                     compose=gen.default_compose if request.compose is None else request.compose,
+                    caption_rewrite=caption_setting(gen, request.caption_rewrite),
                     device=str(gen.device), dtype=str(gen.dtype).replace("torch.", ""),
                     **({"rewrite": rewrite} if rewrite else {}))
     batch_size = request.batch_size or gen.default_batch_size

@@ -226,7 +226,7 @@ class Worker:
                     where = {"path": str(path)}
                 items.append({**where, "prompt": m.prompt, "seed": m.seed, "fps": float(m.fps),
                               "frames": int(m.num_frames), "source": m.source or self.model_name,
-                              **({"segments": m.meta["segments"]} if "segments" in m.meta else {})})
+                              **{k: m.meta[k] for k in ("segments", "warnings", "caption_rewrite") if m.meta.get(k)}})
             return {"type": "result", "id": req.get("id"), "motions": items,
                     "seconds": round(time.perf_counter() - t0, 3)}
         except Cancelled:

@@ -13,6 +13,19 @@ With ``compose`` (the model's TOML ``compose``, else off), each action of a prom
 sequence, so the decoder makes the joins; when the segments together miss the length limits,
 ``segments.fit_lengths`` cuts the longest or lengthens all. A model whose TOML names a
 ``subject`` reads each prompt or action with that subject (``segments.with_subject``).
+
+A model whose TOML names ``captions`` (an index of its training captions, ``text.vocabulary``)
+may read each action as its nearest caption (``caption_rewrite``, on when the TOML says so; the
+request's ``caption_rewrite`` overrides; ``caption_threshold`` / ``caption_keep`` set the
+similarities). The rewrite sits here, after the actions are cut and given their subject and
+before they are encoded, so each action is matched alone and the motion's segments keep the
+words as written; each action's match goes into ``Motion.meta["caption_rewrite"]``.
+
+What the motion will likely not show goes into ``Motion.meta["warnings"]`` (plain sentences, in
+this order): a prompt not in the encoder's language (``text.language``), actions that cannot fit
+the seconds given (under ``MIN_ACTION_SECONDS`` each, or cut to fit, or a motion stopped by the
+limit before it ended), text cut at the encoder's token limit, and actions whose nearest caption
+is under the threshold.
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ import math
 import time
 import warnings
 from dataclasses import replace
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -34,11 +48,17 @@ from ..models.model_spec import ModelSpec, ModelSpecError, resolve_spec
 from ..models.prefix_lm import PrefixLM
 from ..models.text_encoders import build_text_encoder
 from ..models.vqvae import HumanVQVAE
+from ..text.language import not_english
 from ..text.segments import fit_lengths, split_actions, with_subject
+from ..text.vocabulary import DEFAULT_KEEP, DEFAULT_THRESHOLD, CaptionIndex, CaptionMatch, matched_text
 from ..request import GenerateRequest, default_batch_size
 from .sampler import Sampler, SamplingConfig
 
-__all__ = ["Generator", "torch_device", "torch_dtype"]
+__all__ = ["Generator", "torch_device", "torch_dtype", "MIN_ACTION_SECONDS"]
+
+#: The shortest time one action of a composed prompt needs to be done (a wave, a turn, a squat):
+#: fewer seconds per action than this and the actions are cut to stubs (a warning says so).
+MIN_ACTION_SECONDS = 1.5
 
 
 def torch_device(device: str = "auto") -> torch.device:
@@ -105,6 +125,26 @@ class Generator:
         self.std = np.asarray(std, dtype=np.float64)
         self.timings: dict[str, float] = {}
         self._null: torch.Tensor | None = None  # the empty prompt's features, made on first use
+        self.captions = self._caption_index(spec)
+
+    @staticmethod
+    def _caption_index(spec: ModelSpec) -> CaptionIndex | None:
+        """The model's caption index (TOML ``captions``, relative to the TOML's folder), or None."""
+        name = spec.extra.get("captions")
+        if not name:
+            return None
+        path = Path(str(name)).expanduser()
+        if not path.is_absolute() and spec.source is not None:
+            path = Path(spec.source).parent / path
+        where = spec.source or spec.name
+        if not path.is_file():
+            raise ModelSpecError(f"{where}: captions file {path} not found (remove 'captions' or rebuild it with "
+                                 f"tools/train_demo.py --captions-only)")
+        try:
+            return CaptionIndex.load(path, threshold=float(spec.extra.get("caption_threshold", DEFAULT_THRESHOLD)),
+                                     keep=float(spec.extra.get("caption_keep", DEFAULT_KEEP)))
+        except ValueError as e:
+            raise ModelSpecError(f"{where}: {e}") from None
 
     @classmethod
     def from_spec(cls, spec_or_name, device="cpu", dtype: torch.dtype | None = None) -> "Generator":
@@ -136,6 +176,20 @@ class Generator:
         ``subject`` as the one who moves (``segments.with_subject``) when it names one."""
         subject = self.spec.extra.get("subject")
         return with_subject(text, subject) if subject else text
+
+    @property
+    def default_caption_rewrite(self) -> bool:
+        """Whether actions are read as their nearest training caption (TOML ``caption_rewrite``;
+        only with a ``captions`` index)."""
+        return self.captions is not None and bool(self.spec.extra.get("caption_rewrite", False))
+
+    def caption_matches(self, texts: list[str], rewrite: bool) -> list[CaptionMatch] | None:
+        """Each text's nearest training caption (``text.vocabulary``; ``rewrite`` False: matched,
+        kept as written), or None for a model without captions."""
+        if self.captions is None or not texts:
+            return None
+        emb = self.text_encoder.sentence_embeddings([matched_text(t) for t in texts]).numpy()
+        return self.captions.match(texts, emb, rewrite=rewrite)
 
     @property
     def default_compose(self) -> bool:
@@ -212,7 +266,8 @@ class Generator:
                 ``guidance``, else 1; each prompt then also runs against the empty prompt),
                 compose (None = the model's TOML ``compose``: each action of a prompt generated
                 on its own and played in order; a prompt of one action is generated exactly as
-                without it), batch_size (None = ``default_batch_size`` of the device).
+                without it), caption_rewrite (None = the model's TOML ``caption_rewrite``),
+                batch_size (None = ``default_batch_size`` of the device).
             progress: ``progress(step, total)`` over all batches' token steps.
             cancel: polled between steps; True raises ``request.Cancelled``.
             context: a motion every prompt continues (``request.continue_from`` loaded and cut
@@ -226,8 +281,10 @@ class Generator:
         Returns:
             ``Motion`` objects in prompt order, at the model's fps (fps, prompt, seed set;
             ``source`` = model name; ``meta`` holds the token count, whether the model ended the
-            motion itself and, when composed, ``segments``: each action's text and its
-            ``start`` / ``end`` in seconds). Post-processing is the caller's (``postprocess``).
+            motion itself, ``warnings`` (sentences, see the module docstring), for a model with
+            captions ``caption_rewrite`` (each action's ``CaptionMatch.record()`` and its
+            ``action_text`` as written) and, when composed, ``segments``: each action's text
+            and its ``start`` / ``end`` in seconds). Post-processing is the caller's.
         """
         req = request.validate(max_seconds=self.max_seconds).with_seeds()
         if context is None:
@@ -260,12 +317,26 @@ class Generator:
         cfg = SamplingConfig(greedy=req.greedy, temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
                              max_tokens=max_tokens, min_tokens=min_tokens, guidance=guidance)
         compose = self.default_compose if req.compose is None else req.compose
+        rewrite = self.default_caption_rewrite if req.caption_rewrite is None else bool(req.caption_rewrite)
+        warns: list[list[str]] = [[] for _ in prompts]
+        for i, p in enumerate(prompts):
+            odd = not_english(p)
+            if odd:
+                warns[i].append(f"the prompt is not in English ({', '.join(odd)}): the text encoder "
+                                f"({self.spec.text_encoder['kind']}) reads English only, the motion will likely "
+                                f"not follow it")
         # one row per action segment (a prompt's segments never outnumber its tokens)
         parts = [split_actions(p) if compose else [p] for p in prompts]
+        crowded = set()
+        asked = [len(ps) if compose else len(split_actions(p)) for p, ps in zip(prompts, parts)]
         for i, ps in enumerate(parts):
+            n = asked[i]  # the actions asked, composed or not
+            if n > 1 and seconds / n < MIN_ACTION_SECONDS - 1e-9:
+                crowded.add(i)
+                warns[i].append(self._crowded_words(n, seconds))
             if len(ps) > max_tokens:
-                warnings.warn(f"prompt {i}: {len(ps)} actions do not fit in {max_tokens} tokens ({seconds} s); "
-                              f"the last {len(ps) - max_tokens} are dropped", stacklevel=2)
+                warns[i].append(f"{len(ps)} actions do not fit in {max_tokens} motion tokens ({seconds:g} s): "
+                                f"the last {len(ps) - max_tokens} are dropped")
                 parts[i] = ps[:max_tokens]
         rows = [(i, k, text) for i, ps in enumerate(parts) for k, text in enumerate(ps)]
         row_seeds = [segment_seed(seeds[i], k) for i, k, _ in rows]
@@ -276,6 +347,24 @@ class Generator:
         self.timings = dict(text_s=0.0, sample_s=0.0, decode_s=0.0)
         bs = req.batch_size or self.default_batch_size
         texts = [self.model_text(t) for _, _, t in rows]
+        t0 = time.perf_counter()
+        # captions are single actions: a row of several (the whole prompt, compose off) is not matched
+        alone = [r for r, (i, _, _) in enumerate(rows) if compose or asked[i] == 1]
+        found = self.caption_matches([texts[r] for r in alone], rewrite)
+        matches = None if found is None else dict(zip(alone, found))
+        if matches is not None:
+            texts = [matches[r].rewritten if r in matches else t for r, t in enumerate(texts)]
+        cut = self.text_encoder.over_limit(texts)
+        self.timings["text_s"] += time.perf_counter() - t0
+        for r, (i, _, text) in enumerate(rows):
+            if cut[r]:
+                warns[i].append(f"text cut at the text encoder's limit of {self.text_encoder.max_tokens} tokens: "
+                                f"{text[:60]!r}{'...' if len(text) > 60 else ''} is longer; the rest is not read")
+            if matches is not None and r in matches and matches[r].far:
+                m = matches[r]
+                near = f"the nearest known caption is {m.caption!r} (similarity {m.similarity:.2f}, under " \
+                       f"{self.captions.threshold:g})" if m.caption else "no known caption names the same sides"
+                warns[i].append(f"{rows[r][2]!r}: {near}: the model will likely not do it")
         given = None if context is None else self._context_codes(context, max_tokens)
         empty = torch.zeros(0, dtype=torch.int64)
         row_prefix = None if given is None else [given if k == 0 else empty for _, k, _ in rows]
@@ -283,17 +372,31 @@ class Generator:
         owned: list[list[int]] = [[] for _ in prompts]  # each prompt's rows, in order
         for r, (i, _, _) in enumerate(rows):
             owned[i].append(r)
+        natural = [len(c) for c in codes]
         forced = self._fit_composed(codes, [mine for i, mine in enumerate(owned) if not single[i]],
                                     texts, row_seeds, cfg, bs, cancel, row_prefix)
+        fpt = self.vqvae.config.frames_per_token
+        for i, mine in enumerate(owned):
+            took = sum(natural[r] for r in mine) * fpt / self.spec.fps
+            if i in crowded:
+                continue
+            if not single[i] and sum(natural[r] for r in mine) > max_tokens:
+                warns[i].append(f"{len(mine)} actions took {took:.1f} s together and were cut to fit {seconds:g} s; "
+                                f"{self._longer_words(took, seconds)}")
+            elif single[i] and natural[mine[0]] >= max_tokens and min_tokens < max_tokens:
+                warns[i].append(f"the motion reached {seconds:g} s before the model ended it: the action may be "
+                                f"cut short; {self._longer_words(None, seconds)}")
 
         motions: list[Motion] = []
         t0 = time.perf_counter()
-        fpt = self.vqvae.config.frames_per_token
         for i, (p, mine) in enumerate(zip(prompts, owned)):
             c = torch.cat([codes[r] for r in mine])
             whole = c if given is None else torch.cat([given, c])
             m = Motion.from_272(self.decode(whole), fps=self.spec.fps, prompt=p, seed=seeds[i], source=self.spec.name)
-            m.meta.update(tokens=int(len(c)), ended=not any(r in forced for r in mine))
+            m.meta.update(tokens=int(len(c)), ended=not any(r in forced for r in mine), warnings=warns[i])
+            if matches is not None:
+                m.meta["caption_rewrite"] = [dict(matches[r].record(), action_text=rows[r][2]) for r in mine
+                                             if r in matches]
             after = 0.0
             if given is not None:
                 if len(c) == 0:
@@ -307,6 +410,23 @@ class Generator:
             motions.append(m)
         self.timings["decode_s"] += time.perf_counter() - t0
         return motions
+
+    def _longer_words(self, took: float | None, seconds: float) -> str:
+        """Advice for a longer motion than ``seconds``: "use --seconds N" (N: ``took`` rounded
+        up, else the model's most), or that the model holds no more."""
+        most = self.max_seconds
+        want = most if took is None else float(math.ceil(took))
+        if want > most or seconds >= most:
+            return f"the model's longest motion is {most:g} s: split the prompt into several"
+        return f"use --seconds {want:g} (the model's longest: {most:g} s)"
+
+    def _crowded_words(self, n: int, seconds: float) -> str:
+        """"8 actions in 4.0 s: 0.5 s each, about 1.5 s each needed; use --seconds 12"."""
+        need = float(math.ceil(n * MIN_ACTION_SECONDS))
+        advice = (f"use --seconds {need:g}" if need <= self.max_seconds else
+                  f"the model's longest motion is {self.max_seconds:g} s: split the prompt into several")
+        return (f"{n} actions in {seconds:.1f} s: {seconds / n:.1f} s each, about {MIN_ACTION_SECONDS:g} s each "
+                f"needed; {advice}")
 
     def _fit_composed(self, codes: list[torch.Tensor], groups: list[list[int]], texts: list[str], seeds: list[int],
                       cfg: SamplingConfig, bs: int, cancel, prefix: list[torch.Tensor] | None = None) -> set[int]:
@@ -352,7 +472,9 @@ class Generator:
         out: list[torch.Tensor] = []
         for ci, rows in enumerate(chunks):
             t0 = time.perf_counter()
-            feats, mask = self.text_encoder.encode([texts[i] for i in rows])
+            with warnings.catch_warnings():  # a cut is in the motions' warnings (generate)
+                warnings.filterwarnings("ignore", message=r".*text tokens were cut")
+                feats, mask = self.text_encoder.encode([texts[i] for i in rows])
             t1 = time.perf_counter()
             report = None if progress is None else (lambda s, _t, base=ci * cfg.max_tokens: progress(base + s, total))
             row_min = [mins[i] for i in rows]

@@ -128,6 +128,25 @@ class TextEncoder:
             return self._clauses_and_tokens(clauses, clause_feats, clause_att, feats.float(), att.bool())
         return pool_features(feats.float(), att.bool(), self.pooling)
 
+    @torch.no_grad()
+    def sentence_embeddings(self, texts: list[str], batch: int = 256) -> torch.Tensor:
+        """(B, D) float32 unit sentence embeddings: the mean of each whole text's token features
+        over its real tokens, L2-normalised (what all-MiniLM-L6-v2 is trained to give; for T5 the
+        same pooling). Used to find a text's nearest training caption (``text.vocabulary``)."""
+        out = []
+        for i in range(0, len(texts), batch):
+            feats, att, _ = self._features(list(texts[i:i + batch]))
+            mean = pool_features(feats.float(), att.bool(), "mean")[0][:, 0]
+            out.append(torch.nn.functional.normalize(mean, dim=-1).cpu())
+        return torch.cat(out) if out else torch.zeros(0, self.dim)
+
+    def over_limit(self, texts: list[str]) -> list[bool]:
+        """Whether each text is longer than ``max_tokens`` text tokens (and so is cut in ``encode``);
+        tokenizes only."""
+        if hasattr(self.tokenizer, "encode_batch"):  # a ``tokenizers.Tokenizer`` that cuts at max_tokens
+            return [bool(e.overflowing) for e in self.tokenizer.encode_batch(list(texts))]
+        return [len(ids) > self.max_tokens for ids in self.tokenizer(list(texts))["input_ids"]]
+
     @staticmethod
     def _clauses_and_tokens(clauses: list[list[str]], cf: torch.Tensor, cm: torch.Tensor, feats: torch.Tensor,
                             mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,9 +1,20 @@
 """Text of the previews: font lookup for any script, word wrapping, the title mask and the
-per-frame time label drawn from cached glyphs. Sizes are pixels; masks are 8-bit coverage."""
+per-frame time label drawn from cached glyphs. Sizes are pixels; masks are 8-bit coverage.
+
+Titles in any script: the font is the first installed one that covers every character of the
+title (``_font``), tried in this order: DejaVu Sans (matplotlib's copy, then the system's: Latin,
+Greek, Cyrillic), the system's CJK fonts, then the Noto fonts Blender ships in its
+``datafiles/fonts`` (CJK, Arabic, Hebrew, Thai, Devanagari and a dozen more scripts, emoji as
+outlines), found beside the ``bpy`` module or the Blender that runs this Python. Characters no
+font here covers are left out of the title (never drawn as boxes), and the whole title when
+nothing legible is left; ``title_warning`` says so, for the manifest and the CLI.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import sys
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,14 +43,49 @@ _FONT_FILES = (
 )
 
 
+def _blender_font_dirs() -> list[Path]:
+    """Blender's ``datafiles/fonts`` folders: beside the ``bpy`` module (pip's bpy), or of the
+    Blender whose Python this is (``<version>/python/bin/python`` -> ``<version>/datafiles``)."""
+    dirs = []
+    try:
+        spec = importlib.util.find_spec("bpy")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.origin and spec.origin not in ("built-in", "frozen"):
+        dirs += sorted(Path(spec.origin).parent.glob("*/datafiles/fonts"))
+    exe = Path(sys.executable)
+    if len(exe.parents) > 2:
+        dirs.append(exe.parents[2] / "datafiles" / "fonts")
+    return [d for d in dirs if d.is_dir()]
+
+
 @lru_cache(maxsize=None)
 def _font_files() -> tuple[str, ...]:
-    """The font files of ``_FONT_FILES`` present here; matplotlib's DejaVu Sans first if installed."""
+    """The font files of ``_FONT_FILES`` present here; matplotlib's DejaVu Sans first if installed,
+    Blender's Noto fonts last (CJK first among them)."""
     files = list(_FONT_FILES)
     spec = importlib.util.find_spec("matplotlib")
     if spec is not None and spec.origin:
         files.insert(0, str(Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"))
-    return tuple(f for f in files if Path(f).is_file())
+    for d in _blender_font_dirs():
+        found = [str(f) for f in sorted(d.iterdir()) if f.suffix.lower() in (".ttf", ".otf", ".ttc", ".woff2", ".woff")
+                 and "Mono" not in f.name]
+        files += sorted(found, key=lambda f: ("CJK" not in f, "Emoji" in f, f))
+    out = []
+    for f in files:
+        if f not in out and Path(f).is_file():
+            out.append(f)
+    return tuple(out)
+
+
+@lru_cache(maxsize=128)
+def _load(path: str, size: int):
+    """The font file at ``size`` pixels (None when Pillow cannot read it); kept, since a large
+    compressed font takes a third of a second to open."""
+    try:
+        return ImageFont.truetype(path, size)
+    except OSError:
+        return None
 
 
 def _missing_glyphs(font, text: str) -> set[str]:
@@ -52,21 +98,52 @@ def _missing_glyphs(font, text: str) -> set[str]:
 
 
 @lru_cache(maxsize=64)
-def _font(size: int, text: str = ""):
-    """A font of ``size`` pixels that can spell ``text`` (the first candidate that covers it, else
-    the one missing fewest characters); Pillow's bundled scalable font when no file is found."""
+def _font_and_missing(size: int, text: str = "") -> tuple:
+    """(font of ``size`` pixels, the characters of ``text`` it cannot draw): the first candidate
+    that covers ``text``, else the one missing fewest; Pillow's bundled font when no file is found."""
     best, best_missing = None, None
     for path in _font_files():
-        try:
-            font = ImageFont.truetype(path, size)
-        except OSError:
+        font = _load(path, size)
+        if font is None:
             continue
-        missing = len(_missing_glyphs(font, text)) if text else 0
-        if best is None or missing < best_missing:
+        missing = _missing_glyphs(font, text) if text else set()
+        if best is None or len(missing) < len(best_missing):
             best, best_missing = font, missing
-        if missing == 0:
+        if not missing:
             break
-    return best if best is not None else ImageFont.load_default(size=size)
+    if best is None:
+        best = ImageFont.load_default(size=size)
+        best_missing = _missing_glyphs(best, text) if text else set()
+    return best, frozenset(best_missing)
+
+
+def _font(size: int, text: str = ""):
+    """A font of ``size`` pixels that can spell ``text`` (see ``_font_and_missing``)."""
+    return _font_and_missing(size, text)[0]
+
+
+def uncovered(text: str, size: int = 30) -> frozenset[str]:
+    """The characters of ``text`` no font here can draw (they are left out of titles)."""
+    return _font_and_missing(size, text)[1]
+
+
+def legible(text: str, size: int = 30) -> str:
+    """``text`` without the characters no font here can draw ("" when only punctuation is left)."""
+    gone = uncovered(text, size)
+    kept = " ".join("".join(c for c in text if c not in gone).split())
+    return kept if any(not unicodedata.category(c).startswith(("P", "Z")) for c in kept) else ""
+
+
+def title_warning(text: str) -> str | None:
+    """A sentence for the manifest when a preview title loses characters (None when it does not)."""
+    gone = uncovered(text)
+    if not gone:
+        return None
+    shown = "".join(sorted(gone)[:8]) + ("..." if len(gone) > 8 else "")
+    if not legible(text):
+        return (f"the preview title was left out: no font installed here covers its characters ({shown}); "
+                f"install a Noto font for the script (or Blender's bpy module, which ships them)")
+    return f"the preview title leaves out {len(gone)} character(s) no installed font covers ({shown})"
 
 
 def _wrap(text: str, font, width: float, max_lines: int = 3) -> list[str]:
@@ -100,6 +177,7 @@ def _wrap(text: str, font, width: float, max_lines: int = 3) -> list[str]:
 
 def _text_mask(text: str, size: int, font_px: int) -> Image.Image | None:
     """An "L" mask ``size`` pixels wide holding ``text`` wrapped and centred, or None if empty."""
+    text = legible(text, font_px)
     if not text.strip():
         return None
     font = _font(font_px, text)
