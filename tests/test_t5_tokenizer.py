@@ -127,13 +127,14 @@ def test_the_encoder_sees_those_ids(release_folder, corpus):
 def test_where_transformers_fast_tokenizer_agrees(release_folder, corpus):
     """transformers 5's ``T5Tokenizer`` (the tokenizers library, converted from the same
     spiece.model) gives the same ids on the prompts and ordinary text; it splits at Unicode
-    spaces that sentencepiece's normaliser keeps, so there the slow ids are the release's."""
+    spaces that sentencepiece's normaliser keeps (U+0085, U+2028) and adds a second ``</s>`` to
+    a text ending in one, so there the slow ids are the release's."""
     from transformers import T5Tokenizer
 
     _, snap = release_folder
     fast = T5Tokenizer.from_pretrained(str(snap))
     ours = T5SentencePieceTokenizer(snap)
-    ordinary = [s for s in _strings(corpus) if not any(c in s for c in "\u0085\u2028\v\f<")]
+    ordinary = [s for s in _strings(corpus) if not any(c in s for c in "\u0085\u2028") and not s.endswith("</s>")]
     differ = [s for s in ordinary if fast(s, truncation=True)["input_ids"] != ours.ids(s)]
     assert not differ, differ
 

@@ -11,8 +11,8 @@ sentencepiece one; ``legacy`` unset, so legacy mode). For a text that is::
 ``model_max_length``, 512 for flan-t5-xl). transformers 5 has no sentencepiece T5 tokenizer any
 more: its ``T5Tokenizer`` is the *tokenizers* (fast) one, which splits at every Unicode space
 before the model sees the text, so it gives other ids where sentencepiece's normaliser keeps
-a character (U+0085, U+2028, ... become unknown there, spaces here); tests/test_t5_tokenizer.py
-compares both. This module gives the release's ids with the ``sentencepiece`` library alone.
+a character (U+0085, U+2028: unknown for sentencepiece, spaces for it), and it adds a second
+``</s>`` to a text that ends in one; tests/test_t5_tokenizer.py compares both. This module gives the release's ids with the ``sentencepiece`` library alone.
 """
 
 from __future__ import annotations
