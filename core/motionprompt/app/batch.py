@@ -61,7 +61,8 @@ def make_jobs(prompts: list[tuple[int, str]], seed: int | None, num: int = 1) ->
 def run_jobs(jobs: list[Job], run: RunDir, generate: Callable[[list[str], list[int]], list[Motion]],
              settings: dict, batch_size: int = 16, previews: bool = True, resume: bool = False,
              progress: Iterable | None = None, log: Callable[[str], None] = print,
-             post: postprocess.PostProcess | None = None, on_motion: MotionHook | None = None) -> list[dict]:
+             post: postprocess.PostProcess | None = None, on_motion: MotionHook | None = None,
+             claim: Callable[[Job], bool] | None = None, extra: dict | None = None) -> list[dict]:
     """Generate (or load), post-process and write every job; returns the manifest records
     written by this call.
 
@@ -70,7 +71,12 @@ def run_jobs(jobs: list[Job], run: RunDir, generate: Callable[[list[str], list[i
     prompt is recorded (status "failed", with its error) and the rest go on. Every motion goes
     through ``postprocess.apply(motion, post)`` before its files are written; ``on_motion`` may
     write more files beside them. ``progress`` is an optional tqdm-like object (``update(n)``).
+    ``claim(job)``: whether this process makes the job (the ranks of a launch share the jobs,
+    ``app.ranks``); asked just before its group is generated, so a process that dies has
+    claimed at most one group it did not finish. ``extra``: fields added to every record.
     """
+    if resume:
+        run.drop_finished_markers()
     done = run.done_keys() if resume else set()
     leftovers = run.incomplete() if resume else {}
     todo = [j for j in jobs if j.key not in done]
@@ -79,15 +85,21 @@ def run_jobs(jobs: list[Job], run: RunDir, generate: Callable[[list[str], list[i
         log(f"resume: {skipped} job(s) already done in {run.manifest}")
         if progress is not None:
             progress.update(skipped)
-    write = _Writer(run, generate, settings, previews, leftovers, post, on_motion)
+    extra = dict(extra or {})
+    write = _Writer(run, generate, settings, previews, leftovers, post, on_motion, extra)
     records = []
     i = 0
     while i < len(todo):
         group, n_texts = [], 0
         while i < len(todo) and (not group or n_texts + len(todo[i].texts) <= batch_size):
-            group.append(todo[i])
-            n_texts += len(todo[i].texts)
+            job = todo[i]
             i += 1
+            if claim is not None and not claim(job):
+                continue
+            group.append(job)
+            n_texts += len(job.texts)
+        if not group:
+            break
         try:
             write(group, records)
         except Exception:  # noqa: BLE001 - find the culprit: one by one (jobs already written stay as they are)
@@ -100,7 +112,7 @@ def run_jobs(jobs: list[Job], run: RunDir, generate: Callable[[list[str], list[i
                 except Exception as e:  # noqa: BLE001 - recorded, the batch goes on
                     rec = dict(key=job.key, line=job.line, prompt=job.prompt, sample=job.sample, seed=job.seed,
                                status="failed", error=f"{type(e).__name__}: {e}", settings=settings,
-                               folder=None, files=[], time=time.time())
+                               folder=None, files=[], **extra, time=time.time())
                     run.finish(None, rec)
                     records.append(rec)
                     log(f"line {job.line}: failed: {rec['error']}")
@@ -123,6 +135,7 @@ class _Writer:
     leftovers: dict
     post: postprocess.PostProcess | None
     on_motion: MotionHook | None
+    extra: dict = field(default_factory=dict)
 
     def motions(self, group: list[Job]) -> dict[str, list[tuple[int, Motion]]]:
         """job key -> [(flag, motion)]: generated together for prompts, loaded for files."""
@@ -163,7 +176,7 @@ class _Writer:
                        ended=first.meta.get("ended"),
                        **{k: first.meta[k] for k in ("segments", "contacts") if k in first.meta},
                        timings=dict(generate_s=round(t_gen, 4), write_s=round(time.perf_counter() - t1, 4)),
-                       time=time.time())
+                       **self.extra, time=time.time())
             self.run.finish(folder, rec)
             self.leftovers.pop(job.key, None)
             records.append(rec)

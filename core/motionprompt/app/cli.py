@@ -265,61 +265,102 @@ def _run(prompts: list[tuple[int, str]], args, exp_default: str, resume: bool) -
 
 
 def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, resume: bool) -> int:
-    """Load the model, then generate and write every job (the request is already valid)."""
+    """Load the model, then generate and write every job (the request is already valid). Under
+    ``torchrun`` each rank does this on its own device and they share the jobs (``app.ranks``)."""
+    import os
+
+    from .ranks import Launch, Ranks
+
+    try:
+        ranks = Ranks.from_env()
+    except ValueError as e:
+        return _fail(str(e))
+    if int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0) > 0:
+        resume = True  # torchrun restarted the workers: go on with the run, never redo its done jobs
+    launch = Launch(ranks)
+    try:
+        return _generate_ranked(spec, request, jobs, args, exp_name, resume, ranks, launch)
+    finally:
+        launch.close()
+
+
+def _generate_ranked(spec, request: GenerateRequest, jobs, args, exp_name: str, resume: bool, ranks, launch) -> int:
+    import torch
     from tqdm import tqdm
 
     from ..generation.generator import Generator, torch_device, torch_dtype
     from ..models.checkpoints import CheckpointError
     from ..models.model_spec import ModelSpecError
     from .batch import run_jobs
+    from .ranks import JobClaims
     from .rewrite import add_rewrites
     from .rundir import RunBusyError, RunDir
 
     def log(msg: str) -> None:  # notes and warnings to stderr: stdout lists the result folders
-        tqdm.write(msg, file=sys.stderr)
+        tqdm.write(f"[rank {ranks.rank}] {msg}" if ranks.several else msg, file=sys.stderr)
 
+    device = ranks.device(request.device, torch.cuda.is_available())
     try:
-        gen = Generator.from_spec(spec, device=torch_device(request.device), dtype=torch_dtype(request.dtype))
+        gen = Generator.from_spec(spec, device=torch_device(device), dtype=torch_dtype(request.dtype))
     except (ModelSpecError, CheckpointError, FileNotFoundError, ValueError) as e:
         return _fail(str(e))
     rewrite = None
     if args.use_rewrite_model:
         rewrite = add_rewrites(jobs, args.rewrite_model_path, "cuda" if gen.device.type == "cuda" else "cpu", log)
-    run = RunDir(request.out_dir, exp_name)
+    run = RunDir(request.out_dir, exp_name, rank=ranks.rank if ranks.several else None)
+    # the ranks of a launch run on cuda:0, cuda:1, ...: the settings name the kind of device
     settings = dict(request.settings(), model=gen.spec.name, fps=request.post.fps or gen.spec.fps,
                     guidance=gen.default_guidance if request.guidance is None else request.guidance,
                     compose=gen.default_compose if request.compose is None else request.compose,
-                    device=str(gen.device), dtype=str(gen.dtype).replace("torch.", ""),
+                    device=gen.device.type if ranks.several else str(gen.device),
+                    dtype=str(gen.dtype).replace("torch.", ""),
                     **({"rewrite": rewrite} if rewrite else {}))
     batch_size = request.batch_size or gen.default_batch_size
 
     def generate(texts, seeds):
         return gen.generate(request.replace(prompts=texts, seeds=seeds, batch_size=batch_size))
 
-    if resume and not getattr(args, "allow_changed_settings", False):
-        changed = run.changed_settings(settings)
-        if changed:
-            return _fail(f"--resume: {run.manifest} was made with other settings ({'; '.join(changed)}); "
-                         "resuming would mix them: use them again, another --exp-name, or --allow-changed-settings")
-    try:
-        with run.resume_lock() if resume else contextlib.nullcontext(), \
-                tqdm(total=len(jobs), unit="motion", disable=len(jobs) < 2) as bar:
+    with contextlib.ExitStack() as held:
+        problem = None
+        if ranks.rank == 0:  # rank 0 checks a resume for all ranks, and holds its lock until all are done
+            if resume and not getattr(args, "allow_changed_settings", False):
+                changed = run.changed_settings(settings)
+                if changed:
+                    problem = (f"--resume: {run.manifest} was made with other settings ({'; '.join(changed)}); "
+                               "resuming would mix them: use them again, another --exp-name, or "
+                               "--allow-changed-settings")
+            if problem is None and resume:
+                try:
+                    held.enter_context(run.resume_lock())
+                except RunBusyError as e:
+                    problem = f"--resume: {e}"
+        problem = launch.share(problem)
+        if problem is not None:
+            return _fail(problem) if ranks.rank == 0 else 2
+        claims = JobClaims(run.root, launch.new_id(), ranks) if ranks.several else None
+        with tqdm(total=len(jobs), unit="motion", disable=len(jobs) < 2 or ranks.several) as bar:
             records = run_jobs(jobs, run, generate, settings, batch_size=batch_size, previews=request.previews,
-                               resume=resume, progress=bar, log=log, post=request.post)
-    except RunBusyError as e:
-        return _fail(f"--resume: {e}")
+                               resume=resume, progress=bar, log=log, post=request.post,
+                               claim=claims.claim if claims else None,
+                               extra=dict(rank=ranks.rank, device=str(gen.device)) if ranks.several else None)
+        launch.wait_all()
+        if claims is not None and ranks.rank == 0:
+            claims.remove(stale=resume)
     for r in records:
         if r["status"] == "done":
             print(run.root / r["folder"])
-    try:  # index.html: every prompt of the run with its GIF, seed, length and timings
-        from ..files.gallery import write_run_gallery
+    if ranks.rank == 0:
+        try:  # index.html: every prompt of the run (all ranks) with its GIF, seed, length and timings
+            from ..files.gallery import write_run_gallery
 
-        print(f"gallery: {write_run_gallery(run.root)}", file=sys.stderr)
-    except OSError as e:
-        print(f"motionprompt: could not write the gallery page: {e}", file=sys.stderr)
+            print(f"gallery: {write_run_gallery(run.root)}", file=sys.stderr)
+        except OSError as e:
+            print(f"motionprompt: could not write the gallery page: {e}", file=sys.stderr)
     failed = [r for r in records if r["status"] != "done"]
+    if ranks.several:
+        log(f"{len(records) - len(failed)} job(s) done, {len(failed)} failed on {gen.device}")
     if failed:
-        print(f"motionprompt: {len(failed)} of {len(records)} job(s) failed; see {run.manifest}", file=sys.stderr)
+        print(f"motionprompt: {len(failed)} of {len(records)} job(s) failed; see {run.part}", file=sys.stderr)
     return 1 if failed else 0
 
 
