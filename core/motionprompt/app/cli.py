@@ -197,6 +197,11 @@ def _add_generation(p: argparse.ArgumentParser) -> None:
     o.add_argument("--exp-name", "--exp_name", dest="exp_name", default=None,
                    help="run name under --out-dir (default: 'generate', or the prompt file's name)")
     o.add_argument("--no-preview", dest="preview", action="store_false", help="skip the GIF / MP4 previews")
+    o.add_argument("--preview-size", dest="preview_size", type=int, default=960, metavar="PX",
+                   help="the GIF's side in pixels (default 960; the gallery's cards show ~300); the MP4 stays 960")
+    o.add_argument("--preview-workers", dest="preview_workers", type=int, default=None, metavar="N",
+                   help="processes rendering previews while the next motions generate (default: one per core "
+                        "this process may use, shared by the ranks of a host; 0: in this process)")
     _add_post(p, "--fps", "frame rate of the written files (default: the model's, 30)")
 
     r = p.add_argument_group("prompt rewrite (optional)")
@@ -233,6 +238,7 @@ def request_from_args(args, prompts: list[str], seeds: list[int] | None) -> Gene
                            temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, greedy=args.greedy,
                            guidance=args.guidance, compose=args.compose, batch_size=args.batch_size,
                            device=args.device, dtype=args.dtype, post=_post(args), previews=args.preview,
+                           preview_size=args.preview_size, preview_workers=args.preview_workers,
                            out_dir=args.out_dir)
 
 
@@ -292,7 +298,8 @@ def _generate_ranked(spec, request: GenerateRequest, jobs, args, exp_name: str, 
     from ..models.checkpoints import CheckpointError
     from ..models.model_spec import ModelSpecError
     from .batch import run_jobs
-    from .ranks import JobClaims
+    from .previews import available_cores
+    from .ranks import JobClaims, _env_int
     from .rewrite import add_rewrites
     from .rundir import RunBusyError, RunDir
 
@@ -338,11 +345,15 @@ def _generate_ranked(spec, request: GenerateRequest, jobs, args, exp_name: str, 
         if problem is not None:
             return _fail(problem) if ranks.rank == 0 else 2
         claims = JobClaims(run.root, launch.new_id(), ranks) if ranks.several else None
+        workers = request.preview_workers
+        if workers is None:  # the host's cores, shared by its ranks; one job alone needs no pool
+            workers = 0 if len(jobs) < 2 else max(1, available_cores() // _env_int("LOCAL_WORLD_SIZE", 1))
         with tqdm(total=len(jobs), unit="motion", disable=len(jobs) < 2 or ranks.several) as bar:
             records = run_jobs(jobs, run, generate, settings, batch_size=batch_size, previews=request.previews,
                                resume=resume, progress=bar, log=log, post=request.post,
                                claim=claims.claim if claims else None,
-                               extra=dict(rank=ranks.rank, device=str(gen.device)) if ranks.several else None)
+                               extra=dict(rank=ranks.rank, device=str(gen.device)) if ranks.several else None,
+                               preview_workers=workers, preview_size=request.preview_size)
         launch.wait_all()
         if claims is not None and ranks.rank == 0:
             claims.remove(stale=resume)
