@@ -117,3 +117,23 @@ def test_the_pool_keeps_at_most_depth_jobs_in_flight(tmp_path, pool):
 def test_bad_preview_options_exit_2_before_anything(tmp_path, capsys, flag, value, message):
     assert main(["generate", "a man walks", "--out-dir", str(tmp_path / "o"), flag, value]) == 2
     assert message in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_a_killed_worker_fails_only_the_jobs_in_flight(tmp_path):
+    import os
+    import signal
+
+    results = []
+    with PreviewPool(1, depth=2) as p:
+        (tmp_path / "a").mkdir()
+        p.submit([(_motion("a", 0, T=2), tmp_path / "a", 0)], 64, lambda r, e: results.append(e))
+        p.drain()
+        for pid in list(p._pool._processes):
+            os.kill(pid, signal.SIGKILL)
+        (tmp_path / "b").mkdir()
+        p.submit([(_motion("b", 1, T=2), tmp_path / "b", 0)], 64, lambda r, e: results.append(e))
+        p.drain()
+        (tmp_path / "c").mkdir()
+        p.submit([(_motion("c", 2, T=2), tmp_path / "c", 0)], 64, lambda r, e: results.append(e))
+        p.drain()
+    assert results[0] is None and results[-1] is None  # the pool works again after the loss

@@ -8,7 +8,9 @@ manifest line is written, in the generating process and in the order jobs were h
 once its previews are on disk, so a run killed with previews pending leaves those jobs
 incomplete for ``--resume``. At most ``depth`` (default 2 x workers) jobs wait or render at a
 time: handing over one more first waits for the oldest, which bounds memory and keeps the
-generator at most that far ahead.
+generator at most that far ahead. A worker that dies (killed, out of memory) fails the jobs
+in flight in the pool (their folders stay incomplete for ``--resume``); the pool starts afresh
+for the next ones.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Callable
 
@@ -63,10 +66,12 @@ class PreviewPool:
 
         self.workers = max(1, int(workers))
         self.depth = max(1, int(depth or 2 * self.workers))
-        # spawn: a fork of a process running torch's thread pools can hang in the child
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_worker_setup)
+        self._context = multiprocessing.get_context("spawn")  # a fork of torch's thread pools can hang
+        self._pool = self._start()
         self._pending: deque[tuple[Future, Callable]] = deque()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.workers, mp_context=self._context, initializer=_worker_setup)
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -74,7 +79,13 @@ class PreviewPool:
     def submit(self, tasks: list[tuple], gif_size: int, on_done: Callable[[dict | None, BaseException | None], None]) -> None:
         while len(self._pending) >= self.depth:
             self._finish_oldest()
-        self._pending.append((self._pool.submit(render_previews, tasks, gif_size), on_done))
+        try:
+            future = self._pool.submit(render_previews, tasks, gif_size)
+        except BrokenProcessPool:  # a worker died (killed, out of memory): its jobs failed, start afresh
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._start()
+            future = self._pool.submit(render_previews, tasks, gif_size)
+        self._pending.append((future, on_done))
         self.collect()
 
     def collect(self) -> None:
