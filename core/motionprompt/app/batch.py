@@ -203,7 +203,7 @@ class _Writer:
                        status="done", error=None, settings=self.settings, folder=folder.name, files=files,
                        texts=texts_out, frames=first.num_frames, seconds=round(first.duration, 3),
                        ended=first.meta.get("ended"),
-                       **{k: first.meta[k] for k in ("segments", "contacts") if k in first.meta},
+                       **{k: first.meta[k] for k in ("segments", "contacts", "gpu_peak_mb") if k in first.meta},
                        timings=dict(generate_s=round(t_gen, 4), write_s=round(time.perf_counter() - t1, 4)),
                        **self.extra, time=time.time())
             if self.previews and self.pool is not None:

@@ -169,6 +169,9 @@ def _add_generation(p: argparse.ArgumentParser) -> None:
     g.add_argument("--pretrained-llama", "--pretrained_llama", dest="pretrained_llama", default=None,
                    help="prefix-LM size preset, e.g. 3B or 7B (overrides)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps (default: cuda when available)")
+    g.add_argument("--offload-text-encoder", dest="offload_text_encoder", action="store_true",
+                   help="keep the text encoder (T5-XL: 2.3 GiB in bfloat16) in CPU memory, on the GPU only while "
+                        "it encodes")
     g.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
                    help="prefix-LM precision (default: bfloat16 on CUDA, float32 on CPU)")
 
@@ -308,7 +311,8 @@ def _generate_ranked(spec, request: GenerateRequest, jobs, args, exp_name: str, 
 
     device = ranks.device(request.device, torch.cuda.is_available())
     try:
-        gen = Generator.from_spec(spec, device=torch_device(device), dtype=torch_dtype(request.dtype))
+        gen = Generator.from_spec(spec, device=torch_device(device), dtype=torch_dtype(request.dtype),
+                                  offload_text_encoder=args.offload_text_encoder)
     except (ModelSpecError, CheckpointError, FileNotFoundError, ValueError) as e:
         return _fail(str(e))
     rewrite = None
