@@ -83,6 +83,8 @@ def main() -> int:
     print(f"{len(prompts)} prompts, {args.model}, batch {args.batch_size}, {cores} cores, "
           f"{workers} preview workers, GIF {args.preview_size} px + MP4 960 px ({len(done)} done)")
     print(f"generation:          {t_gen:8.1f} s  ({t_gen / len(prompts):.3f} s per prompt; {c_gen:.1f} CPU s)")
+    if workers == 0:
+        print("previews rendered in this process (--preview-workers 0): no per-job preview CPU; total below")
     print(f"preview CPU:         {cpu:8.1f} s  ({cpu / max(1, len(done)):.2f} s per prompt); "
           f"/ {cores} cores = {cpu / cores:.1f} s")
     print(f"total (pipelined):   {t_total:8.1f} s  = {t_total / bound:.2f} x max(generation, preview CPU / cores)"

@@ -207,10 +207,10 @@ class _Writer:
                        timings=dict(generate_s=round(t_gen, 4), write_s=round(time.perf_counter() - t1, 4)),
                        **self.extra, time=time.time())
             if self.previews and self.pool is not None:
-                self.handled.add(job.key)
                 self.pool.submit([(m, folder, flag) for flag, m in final], self.preview_size,
                                  lambda result, error, job=job, folder=folder, rec=rec:
                                  self._previewed(job, folder, rec, result, error))
+                self.handled.add(job.key)  # (submit may first finish older jobs)
                 continue
             self._record(folder, rec)
             self.leftovers.pop(job.key, None)
