@@ -11,12 +11,13 @@ Targets (H100 / H200): batch 1 <= 0.45 s for 150 tokens; all 126 prompts <= 3 s.
     .venv/bin/python bench/gpu_sampler.py                    # prints and exits 0 without CUDA
     .venv/bin/python bench/gpu_sampler.py --device cpu --preset tiny --tokens 20   # dry run of the code
 
-Prints figures; never fails.
+Prints figures, then one JSON line of them all (the last line); never fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import sys
@@ -109,7 +110,9 @@ def main() -> int:
     dev = torch.device(args.device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         print("gpu_sampler: no CUDA device here; nothing measured (run on a GPU machine for figures)")
+        print(json.dumps({"device": None, "error": "no CUDA device"}))
         return 0
+    summary: dict = {"preset": args.preset, "tokens": args.tokens, "torch": torch.__version__}
     small = args.preset not in ("3B", "7B")
     cfg = LMConfig.from_preset(args.preset, clip_dim=2048)
     low = torch.bfloat16 if dev.type == "cuda" else torch.float32
@@ -123,8 +126,12 @@ def main() -> int:
     full = SamplingConfig(greedy=True, max_tokens=args.tokens, min_tokens=args.tokens)
     model = random_model(cfg, dev, low)
     n_params = sum(p.numel() for p in model.parameters())
+    elt = model.lm_head.weight.element_size()
+    kv_row = 2 * cfg.n_layer * cfg.block_size * cfg.n_embd * elt  # k and v, every layer and position
     print(f"parameters: {n_params / 1e9:.2f} B; weights in {str(low).replace('torch.', '')}: "
-          f"{n_params * model.lm_head.weight.element_size() / 1e9:.2f} GB")
+          f"{n_params * elt / 1e9:.2f} GB; KV cache {kv_row / 2**20:.1f} MiB per prompt")
+    summary.update(device=name, params_b=round(n_params / 1e9, 3), weights_gib=round(n_params * elt / 2**30, 3),
+                   kv_cache_mib_per_prompt=round(kv_row / 2**20, 1))
     f1, m1 = features(lengths[:1], cfg.clip_dim, dev, low)
 
     # ---- ours, batch 1
@@ -135,6 +142,7 @@ def main() -> int:
     _, t_graph = timed(lambda: graphs.sample(f1, m1, cfg=full), dev, repeat=3)
     _, t_eager = timed(lambda: eager.sample(f1, m1, cfg=full), dev, repeat=2)
     fast = "with CUDA graph" if graphs.cuda_graphs else "static path (no CUDA)"
+    summary.update(batch1_graph_s=round(t_graph, 4), batch1_eager_s=round(t_eager, 4))
     print(f"ours batch 1, {args.tokens} tokens: {t_graph:.3f} s {fast} ({t_graph / args.tokens * 1e3:.2f} ms/token), "
           f"{t_eager:.3f} s eager   [target <= 0.45 s]")
 
@@ -145,11 +153,13 @@ def main() -> int:
         _, t_all = timed(lambda: graphs.sample(fa, ma, cfg=full), dev)
         sampled = SamplingConfig(temperature=1.0, top_p=0.95, top_k=200, max_tokens=args.tokens, min_tokens=args.tokens)
         _, t_all_s = timed(lambda: graphs.sample(fa, ma, seeds=list(range(len(lengths))), cfg=sampled), dev)
+        summary.update(prompts=len(lengths), all_greedy_s=round(t_all, 4), all_sampled_s=round(t_all_s, 4))
         print(f"ours {len(lengths)} prompts in one batch: {t_all:.3f} s greedy, {t_all_s:.3f} s top-k/top-p sampling "
               f"[target <= 3 s]")
     except torch.cuda.OutOfMemoryError as e:
         print(f"ours {len(lengths)} prompts in one batch: out of memory ({e})")
     if dev.type == "cuda":
+        summary["peak_gpu_gib"] = round(torch.cuda.max_memory_allocated(dev) / 2**30, 2)
         print(f"peak GPU memory: {torch.cuda.max_memory_allocated(dev) / 1e9:.1f} GB")
 
     # ---- the release's loop (fp32, no cache, batch 1), and token identity in fp32
@@ -158,18 +168,23 @@ def main() -> int:
         model32 = model.float()
         f32, m32 = f1.float(), m1
         _, t_rel = timed(lambda: reference_sample(model32, f32, m32, cfg=full), dev)
+        summary["release_batch1_s"] = round(t_rel, 3)
         print(f"release loop batch 1 (fp32, no KV cache), {args.tokens} tokens: {t_rel:.2f} s "
               f"-> ours x{t_rel / t_graph:.1f} faster; all {len(lengths)} prompts one by one ~ {t_rel * len(lengths):.0f} s")
         short = SamplingConfig(greedy=True, max_tokens=min(30, args.tokens), min_tokens=min(30, args.tokens))
         ref = reference_sample(model32, f32, m32, cfg=short)
         ours32 = Sampler(model32).sample(f32, m32, cfg=short)[0]
-        print(f"fp32 ours vs release loop, {short.max_tokens} greedy tokens: identical = {ours32.tolist() == ref.cpu().tolist()}")
+        summary["fp32_tokens_identical"] = ours32.tolist() == ref.cpu().tolist()
+        print(f"fp32 ours vs release loop, {short.max_tokens} greedy tokens: identical = {summary['fp32_tokens_identical']}")
         del model32
     if not args.no_t5 and not small:
         try:
-            print(t5_xl_encode_time(lengths, dev))
+            line = t5_xl_encode_time(lengths, dev)
+            summary["t5"] = line
+            print(line)
         except Exception as e:  # report, never fail
             print(f"T5-XL-shaped encoder timing failed: {type(e).__name__}: {e}")
+    print(json.dumps(summary))
     return 0
 
 
@@ -178,4 +193,5 @@ if __name__ == "__main__":
         sys.exit(main())
     except Exception as e:  # a benchmark prints; it never fails CI
         print(f"gpu_sampler: error {type(e).__name__}: {e}")
+        print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
         sys.exit(0)

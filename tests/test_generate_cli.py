@@ -328,12 +328,12 @@ def test_a_write_failure_mid_group_never_reruns_the_jobs_already_done(tmp_path, 
 
     real, calls = batch.output_files, []
 
-    def flaky(motion, folder, flag, previews=True):
+    def flaky(motion, folder, flag, previews=True, gif_size=960):
         calls.append(motion.prompt)
         if motion.prompt == "c":
             (folder / "0_predict.npy").write_bytes(b"partial")
             raise OSError(28, "No space left on device")
-        return real(motion, folder, flag, previews)
+        return real(motion, folder, flag, previews, gif_size)
 
     monkeypatch.setattr(batch, "output_files", flaky)
     jobs = [Job(line=i + 1, prompt=t, seed=i, texts={0: t}) for i, t in enumerate("abcd")]

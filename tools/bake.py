@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the travel goes (default: root bone for unreal, else pelvis)")
     p.add_argument("--blend", action="store_true", help="also save a .blend per motion")
     p.add_argument("--no-previews", action="store_true", help="skip GIF/MP4")
+    p.add_argument("--preview-size", type=int, default=960, metavar="PX",
+                   help="the GIF's side in pixels (default 960); the MP4 stays 960")
+    p.add_argument("--preview-workers", type=int, default=0, metavar="N",
+                   help="processes rendering previews while the next takes bake (default 0: in this process)")
     p.add_argument("--resume", action="store_true", help="skip jobs the manifest records as done")
     p.add_argument("--body-only", action="store_true", help="armatures with the 22 body bones only")
     p.add_argument("--foot-lock", default="off", choices=("off", "feet", "toes"),
@@ -130,7 +134,8 @@ def run(args) -> int:
                                                trim=args.trim, foot_lock=args.foot_lock, lock_strength=args.lock_strength,
                                                path=args.path,
                                                loop=args.loop),
-                              previews=not args.no_previews, out_dir=args.out_dir)
+                              previews=not args.no_previews,
+                              preview_size=args.preview_size, preview_workers=args.preview_workers, out_dir=args.out_dir)
     try:
         spec = ModelSpec.load(args.model) if jobs else None
         request = request.validate(max_seconds=spec.max_seconds if spec else None)
@@ -194,6 +199,7 @@ def run(args) -> int:
     try:
         records = run_jobs(jobs, run_dir, generate, settings, batch_size=request.batch_size or default_batch_size(args.device.partition(":")[0]),
                            previews=request.previews, resume=args.resume, post=request.post, on_motion=bake,
+                           preview_workers=request.preview_workers, preview_size=request.preview_size,
                            log=lambda msg: print(f"bake: {msg}", file=sys.stderr))
     finally:
         backends.shutdown_backend()

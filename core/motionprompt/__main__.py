@@ -1,5 +1,6 @@
 """``python -m motionprompt`` runs the command-line interface."""
 
-from .app.cli import main
+if __name__ == "__main__":  # not when a spawned preview worker imports this module again
+    from .app.cli import main
 
-raise SystemExit(main())
+    raise SystemExit(main())

@@ -130,6 +130,10 @@ class GenerateRequest:
         device, dtype: where the model runs ("auto": CUDA when available) and its precision.
         post: the post-processing every motion goes through (frame rate, in place, ...).
         previews: whether front ends that write files also write GIF / MP4 previews.
+        preview_size: the GIF's side, pixels (the MP4 is always 960); a gallery's cards show
+            about 300, and a 320 px GIF costs a fraction of a 960 px one.
+        preview_workers: processes that render previews while the next group generates (None:
+            one per available core; 0: in the generating process, one after the other).
         out_dir: where front ends that write files put them (None: their own default).
         continue_from: "MOTION[:FRAME]": a motion file (.npy / .npz) every prompt continues,
             up to frame FRAME (exclusive; default its end): the result is that motion
@@ -152,6 +156,8 @@ class GenerateRequest:
     dtype: str = "auto"
     post: PostProcess = field(default_factory=PostProcess)
     previews: bool = True
+    preview_size: int = 960
+    preview_workers: int | None = None
     out_dir: Path | None = None
     continue_from: str | None = None
 
@@ -205,6 +211,9 @@ class GenerateRequest:
                                                   "(the model's choice)")
         if self.batch_size is not None:
             _int("batch_size", self.batch_size, 1, 65536)
+        _int("preview_size", self.preview_size, 64, 4096)
+        if self.preview_workers is not None:
+            _int("preview_workers", self.preview_workers, 0, 1024)
         if self.dtype not in DTYPES:
             raise RequestError("dtype", f"{self.dtype!r}: use one of {', '.join(DTYPES)}")
         check_device_name(self.device)

@@ -11,6 +11,7 @@ left incomplete, so nothing is lost or duplicated.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import traceback
@@ -21,7 +22,7 @@ from typing import Callable, Iterable
 from .. import postprocess
 from ..body.motion import Motion
 from ..files.formats import load_motion
-from ..files.layout import output_files
+from ..files.layout import MP4_SIZE, output_files
 from ..request import RequestError, motion_ref, sample_seeds
 from .rundir import RunDir
 
@@ -80,7 +81,9 @@ def make_jobs(prompts: list[tuple[int, str]], seed: int | None, num: int = 1) ->
 def run_jobs(jobs: list[Job], run: RunDir, generate: Callable[[list[str], list[int]], list[Motion]],
              settings: dict, batch_size: int = 16, previews: bool = True, resume: bool = False,
              progress: Iterable | None = None, log: Callable[[str], None] = print,
-             post: postprocess.PostProcess | None = None, on_motion: MotionHook | None = None) -> list[dict]:
+             post: postprocess.PostProcess | None = None, on_motion: MotionHook | None = None,
+             claim: Callable[[Job], bool] | None = None, extra: dict | None = None,
+             preview_workers: int = 0, preview_size: int = MP4_SIZE) -> list[dict]:
     """Generate (or load), post-process and write every job; returns the manifest records
     written by this call.
 
@@ -92,53 +95,65 @@ def run_jobs(jobs: list[Job], run: RunDir, generate: Callable[[list[str], list[i
     ["warnings"]``, and a preview title no installed font can spell) is logged once per prompt
     and kept in each record's ``warnings``; the nearest-caption matches in ``caption_rewrite``.
     ``progress`` is an optional tqdm-like object (``update(n)``).
+    ``claim(job)``: whether this process makes the job (the ranks of a launch share the jobs,
+    ``app.ranks``); asked just before its group is generated, so a process that dies has
+    claimed at most one group it did not finish. ``extra``: fields added to every record.
+    ``preview_workers`` > 0: previews render in that many processes while the next group
+    generates (``app.previews``); 0: here, job by job. ``preview_size``: the GIF's side (the
+    MP4 is 960 px).
     """
+    if resume:
+        run.drop_finished_markers()
     done = run.done_keys() if resume else set()
     leftovers = run.incomplete() if resume else {}
-    for key in done & set(leftovers):  # killed between its manifest line and dropping the marker
-        run.finish_marker(leftovers.pop(key), key)
     todo = [j for j in jobs if j.key not in done]
     skipped = len(jobs) - len(todo)
     if skipped:
         log(f"resume: {skipped} job(s) already done in {run.manifest}")
         if progress is not None:
             progress.update(skipped)
-    write = _Writer(run, generate, settings, previews, leftovers, post, on_motion, log)
-    records = []
-    i = 0
-    while i < len(todo):
-        group, n_texts = [], 0
-        while i < len(todo) and (not group or n_texts + len(todo[i].texts) <= batch_size):
-            group.append(todo[i])
-            n_texts += len(todo[i].texts)
-            i += 1
-        try:
-            write(group, records)
-        except Exception:  # noqa: BLE001 - find the culprit: one by one (jobs already written stay as they are)
-            finished = {r["key"] for r in records}
-            for job in group:
-                if job.key in finished:
+    extra = dict(extra or {})
+    records: list[dict] = []
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if previews and preview_workers > 0 and todo:
+            from .previews import PreviewPool
+
+            pool = stack.enter_context(PreviewPool(preview_workers))
+        write = _Writer(run, generate, settings, previews, leftovers, post, on_motion, extra, records, progress,
+                        log, pool, preview_size)
+        i = 0
+        while i < len(todo):
+            group, n_texts = [], 0
+            while i < len(todo) and (not group or n_texts + len(todo[i].texts) <= batch_size):
+                job = todo[i]
+                i += 1
+                if claim is not None and not claim(job):
                     continue
-                try:
-                    write([job], records)
-                except Exception as e:  # noqa: BLE001 - recorded, the batch goes on
-                    rec = dict(key=job.key, line=job.line, prompt=job.prompt, sample=job.sample, seed=job.seed,
-                               status="failed", error=f"{type(e).__name__}: {e}", settings=settings,
-                               folder=None, files=[], time=time.time())
-                    run.finish(None, rec)
-                    records.append(rec)
-                    log(f"line {job.line}: failed: {rec['error']}")
-                    if os.environ.get("MOTIONPROMPT_DEBUG"):
-                        traceback.print_exc()
-        if progress is not None:
-            progress.update(len(group))
+                group.append(job)
+                n_texts += len(job.texts)
+            if not group:
+                break
+            try:
+                write(group)
+            except Exception:  # noqa: BLE001 - find the culprit: one by one (jobs already written stay as they are)
+                for job in group:
+                    if job.key in write.handled:
+                        continue
+                    try:
+                        write([job])
+                    except Exception as e:  # noqa: BLE001 - recorded, the batch goes on
+                        write.failed(job, e)
+        if pool is not None:
+            pool.drain()
     return records
 
 
 @dataclass
 class _Writer:
-    """Makes and writes one group of jobs: ``self(group, records)`` appends each job's record
-    as soon as it is written, so a failure later in the group never re-runs the jobs done."""
+    """Makes and writes one group of jobs: ``self(group)`` records each job as soon as it is
+    written (or, with a preview ``pool``, once its previews are), so a failure later in the
+    group never re-runs the jobs done; ``handled``: the keys recorded or handed to the pool."""
 
     run: RunDir
     generate: Callable
@@ -147,8 +162,14 @@ class _Writer:
     leftovers: dict
     post: postprocess.PostProcess | None
     on_motion: MotionHook | None
-    log: Callable[[str], None] = print
-    told: set = field(default_factory=set)
+    extra: dict
+    records: list
+    progress: Iterable | None
+    log: Callable[[str], None]
+    pool: object | None = None  # app.previews.PreviewPool
+    preview_size: int = MP4_SIZE
+    handled: set = field(default_factory=set)
+    told: set = field(default_factory=set)  # (prompt, warning) pairs already logged
 
     def motions(self, group: list[Job]) -> dict[str, list[tuple[int, Motion]]]:
         """job key -> [(flag, motion)]: generated together for prompts, loaded for files."""
@@ -167,10 +188,28 @@ class _Writer:
                 out.setdefault(job.key, []).append((flag, motion))
         return out
 
-    def __call__(self, group: list[Job], records: list[dict]) -> None:
+    def _record(self, folder: Path | None, rec: dict) -> None:
+        self.run.finish(folder, rec)
+        self.handled.add(rec["key"])
+        self.records.append(rec)
+        if self.progress is not None:
+            self.progress.update(1)
+
+    def failed(self, job: Job, e: BaseException) -> None:
+        """Record ``job`` as failed with ``e`` (its folder, if any, stays incomplete for --resume)."""
+        rec = dict(key=job.key, line=job.line, prompt=job.prompt, sample=job.sample, seed=job.seed,
+                   status="failed", error=f"{type(e).__name__}: {e}", settings=self.settings,
+                   folder=None, files=[], **self.extra, time=time.time())
+        self._record(None, rec)
+        self.log(f"line {job.line}: failed: {rec['error']}")
+        if os.environ.get("MOTIONPROMPT_DEBUG"):
+            traceback.print_exception(e)
+
+    def __call__(self, group: list[Job]) -> None:
         t0 = time.perf_counter()
         made = self.motions(group)
         t_gen = (time.perf_counter() - t0) / max(1, len(group))
+        inline = self.previews and self.pool is None
         for job in group:
             t1 = time.perf_counter()
             folder = self.run.claim(job, reuse=self.leftovers.get(job.key))
@@ -178,7 +217,7 @@ class _Writer:
             files, texts_out = [], {}
             final = [(flag, postprocess.apply(motion, self.post)) for flag, motion in made[job.key]]
             for flag, motion in final:
-                files += output_files(motion, folder, flag, self.previews)
+                files += output_files(motion, folder, flag, inline, self.preview_size)
                 if self.on_motion is not None:
                     files += self.on_motion(motion, folder, flag)
                 texts_out[str(flag)] = motion.prompt
@@ -196,11 +235,27 @@ class _Writer:
                        status="done", error=None, settings=self.settings, folder=folder.name, files=files,
                        texts=texts_out, frames=first.num_frames, seconds=round(first.duration, 3),
                        ended=first.meta.get("ended"),
-                       **{k: first.meta[k] for k in ("segments", "contacts", "caption_rewrite") if k in first.meta},
+                       **{k: first.meta[k] for k in ("segments", "contacts", "caption_rewrite", "gpu_peak_mb")
+                          if k in first.meta},
                        warnings=warns,
                        timings=dict(generate_s=round(t_gen, 4), write_s=round(time.perf_counter() - t1, 4)),
-                       time=time.time())
-            self.run.finish(folder, rec)
+                       **self.extra, time=time.time())
+            if self.previews and self.pool is not None:
+                self.pool.submit([(m, folder, flag) for flag, m in final], self.preview_size,
+                                 lambda result, error, job=job, folder=folder, rec=rec:
+                                 self._previewed(job, folder, rec, result, error))
+                self.handled.add(job.key)  # (submit may first finish older jobs)
+                continue
+            self._record(folder, rec)
             self.leftovers.pop(job.key, None)
-            records.append(rec)
 
+    def _previewed(self, job: Job, folder: Path, rec: dict, result: dict | None, error: BaseException | None) -> None:
+        """A job's previews are written (or failed): its manifest line, now."""
+        if error is not None:
+            self.failed(job, error)
+            return
+        rec = dict(rec, files=rec["files"] + result["files"],
+                   timings=dict(rec["timings"], preview_s=result["wall_s"], preview_cpu_s=result["cpu_s"]),
+                   time=time.time())
+        self._record(folder, rec)
+        self.leftovers.pop(job.key, None)

@@ -244,6 +244,9 @@ def _add_generation(p: argparse.ArgumentParser) -> None:
     g.add_argument("--pretrained-llama", "--pretrained_llama", dest="pretrained_llama", default=None,
                    help="prefix-LM size preset, e.g. 3B or 7B (overrides)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps (default: cuda when available)")
+    g.add_argument("--offload-text-encoder", dest="offload_text_encoder", action="store_true",
+                   help="keep the text encoder (T5-XL: 2.3 GiB in bfloat16) in CPU memory, on the GPU only while "
+                        "it encodes")
     g.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
                    help="prefix-LM precision (default: bfloat16 on CUDA, float32 on CPU)")
 
@@ -278,6 +281,11 @@ def _add_generation(p: argparse.ArgumentParser) -> None:
     o.add_argument("--exp-name", "--exp_name", dest="exp_name", default=None,
                    help="run name under --out-dir (default: 'generate', or the prompt file's name)")
     o.add_argument("--no-preview", dest="preview", action="store_false", help="skip the GIF / MP4 previews")
+    o.add_argument("--preview-size", dest="preview_size", type=int, default=960, metavar="PX",
+                   help="the GIF's side in pixels (default 960; the gallery's cards show ~300); the MP4 stays 960")
+    o.add_argument("--preview-workers", dest="preview_workers", type=int, default=None, metavar="N",
+                   help="processes rendering previews while the next motions generate (default: one per core "
+                        "this process may use, shared by the ranks of a host; 0: in this process)")
     _add_post(p, "--fps", "frame rate of the written files (default: the model's, 30)")
 
     r = p.add_argument_group("prompt rewrite (optional)")
@@ -315,6 +323,7 @@ def request_from_args(args, prompts: list[str], seeds: list[int] | None) -> Gene
                            guidance=args.guidance, compose=args.compose, caption_rewrite=args.caption_rewrite,
                            batch_size=args.batch_size,
                            device=args.device, dtype=args.dtype, post=_post(args), previews=args.preview,
+                           preview_size=args.preview_size, preview_workers=args.preview_workers,
                            out_dir=args.out_dir, continue_from=args.continue_from)
 
 
@@ -357,36 +366,62 @@ def _run(prompts: list[tuple[int, str]], args, exp_default: str, resume: bool) -
 
 
 def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, resume: bool) -> int:
-    """Load the model, then generate and write every job (the request is already valid)."""
+    """Load the model, then generate and write every job (the request is already valid). Under
+    ``torchrun`` each rank does this on its own device and they share the jobs (``app.ranks``)."""
+    import os
+
+    from .ranks import Launch, Ranks
+
+    try:
+        ranks = Ranks.from_env()
+    except ValueError as e:
+        return _fail(str(e))
+    if int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0) > 0:
+        resume = True  # torchrun restarted the workers: go on with the run, never redo its done jobs
+    launch = Launch(ranks)
+    try:
+        return _generate_ranked(spec, request, jobs, args, exp_name, resume, ranks, launch)
+    finally:
+        launch.close()
+
+
+def _generate_ranked(spec, request: GenerateRequest, jobs, args, exp_name: str, resume: bool, ranks, launch) -> int:
+    import torch
     from tqdm import tqdm
 
     from ..generation.generator import Generator, torch_device, torch_dtype
     from ..models.checkpoints import CheckpointError
     from ..models.model_spec import ModelSpecError
     from .batch import load_context, run_jobs
+    from .previews import available_cores
+    from .ranks import JobClaims, _env_int
     from .rewrite import add_rewrites
     from .rundir import RunBusyError, RunDir
 
     def log(msg: str) -> None:  # notes and warnings to stderr: stdout lists the result folders
-        tqdm.write(msg, file=sys.stderr)
+        tqdm.write(f"[rank {ranks.rank}] {msg}" if ranks.several else msg, file=sys.stderr)
 
+    device = ranks.device(request.device, torch.cuda.is_available())
     try:
-        gen = Generator.from_spec(spec, device=torch_device(request.device), dtype=torch_dtype(request.dtype))
+        gen = Generator.from_spec(spec, device=torch_device(device), dtype=torch_dtype(request.dtype),
+                                  offload_text_encoder=args.offload_text_encoder)
     except (ModelSpecError, CheckpointError, FileNotFoundError, ValueError) as e:
         return _fail(str(e))
     rewrite = None
     if args.use_rewrite_model:
         rewrite = add_rewrites(jobs, args.rewrite_model_path, "cuda" if gen.device.type == "cuda" else "cpu", log)
     try:
-        run = RunDir(request.out_dir, exp_name)
+        run = RunDir(request.out_dir, exp_name, rank=ranks.rank if ranks.several else None)
     except OSError as e:
         return _fail(f"--out-dir {request.out_dir}: cannot make the run folder {exp_name!r} ({e.strerror or e}); "
                      "choose another --out-dir")
+    # the ranks of a launch run on cuda:0, cuda:1, ...: the settings name the kind of device
     settings = dict(request.settings(), model=gen.spec.name, fps=request.post.fps or gen.spec.fps,
                     guidance=gen.default_guidance if request.guidance is None else request.guidance,
                     compose=gen.default_compose if request.compose is None else request.compose,
                     caption_rewrite=caption_setting(gen, request.caption_rewrite),
-                    device=str(gen.device), dtype=str(gen.dtype).replace("torch.", ""),
+                    device=gen.device.type if ranks.several else str(gen.device),
+                    dtype=str(gen.dtype).replace("torch.", ""),
                     **({"rewrite": rewrite} if rewrite else {}))
     batch_size = request.batch_size or gen.default_batch_size
 
@@ -396,30 +431,50 @@ def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, re
         sub = request.replace(prompts=texts, seeds=seeds, batch_size=batch_size)
         return gen.generate(sub) if context is None else gen.generate(sub, context=context)
 
-    if resume and not getattr(args, "allow_changed_settings", False):
-        changed = run.changed_settings(settings)
-        if changed:
-            return _fail(f"--resume: {run.manifest} was made with other settings ({'; '.join(changed)}); "
-                         "resuming would mix them: use them again, another --exp-name, or --allow-changed-settings")
-    try:
-        with run.resume_lock() if resume else contextlib.nullcontext(), \
-                tqdm(total=len(jobs), unit="motion", disable=len(jobs) < 2) as bar:
-            records = run_jobs(jobs, run, generate, settings, batch_size=batch_size, previews=request.previews,
-                               resume=resume, progress=bar, log=log, post=request.post)
-    except RunBusyError as e:
-        return _fail(f"--resume: {e}")
-    except OSError as e:  # the manifest itself could not be written (a full disk): nothing recorded is lost
-        return _fail(f"--out-dir {request.out_dir}: cannot write {run.manifest} ({e.strerror or e}); free space, "
-                     "then run the same command with --resume")
+    with contextlib.ExitStack() as held:
+        problem = None
+        if ranks.rank == 0:  # rank 0 checks a resume for all ranks, and holds its lock until all are done
+            if resume and not getattr(args, "allow_changed_settings", False):
+                changed = run.changed_settings(settings)
+                if changed:
+                    problem = (f"--resume: {run.manifest} was made with other settings ({'; '.join(changed)}); "
+                               "resuming would mix them: use them again, another --exp-name, or "
+                               "--allow-changed-settings")
+            if problem is None and resume:
+                try:
+                    held.enter_context(run.resume_lock())
+                except RunBusyError as e:
+                    problem = f"--resume: {e}"
+        problem = launch.share(problem)
+        if problem is not None:
+            return _fail(problem) if ranks.rank == 0 else 2
+        claims = JobClaims(run.root, launch.new_id(), ranks) if ranks.several else None
+        workers = request.preview_workers
+        if workers is None:  # the host's cores, shared by its ranks; one job alone needs no pool
+            workers = 0 if len(jobs) < 2 else max(1, available_cores() // _env_int("LOCAL_WORLD_SIZE", 1))
+        try:
+            with tqdm(total=len(jobs), unit="motion", disable=len(jobs) < 2 or ranks.several) as bar:
+                records = run_jobs(jobs, run, generate, settings, batch_size=batch_size, previews=request.previews,
+                                   resume=resume, progress=bar, log=log, post=request.post,
+                                   claim=claims.claim if claims else None,
+                                   extra=dict(rank=ranks.rank, device=str(gen.device)) if ranks.several else None,
+                                   preview_workers=workers, preview_size=request.preview_size)
+        except OSError as e:  # the manifest itself could not be written (a full disk): nothing recorded is lost
+            return _fail(f"--out-dir {request.out_dir}: cannot write {run.manifest} ({e.strerror or e}); free space, "
+                         "then run the same command with --resume")
+        launch.wait_all()
+        if claims is not None and ranks.rank == 0:
+            claims.remove(stale=resume)
     for r in records:
         if r["status"] == "done":
             print(run.root / r["folder"])
-    try:  # index.html: every prompt of the run with its GIF, seed, length and timings
-        from ..files.gallery import write_run_gallery
+    if ranks.rank == 0:
+        try:  # index.html: every prompt of the run (all ranks) with its GIF, seed, length and timings
+            from ..files.gallery import write_run_gallery
 
-        print(f"gallery: {write_run_gallery(run.root)}", file=sys.stderr)
-    except OSError as e:
-        print(f"motionprompt: could not write the gallery page: {e}", file=sys.stderr)
+            print(f"gallery: {write_run_gallery(run.root)}", file=sys.stderr)
+        except OSError as e:
+            print(f"motionprompt: could not write the gallery page: {e}", file=sys.stderr)
     failed = [r for r in records if r["status"] != "done"]
     full = [r for r in failed if any(os.strerror(n) in (r.get("error") or "") for n in _DISK_FULL)]
     if full:  # the disk, not the prompts: one line and the way to finish the run
@@ -427,8 +482,10 @@ def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, re
         return _fail(f"--out-dir {request.out_dir}: no space left on the device (line(s) {lines} not written, "
                      f"{len(records) - len(failed)} of {len(records)} done); free space, then run the same command "
                      "with --resume")
+    if ranks.several:
+        log(f"{len(records) - len(failed)} job(s) done, {len(failed)} failed on {gen.device}")
     if failed:
-        print(f"motionprompt: {len(failed)} of {len(records)} job(s) failed; see {run.manifest}", file=sys.stderr)
+        print(f"motionprompt: {len(failed)} of {len(records)} job(s) failed; see {run.part}", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -1,6 +1,7 @@
 """A run folder: numbered result folders claimed race-free, and its ``manifest.jsonl``.
 
     <out_dir>/<exp_name>/manifest.jsonl        one JSON line per finished or failed job
+    <out_dir>/<exp_name>/manifest.rank<R>.jsonl  the same, from rank R of a run over several processes
     <out_dir>/<exp_name>/<k>/                  one job's files (``files.layout``)
 
 A folder ``k`` is claimed with an exclusive ``mkdir`` (concurrent runs never share one) and holds
@@ -15,6 +16,8 @@ import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ..files.manifest import MANIFEST, part_name, read_manifest
 
 if TYPE_CHECKING:
     from .batch import Job
@@ -44,24 +47,20 @@ def check_out_dir(path) -> Path:
 
 
 class RunDir:
-    """``<out_dir>/<exp_name>``: numbered folders claimed race-free, and ``manifest.jsonl``."""
+    """``<out_dir>/<exp_name>``: numbered folders claimed race-free, and its manifest.
 
-    def __init__(self, out_dir, exp_name: str):
+    ``rank``: this process's rank in a run over several (``torchrun``); it writes its own
+    manifest part (``files.manifest``); every part is read as one manifest."""
+
+    def __init__(self, out_dir, exp_name: str, rank: int | None = None):
         self.root = Path(out_dir) / exp_name
         self.root.mkdir(parents=True, exist_ok=True)
-        self.manifest = self.root / "manifest.jsonl"
+        self.manifest = self.root / MANIFEST
+        self.part = self.root / part_name(rank)
 
     def records(self) -> list[dict]:
-        """The manifest's records (a torn last line from a killed run is ignored)."""
-        if not self.manifest.is_file():
-            return []
-        out = []
-        for line in self.manifest.read_text(encoding="utf-8").splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return out
+        """The records of every manifest part (a torn last line from a killed run is ignored)."""
+        return read_manifest(self.root)
 
     @contextlib.contextmanager
     def resume_lock(self):
@@ -112,11 +111,17 @@ class RunDir:
                 continue
         return out
 
-    def finish_marker(self, folder: Path, key: str) -> None:
-        """Drop the marker of ``folder`` when the manifest records ``key`` done in it."""
-        if any(r.get("folder") == folder.name for r in self.records() if r.get("key") == key
-               and r.get("status") == "done"):
-            (folder / MARKER).unlink(missing_ok=True)
+    def drop_finished_markers(self) -> int:
+        """Remove the markers a process killed inside ``finish`` left (its manifest line written,
+        the marker not yet dropped): a marker whose job the manifest records as done in that
+        same folder. Returns how many were removed."""
+        done = {r["key"]: r.get("folder") for r in self.records() if r.get("status") == "done"}
+        n = 0
+        for key, folder in self.incomplete().items():
+            if key in done and done[key] == folder.name:
+                (folder / MARKER).unlink(missing_ok=True)
+                n += 1
+        return n
 
     def claim(self, job: "Job", reuse: Path | None = None) -> Path:
         """A fresh numbered folder (one more than the largest), created with an exclusive mkdir,
@@ -140,9 +145,10 @@ class RunDir:
         return folder
 
     def finish(self, folder: Path | None, record: dict) -> None:
-        """Append the job's manifest line (one write, flushed), then drop the folder's marker."""
+        """Append the job's manifest line to this process's part (one write, flushed), then drop
+        the folder's marker."""
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-        with open(self.manifest, "ab+") as f:  # appends go to the end whatever the read position
+        with open(self.part, "ab+") as f:  # appends go to the end whatever the read position
             size = f.seek(0, os.SEEK_END)
             if size:
                 f.seek(size - 1)

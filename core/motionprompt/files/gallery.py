@@ -16,12 +16,12 @@ Every text is HTML-escaped; the file is written atomically.
 from __future__ import annotations
 
 import html
-import json
 import os
 from pathlib import Path
 from urllib.parse import quote
 
 from ..atomic import atomic_path
+from .manifest import read_manifest
 
 __all__ = ["write_gallery", "gallery_html", "entries_from_records", "write_run_gallery"]
 
@@ -160,17 +160,9 @@ def entries_from_records(records: list[dict]) -> list[dict]:
     return entries
 
 
-def write_run_gallery(run_root, manifest: str = "manifest.jsonl") -> Path:
-    """``index.html`` of a batch run folder from its manifest (torn or foreign lines skipped)."""
+def write_run_gallery(run_root) -> Path:
+    """``index.html`` of a batch run folder from its manifest, every rank's part included
+    (``files.manifest``; torn or foreign lines skipped)."""
     run_root = Path(run_root)
-    records = []
-    path = run_root / manifest
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(rec, dict) and "prompt" in rec:
-                records.append(rec)
+    records = [r for r in read_manifest(run_root) if "prompt" in r]
     return write_gallery(run_root, entries_from_records(records))

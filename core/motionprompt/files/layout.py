@@ -3,7 +3,7 @@
     {flag}_predict.npy    (T, 272) de-normalised frames
     {flag}_text.txt       the prompt that was generated
     {flag}_smplx.npz      SMPL-X poses / trans (format "npz")
-    {flag}_<first 50 chars of the prompt>.gif / .mp4   previews
+    {flag}_<first 50 chars of the prompt>.gif / .mp4   previews (MP4 960 px; GIF 960 px or smaller)
 
 ``flag`` 0 is the prompt as written, 1 its rewrite.
 """
@@ -17,7 +17,9 @@ from ..atomic import atomic_path
 from ..body.motion import Motion
 from . import formats
 
-__all__ = ["output_files", "short_name"]
+__all__ = ["output_files", "write_previews", "preview_names", "short_name", "MP4_SIZE"]
+
+MP4_SIZE = 960  # the release's preview size; the GIF may be smaller (``--preview-size``)
 
 
 def short_name(prompt: str, n: int = 50) -> str:
@@ -29,7 +31,28 @@ def short_name(prompt: str, n: int = 50) -> str:
     return s + "..." if cut else s
 
 
-def output_files(motion: Motion, folder: Path, flag: int, previews: bool = True) -> list[str]:
+def preview_names(motion: Motion, flag: int) -> tuple[str, str]:
+    """The GIF and MP4 names of a motion's previews in its folder."""
+    stem = f"{flag}_{short_name(motion.prompt)}"
+    return f"{stem}.gif", f"{stem}.mp4"
+
+
+def write_previews(motion: Motion, folder: Path, flag: int, gif_size: int = MP4_SIZE) -> list[str]:
+    """Write the GIF (``gif_size`` pixels a side) and the 960 px MP4 of one motion; returns their
+    names. At one size both come from one pass over the frames."""
+    from .preview import write_gif, write_gif_and_mp4, write_mp4
+
+    gif, mp4 = preview_names(motion, flag)
+    if gif_size == MP4_SIZE:
+        write_gif_and_mp4(motion, folder / gif, folder / mp4, size=MP4_SIZE)
+    else:
+        write_gif(motion, folder / gif, size=gif_size)
+        write_mp4(motion, folder / mp4, size=MP4_SIZE)
+    return [gif, mp4]
+
+
+def output_files(motion: Motion, folder: Path, flag: int, previews: bool = True,
+                 gif_size: int = MP4_SIZE) -> list[str]:
     """Write one motion's files into ``folder`` (see the module docstring); returns their names."""
     written = []
     formats.export(motion, "npy", folder / f"{flag}_predict.npy")
@@ -39,10 +62,6 @@ def output_files(motion: Motion, folder: Path, flag: int, previews: bool = True)
     written.append(f"{flag}_text.txt")
     formats.export(motion, "npz", folder / f"{flag}_smplx.npz")
     written.append(f"{flag}_smplx.npz")
-    if previews:  # GIF and MP4 from one pass over the frames
-        from .preview import write_gif_and_mp4
-
-        stem = f"{flag}_{short_name(motion.prompt)}"
-        write_gif_and_mp4(motion, folder / f"{stem}.gif", folder / f"{stem}.mp4")
-        written += [f"{stem}.gif", f"{stem}.mp4"]
+    if previews:
+        written += write_previews(motion, folder, flag, gif_size)
     return written

