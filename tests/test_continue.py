@@ -122,3 +122,16 @@ def test_continue_on_the_demo_model(demo, tmp_path, capsys):
         assert main(["generate", "a person waves", "--continue-from", ref, "--out-dir", str(tmp_path / "x")]) == 2
         err = capsys.readouterr().err
         assert "--continue-from" in err and word in err and not (tmp_path / "x").exists()
+
+
+def test_a_minute_in_windows_on_the_demo_model(demo):
+    """60 s from a model whose positions hold 12: windows, each continuing the one before;
+    the length asked, and no join faster than the motion's own 99th percentile of joint speed."""
+    m = demo.generate(GenerateRequest(["a person walks forward"], seconds=60.0, seeds=[5]))[0]
+    assert m.num_frames == 1800 and len(m.meta["windows"]) >= 6
+    assert m.meta["windows"][0]["start"] == 0.0 and m.meta["windows"][-1]["end"] == 60.0
+    v = np.linalg.norm(np.diff(m.joint_positions(), axis=0), axis=-1).max(axis=1)
+    p99 = np.percentile(v, 99)
+    for w in m.meta["windows"][1:]:
+        f = int(round(w["start"] * 30))
+        assert v[f - 1:f + 2].max() <= p99, (w, v[f - 1:f + 2], p99)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .postprocess import PostProcess, PostProcessError
 
-__all__ = ["GenerateRequest", "RequestError", "Cancelled", "motion_ref", "random_seed", "sample_seeds", "default_batch_size",
+__all__ = ["GenerateRequest", "RequestError", "Cancelled", "motion_ref", "LONGEST_SECONDS", "random_seed", "sample_seeds", "default_batch_size",
            "check_device_name", "MAX_SEED", "DTYPES", "DEVICE_NAME"]
 
 #: Seeds are stored as int64 by the sampler's hash and every file format: 63 bits, non-negative.
@@ -87,6 +87,11 @@ def check_device_name(device: str) -> str:
     return device
 
 
+#: The longest motion a request may ask for: beyond the model's own (its positions), the
+#: generator makes it in windows, each continuing the one before.
+LONGEST_SECONDS = 600.0
+
+
 def motion_ref(text: str) -> tuple[Path, int | None]:
     """``"MOTION[:FRAME]"`` -> (the motion file, FRAME or None): the motion a request continues.
 
@@ -117,7 +122,8 @@ class GenerateRequest:
     Attributes:
         prompts: the texts, one motion each (a prompt sampled N times is given N times).
         seeds: one per prompt (None: fresh random seeds, recorded in each ``Motion.seed``).
-        seconds: longest motion, in (0, the model's maximum]; a motion ends earlier at END.
+        seconds: longest motion, in (0, ``LONGEST_SECONDS``] (past the model's own maximum: in
+            windows); a motion ends earlier at END.
         min_seconds: END is not allowed before this, in [0, seconds].
         temperature, top_k, top_p, greedy: token choice (greedy = the release's arg-max;
             top_k 0 or None = off; top_p None = off, else in (0, 1]).
@@ -172,7 +178,8 @@ class GenerateRequest:
         """This request with its options checked and normalised (top_k 0 -> None).
 
         Args:
-            max_seconds: the model's longest motion (``ModelSpec.max_seconds``); None: no cap
+            max_seconds: the model's longest motion in one pass (``ModelSpec.max_seconds``): a
+                request for more is made in windows, up to ``LONGEST_SECONDS``; None: no cap
                 beyond a day.
         Raises:
             RequestError naming the first bad option, its value and the allowed range.
@@ -188,10 +195,10 @@ class GenerateRequest:
                                             f"{len(self.seeds)} seed(s)")
             for s in self.seeds:
                 _int("seed", s, 0, MAX_SEED)
-        top = 86400.0 if max_seconds is None else float(max_seconds)
+        top = 86400.0 if max_seconds is None else LONGEST_SECONDS
         if max_seconds is not None and isinstance(self.seconds, (int, float)) and self.seconds > top:
-            raise RequestError("seconds", f"{self.seconds!r} is longer than the model's longest motion ({top:g} s, "
-                                          f"what its positions hold); give a number in (0, {top:g}]")
+            raise RequestError("seconds", f"{self.seconds!r} is longer than motionprompt makes ({top:g} s, in windows "
+                                          f"of the model's {float(max_seconds):g} s); give a number in (0, {top:g}]")
         seconds = _finite("seconds", self.seconds, 0.0, top)
         min_seconds = _finite("min_seconds", self.min_seconds, 0.0, top, low_open=False)
         if min_seconds > seconds:

@@ -330,6 +330,9 @@ class Generator:
             and its ``start`` / ``end`` in seconds). Post-processing is the caller's.
         """
         req = request.validate(max_seconds=self.max_seconds).with_seeds()
+        if req.seconds > self.max_seconds + 1e-9 or (context is not None and req.seconds > self.window_seconds):
+            return [self._long(req.replace(prompts=[p], seeds=[s]), progress, cancel, context)
+                    for p, s in zip(req.prompts, req.seeds)]
         if context is None:
             return self._generate(req, progress, cancel, None)
         C = self.CONTINUE_CANDIDATES
@@ -348,6 +351,43 @@ class Generator:
 
     #: Candidates sampled per prompt when continuing a motion (the smoothest join is kept).
     CONTINUE_CANDIDATES = 4
+
+    @property
+    def window_seconds(self) -> float:
+        """The most new seconds one continuation holds beside its given motion's tokens and
+        the text (the model's positions, less ``CONTEXT_SECONDS`` and ``CONTEXT_TEXT_TOKENS``)."""
+        tokens = self.spec.lm.block_size - 1 - self.CONTEXT_TEXT_TOKENS - self.tokens_for(self.CONTEXT_SECONDS)
+        return tokens * self.vqvae.config.frames_per_token / self.spec.fps
+
+    def _long(self, req: GenerateRequest, progress, cancel, context: Motion | None) -> Motion:
+        """One prompt past what one pass holds, in windows: the first as long as the model
+        makes (or a continuation of ``context``), then each continuing the motion so far with
+        the prompt's last action, until ``req.seconds`` of new motion are made.
+        ``meta["windows"]``: each window's start and end in seconds."""
+        total, window = req.seconds, self.window_seconds
+        given = 0.0 if context is None else context.duration
+        text_room = self.CONTEXT_TEXT_TOKENS * self.vqvae.config.frames_per_token / self.spec.fps
+        first = min(total, window if context is not None else self.max_seconds - text_room)
+        sub = req.replace(seconds=first, min_seconds=first)
+        motion = self.generate(sub, progress, cancel, context)[0]
+        windows = [dict(start=round(given, 4), end=round(motion.duration, 4))]
+        last = split_actions(req.prompts[0])[-1] if (self.default_compose if req.compose is None else req.compose) \
+            else req.prompts[0]
+        k = 0
+        while motion.duration - given < total - 0.5 / self.spec.fps:
+            k += 1
+            more = min(window, total - (motion.duration - given))
+            step = req.replace(prompts=[last], seeds=[segment_seed(req.seeds[0], 2000 + k)], seconds=more,
+                               min_seconds=more)
+            start = motion.duration
+            nxt = self.generate(step, progress, cancel, motion)[0]
+            nxt.meta = {**motion.meta, "tokens": motion.meta.get("tokens", 0) + nxt.meta.get("tokens", 0),
+                        "warnings": list(dict.fromkeys(motion.meta.get("warnings", []) + nxt.meta.get("warnings", [])))}
+            motion = nxt
+            windows.append(dict(start=round(start, 4), end=round(motion.duration, 4)))
+        motion.prompt, motion.seed = req.prompts[0], int(req.seeds[0])
+        motion.meta["windows"] = windows
+        return motion
 
     def _generate(self, req: GenerateRequest, progress, cancel, context: Motion | None) -> list[Motion]:
         """The body of ``generate`` for a validated request with seeds."""
