@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from pathlib import Path
 
 import bpy
+import numpy as np
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from . import armature, backend, fbx_export, history, preferences, properties, results
@@ -16,7 +18,7 @@ from .core import bonemap, formats, request
 from .preferences import get_prefs, results_dir
 from .properties import FBX_PRESETS
 
-__all__ = ["CLASSES", "generation_request", "handle_replies", "check_target", "keyed_message"]
+__all__ = ["CLASSES", "generation_request", "handle_replies", "check_target", "keyed_message", "continue_take"]
 
 
 def _settings(context):
@@ -29,9 +31,10 @@ def get_backend(context) -> backend.Backend:
     return backend.get_backend(prefs.backend, properties.model_name(s), prefs.device, preferences.python_path(prefs))
 
 
-def generation_request(context):
+def generation_request(context, continue_from: str | None = None):
     """The ``GenerateRequest`` for the panel's settings (``num`` samples of the prompt, seeds
-    ``seed``, ``seed + 1``, ...), validated; the post-processing is applied when keying."""
+    ``seed``, ``seed + 1``, ...), validated; the post-processing is applied when keying.
+    ``continue_from``: "MOTION:FRAME" the prompt continues (``continue_take``)."""
     s = _settings(context)
     prompt = s.prompt.strip()
     if not prompt:
@@ -39,7 +42,8 @@ def generation_request(context):
     return request.GenerateRequest(
         prompts=[prompt] * s.num, seeds=request.sample_seeds(s.seed, s.num), seconds=float(s.seconds),
         temperature=float(s.temperature), top_k=int(s.top_k), compose={"ON": True, "OFF": False}.get(s.compose),
-        caption_rewrite={"ON": True, "OFF": False}.get(s.caption_rewrite), out_dir=Path(results_dir(context))).validate()
+        caption_rewrite={"ON": True, "OFF": False}.get(s.caption_rewrite), out_dir=Path(results_dir(context)),
+        continue_from=continue_from).validate()
 
 
 def check_target(context) -> None:
@@ -78,9 +82,33 @@ def report_level(state: str, message: str | None) -> set:
     return {"WARNING"} if message and "; warning: " in message else {"INFO"}
 
 
-def handle_replies(context, replies: list[dict], model: str) -> tuple[str, str | None]:
-    """Apply replies on the main thread; returns (state, message): state "running", "done",
-    "cancelled" or "error"."""
+def continue_take(context) -> tuple[object, str, np.ndarray]:
+    """The active armature's take up to the playhead, written for the worker: (the armature,
+    "MOTION.npy:FRAME", the take's first pelvis position); ValueError naming the take and its
+    frames when the playhead is outside it."""
+    obj = context.active_object
+    if obj is None or obj.type != "ARMATURE" or obj.animation_data is None or obj.animation_data.action is None:
+        raise ValueError("select an armature with a motionprompt take (its active action) to continue")
+    action = obj.animation_data.action
+    motion = history.stored_motion(obj, action)
+    scene = context.scene
+    first, last = (int(round(v)) for v in action.frame_range)
+    seconds = (scene.frame_current - first) / (scene.render.fps / scene.render.fps_base)
+    keep = int(round(seconds * motion.fps)) + 1  # the motion's frames up to the playhead, its own included
+    if not 2 <= keep <= motion.num_frames:
+        raise ValueError(f"the playhead (frame {scene.frame_current}) is outside take {action.name!r} "
+                         f"(frames {first + 1}-{last}); move it into the take")
+    folder = Path(results_dir(context))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"continue_{uuid.uuid4().hex[:12]}.npy"
+    formats.export(motion, "npy", path)
+    return obj, f"{path}:{keep}", motion.root_translation[0].copy()
+
+
+def handle_replies(context, replies: list[dict], model: str, onto=None, anchor=None) -> tuple[str, str | None]:
+    """Apply replies on the main thread (keyed onto ``onto`` when given, else the target
+    setting's armature; ``anchor``: see ``results.apply_motion_files``); returns (state, message): state "running", "done", "cancelled" or
+    "error"."""
     s = _settings(context)
     state, message = "running", None
     for r in replies:
@@ -89,7 +117,7 @@ def handle_replies(context, replies: list[dict], model: str) -> tuple[str, str |
             s.progress = r["step"] / max(r["total"], 1)
             s.status = f"step {r['step']}/{r['total']}"
         elif kind == "result":
-            actions = results.apply_motion_files(context, r["motions"], s, model=model)
+            actions = results.apply_motion_files(context, r["motions"], s, model=model, onto=onto, anchor=anchor)
             state, message = "done", keyed_message(
                 f"{len(actions)} motion(s) keyed in {r.get('seconds', 0):.1f} s", actions)
             warns = result_warnings(r)
@@ -106,29 +134,35 @@ def handle_replies(context, replies: list[dict], model: str) -> tuple[str, str |
     return state, message
 
 
-class MOTIONPROMPT_OT_generate(bpy.types.Operator):
-    """Generate motion from the prompt and key it (Esc cancels)"""
-
-    bl_idname = "motionprompt.generate"
-    bl_label = "Generate"
-    bl_options = {"REGISTER", "UNDO"}
+class _Generation:
+    """What Generate and Continue from Playhead share: the request runs synchronously headless,
+    else through the backend with a modal timer (Esc cancels); the reply is keyed."""
 
     _timer = None
     _backend = None
     _model = ""
+    _onto = None
+    _anchor = None
+
+    def _request(self, context):
+        """The request to run (the target checked first); sets ``_onto`` (the armature keyed
+        onto) and ``_anchor`` (see ``handle_replies``)."""
+        check_target(context)
+        self._onto = self._anchor = None
+        return generation_request(context)
 
     def execute(self, context):
         """Synchronous path (headless runs, scripts): blocks until the motion is keyed."""
         s = _settings(context)
         try:
-            check_target(context)
+            request_ = self._request(context)
             be, model = get_backend(context), properties.model_name(s)
 
             def progress(step, total):
                 s.progress, s.status = step / max(total, 1), f"step {step}/{total}"
 
-            reply = be.run_sync(generation_request(context), progress=progress)  # BusyError when busy
-            state, message = handle_replies(context, [reply], model)
+            reply = be.run_sync(request_, progress=progress)  # BusyError when busy
+            state, message = handle_replies(context, [reply], model, onto=self._onto, anchor=self._anchor)
         except (backend.GenerationError, backend.BusyError, backend.WorkerError, ValueError, OSError) as e:
             s.running, s.status = False, str(e).splitlines()[0]
             self.report({"ERROR"}, str(e))
@@ -141,9 +175,9 @@ class MOTIONPROMPT_OT_generate(bpy.types.Operator):
             return self.execute(context)  # timers never fire headless
         s = _settings(context)
         try:
-            check_target(context)
+            request_ = self._request(context)
             self._backend, self._model = get_backend(context), properties.model_name(s)
-            self._backend.submit(generation_request(context))  # BusyError when busy
+            self._backend.submit(request_)  # BusyError when busy
         except (backend.BusyError, backend.WorkerError, ValueError, OSError) as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
@@ -161,7 +195,8 @@ class MOTIONPROMPT_OT_generate(bpy.types.Operator):
         if event.type != "TIMER":
             return {"PASS_THROUGH"}
         try:
-            state, message = handle_replies(context, self._backend.poll(), self._model)
+            state, message = handle_replies(context, self._backend.poll(), self._model, onto=self._onto,
+                                            anchor=self._anchor)
         except Exception as e:  # noqa: BLE001 - applying failed: report, stop the modal
             state, message = "error", f"{type(e).__name__}: {e}"
             _settings(context).running = False
@@ -174,6 +209,33 @@ class MOTIONPROMPT_OT_generate(bpy.types.Operator):
             context.window_manager.event_timer_remove(self._timer)
         self.report(report_level(state, message), message or state)
         return {"FINISHED"} if state == "done" else {"CANCELLED"}
+
+
+class MOTIONPROMPT_OT_generate(_Generation, bpy.types.Operator):
+    """Generate motion from the prompt and key it (Esc cancels)"""
+
+    bl_idname = "motionprompt.generate"
+    bl_label = "Generate"
+    bl_options = {"REGISTER", "UNDO"}
+
+
+class MOTIONPROMPT_OT_continue_take(_Generation, bpy.types.Operator):
+    """Continue the active take from the playhead with the prompt: a new take, the old one up to
+    the current frame unchanged, then Seconds of new motion (Esc cancels)"""
+
+    bl_idname = "motionprompt.continue_take"
+    bl_label = "Continue from Playhead"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        obj = context.active_object
+        return obj is not None and obj.type == "ARMATURE" and obj.animation_data is not None \
+            and obj.animation_data.action is not None
+
+    def _request(self, context):
+        self._onto, ref, self._anchor = continue_take(context)
+        return generation_request(context, continue_from=ref)
 
 
 class MOTIONPROMPT_OT_cancel(bpy.types.Operator):
@@ -503,7 +565,7 @@ class MOTIONPROMPT_OT_bone_map_load(_BoneMapEditor, bpy.types.Operator, ImportHe
 BONE_MAP_OPERATORS = (MOTIONPROMPT_OT_bone_map_detect, MOTIONPROMPT_OT_bone_map_add, MOTIONPROMPT_OT_bone_map_remove,
                       MOTIONPROMPT_OT_bone_map_save, MOTIONPROMPT_OT_bone_map_load)
 
-CLASSES = (MOTIONPROMPT_OT_generate, MOTIONPROMPT_OT_cancel, MOTIONPROMPT_OT_random_seed,
+CLASSES = (MOTIONPROMPT_OT_generate, MOTIONPROMPT_OT_continue_take, MOTIONPROMPT_OT_cancel, MOTIONPROMPT_OT_random_seed,
            MOTIONPROMPT_OT_restart_backend, MOTIONPROMPT_OT_test_backend, MOTIONPROMPT_OT_load_motion,
            MOTIONPROMPT_OT_apply_cleanup,
            MOTIONPROMPT_OT_history_use,

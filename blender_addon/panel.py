@@ -47,6 +47,7 @@ class MOTIONPROMPT_PT_generate(_MotionPanel, bpy.types.Panel):
             layout.operator("motionprompt.cancel", icon="CANCEL")
         else:
             layout.operator("motionprompt.generate", icon="PLAY")
+            layout.operator("motionprompt.continue_take", icon="FF")
             if s.status:
                 layout.label(text=s.status)
 

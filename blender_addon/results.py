@@ -56,7 +56,7 @@ def post_process(settings, scene, armature_obj=None):
                                    loop=float(settings.loop_seconds) if settings.loop else None)
 
 
-def apply_motion_files(context, items: list[dict], settings, model: str = "", onto=None) -> list:
+def apply_motion_files(context, items: list[dict], settings, model: str = "", onto=None, anchor=None) -> list:
     """Key the motions described by ``items`` (worker result entries: prompt, seed, fps, and
     either ``motion``, the ``Motion`` itself (in-process results), or ``path``, a motion file
     (the worker process, loaded files)).
@@ -67,6 +67,8 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "", on
     motion becomes a history action on it, with the motion packed; the first stays active.
     Actions keyed through a bone map carry its coverage line (``BONE_MAP_PROP``), and after a
     foot lock their contacts (``CONTACTS_PROP``: JSON spans in seconds, as in the manifest).
+    ``anchor``: a (3,) pelvis position every motion's first frame is moved onto (a continuation
+    starts where its take does: motion files re-anchor heights at their lowest joint).
     ``onto``: an armature to key onto whatever the target setting (the Cleanup button's). A path
     curve is read relative to the target armature (a new one stands at the world origin).
     Returns the actions.
@@ -74,7 +76,10 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "", on
     scene = context.scene
     motions = []
     for it in items:
-        motions.append(backend.result_motion(it, model))
+        m = backend.result_motion(it, model)
+        if anchor is not None:
+            m = m.with_(root_translation=m.root_translation + (np.asarray(anchor) - m.root_translation[0]))
+        motions.append(m)
     if not motions:
         raise ValueError("no motions to apply")
     if onto is not None or settings.target == "SELECTED":

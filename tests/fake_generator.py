@@ -24,7 +24,7 @@ class FakeGenerator:
         self.model, self.device = model, device
         self.step_seconds = float(os.environ.get("FAKE_STEP_SECONDS", "0.002"))
 
-    def generate(self, request, progress=None, cancel=None):
+    def generate(self, request, progress=None, cancel=None, context=None):
         prompts, compose = request.prompts, request.compose
         tokens = max(1, int(round(request.seconds * 15)))
         seeds = list(request.seeds) if request.seeds else list(range(len(prompts)))
@@ -59,6 +59,10 @@ class FakeGenerator:
             m = m.with_(features=m.to_272())
             if "warn" in prompt:  # a prompt with "warn" in it gets a warning, as the real generator's meta
                 m.meta["warnings"] = [f"fake warning for {prompt!r}"]
+            if context is not None:  # the given motion unchanged, then the new frames from its last position
+                from motionprompt.body.splice import splice
+
+                m = splice(context, m, 1)
             out.append(m)
         return out
 

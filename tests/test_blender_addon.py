@@ -703,3 +703,33 @@ def test_cleanup_applies_foot_lock_and_trim_to_the_active_action(addon):
     assert int(take.frame_range[1] - take.frame_range[0]) + 1 == 31 < n_first  # 0.5 .. 1.5 s at 30 fps, both kept
     spans = json.loads(take[CONTACTS_PROP])
     assert all({"point", "start", "end"} <= set(c) for c in spans)
+
+
+def test_continue_from_playhead_keeps_the_take_up_to_the_playhead(addon):
+    """Continue from Playhead: a new take on the same armature, its frames up to the playhead
+    the old take's own keys, then Seconds of new motion; a playhead outside the take is an
+    error naming it, and nothing is keyed."""
+    addon.seconds = 1.0
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    obj = bpy.context.active_object
+    first = obj.animation_data.action
+    a, b = (int(v) for v in first.frame_range)
+    scene = bpy.context.scene
+    scene.frame_set(a + 10)
+    names = ["pelvis", "left_knee", "right_wrist"]
+    before = [world_heads(obj, names, f) for f in range(a, a + 11)]
+    bpy.context.view_layer.objects.active = obj
+    scene.frame_set(a + 10)
+    assert bpy.ops.motionprompt.continue_take() == {"FINISHED"}
+    take = obj.animation_data.action
+    assert take != first and len(history.history(obj)) == 2
+    a2, b2 = (int(v) for v in take.frame_range)
+    assert b2 - a2 + 1 == 11 + 29  # 11 frames kept (the playhead's included), then the fake's 30 less the join frame
+    after = [world_heads(obj, names, f) for f in range(a2, a2 + 11)]
+    np.testing.assert_allclose(np.array(after), np.array(before), atol=2e-4)  # through the float32 272 file
+    history.activate(obj, first)
+    scene.frame_set(b + 40)
+    n = len(history.history(obj))
+    with pytest.raises(RuntimeError, match="outside take"):
+        bpy.ops.motionprompt.continue_take()
+    assert len(history.history(obj)) == n
