@@ -70,7 +70,7 @@ def test_motion_ref_and_its_errors(tmp_path):
     f = tmp_path / "m.npy"
     export(_walk(1.0), "npy", f)
     assert motion_ref(str(f)) == (f, None) and motion_ref(f"{f}:12") == (f, 12)
-    for bad, word in ((f"{f}:0", "frame 0"), (str(tmp_path / "none.npy"), "no such motion file"),
+    for bad, word in ((f"{f}:0", "no frame 0"), (str(tmp_path / "none.npy"), "no such motion file"),
                       (str(tmp_path / "m.txt"), "no .npy")):
         with pytest.raises(RequestError, match=word):
             motion_ref(bad)
@@ -135,3 +135,32 @@ def test_a_minute_in_windows_on_the_demo_model(demo):
     for w in m.meta["windows"][1:]:
         f = int(round(w["start"] * 30))
         assert v[f - 1:f + 2].max() <= p99, (w, v[f - 1:f + 2], p99)
+
+
+def test_inbetween_on_the_demo_model(demo, tmp_path, capsys):
+    """--continue-from WALK:50 --to-pose WALK:88: the last frame is the target pose (its
+    root-relative joints within 1 cm, the pelvis within 2 cm), no joint faster than the walk's
+    own fastest; best of 8 timed; a bad pose reference exits 2 naming --to-pose."""
+    import time
+
+    from motionprompt.app.batch import load_context, load_pose
+    from motionprompt.app.cli import main
+
+    src = demo.generate(GenerateRequest(["a person walks forward"], seconds=4.0, seeds=[1]))[0]
+    f = tmp_path / "walk.npy"
+    export(src, "npy", f)
+    given, pose = load_context(f"{f}:50"), load_pose(f"{f}:88")
+    t = time.perf_counter()
+    m = demo.generate(GenerateRequest(["a person walks forward"], seconds=38 / 30, seeds=[4]),
+                      context=given, target=pose)[0]
+    took = time.perf_counter() - t
+    print(f"in-between, best of 8: {took:.2f} s, gap before the blend {m.meta['inbetween']['gap']:.3f} m")
+    assert m.num_frames == 88
+    P, Q = m.joint_positions()[-1], pose.joint_positions()[0]
+    assert np.abs((P - P[0]) - (Q - Q[0])).max() < 0.01 and np.linalg.norm(P[0] - Q[0]) < 0.02
+    v = np.linalg.norm(np.diff(m.joint_positions(), axis=0), axis=-1)
+    own = np.linalg.norm(np.diff(load_motion(f).joint_positions(), axis=0), axis=-1)
+    assert v.max() <= 1.5 * own.max()
+    assert main(["generate", "a person walks", "--to-pose", f"{f}:999", "--out-dir", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "--to-pose" in err and "past the motion's end" in err and not (tmp_path / "x").exists()

@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--top-k", type=int, default=0, help="0: off")
     gen.add_argument("--continue-from", default=None, metavar="MOTION[:FRAME]",
                      help="every prompt continues this motion file from FRAME (as motionprompt generate)")
+    gen.add_argument("--to-pose", default=None, metavar="MOTION[:FRAME]",
+                     help="every prompt ends in this pose (as motionprompt generate --to-pose)")
     gen.add_argument("--compose", action=argparse.BooleanOptionalAction, default=None,
                      help="generate each action of a prompt on its own (default: the model's; on for the demo)")
     gen.add_argument("--caption-rewrite", action=argparse.BooleanOptionalAction, default=None,
@@ -129,7 +131,7 @@ def run(args) -> int:
     request = GenerateRequest(prompts=[j.prompt for j in jobs] or ["-"], seeds=[j.seed for j in jobs] or None,
                               seconds=args.seconds, temperature=args.temperature, top_k=args.top_k,
                               compose=args.compose, caption_rewrite=args.caption_rewrite, device=args.device,
-                              continue_from=args.continue_from,
+                              continue_from=args.continue_from, to_pose=args.to_pose,
                               post=PostProcess(root="in_place" if root_motion == "none" else "keep",
                                                trim=args.trim, foot_lock=args.foot_lock, lock_strength=args.lock_strength,
                                                path=args.path,

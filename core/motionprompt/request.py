@@ -92,26 +92,27 @@ def check_device_name(device: str) -> str:
 LONGEST_SECONDS = 600.0
 
 
-def motion_ref(text: str) -> tuple[Path, int | None]:
-    """``"MOTION[:FRAME]"`` -> (the motion file, FRAME or None): the motion a request continues.
+def motion_ref(text: str, option: str = "continue_from") -> tuple[Path, int | None]:
+    """``"MOTION[:FRAME]"`` -> (the motion file, FRAME or None): the motion a request continues
+    or the pose it ends in (frames counted from 1).
 
     Raises:
-        RequestError("continue_from", ...) naming the file or the frame and the fix: a file
-        that does not exist or is no .npy / .npz, a FRAME that is no whole number >= 1.
+        RequestError(option, ...) naming the file or the frame and the fix: a file that does
+        not exist or is no .npy / .npz, a FRAME that is no whole number >= 1.
     """
     if not isinstance(text, str) or not text.strip():
-        raise RequestError("continue_from", f"{text!r}: give MOTION.npy or MOTION.npy:FRAME")
+        raise RequestError(option, f"{text!r}: give MOTION.npy or MOTION.npy:FRAME")
     path, frame = text, None
     head, sep, tail = text.rpartition(":")
     if sep and head and tail.strip().lstrip("-").isdigit():
         path, frame = head, int(tail)
         if frame < 1:
-            raise RequestError("continue_from", f"{text!r}: frame {frame} keeps nothing; give a frame >= 1")
+            raise RequestError(option, f"{text!r}: there is no frame {frame}; frames count from 1")
     p = Path(path).expanduser()
     if p.suffix.lower() not in (".npy", ".npz"):
-        raise RequestError("continue_from", f"{text!r}: {p.name} is no .npy / .npz motion file")
+        raise RequestError(option, f"{text!r}: {p.name} is no .npy / .npz motion file")
     if not p.is_file():
-        raise RequestError("continue_from", f"{p}: no such motion file; give an existing .npy / .npz")
+        raise RequestError(option, f"{p}: no such motion file; give an existing .npy / .npz")
     return p, frame
 
 
@@ -141,9 +142,12 @@ class GenerateRequest:
         preview_workers: processes that render previews while the next group generates (None:
             one per available core; 0: in the generating process, one after the other).
         out_dir: where front ends that write files put them (None: their own default).
-        continue_from: "MOTION[:FRAME]": a motion file (.npy / .npz) every prompt continues,
-            up to frame FRAME (exclusive; default its end): the result is that motion
+        continue_from: "MOTION[:FRAME]": a motion file (.npy / .npz) every prompt continues
+            after its first FRAME frames (default all): the result is those frames
             unchanged, then ``seconds`` of new motion (``motion_ref`` parses it).
+        to_pose: "MOTION[:FRAME]": the pose (frame FRAME, counted from 1; default the last) every
+            motion ends in, reached on its last frame: an in-between (after ``continue_from``
+            when both are given; the pose stands where it stands in its file).
     """
 
     prompts: tuple = ()
@@ -166,6 +170,7 @@ class GenerateRequest:
     preview_workers: int | None = None
     out_dir: Path | None = None
     continue_from: str | None = None
+    to_pose: str | None = None
 
     def __post_init__(self):
         if isinstance(self.prompts, str):
@@ -226,6 +231,8 @@ class GenerateRequest:
         check_device_name(self.device)
         if self.continue_from is not None:
             motion_ref(self.continue_from)
+        if self.to_pose is not None:
+            motion_ref(self.to_pose, "to_pose")
         if not isinstance(self.post, PostProcess):
             raise RequestError("post", f"{self.post!r} is not a PostProcess")
         try:
@@ -288,4 +295,5 @@ class GenerateRequest:
                     **({"lock_strength": self.post.lock_strength} if self.post.lock_strength != 1.0 else {}),
                     **({"path": self.post.path} if self.post.path else {}),
                     **({"loop": self.post.loop} if self.post.loop is not None else {}),
-                    **({"continue_from": self.continue_from} if self.continue_from else {}))
+                    **({"continue_from": self.continue_from} if self.continue_from else {}),
+                    **({"to_pose": self.to_pose} if self.to_pose else {}))

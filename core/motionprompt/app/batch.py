@@ -26,7 +26,7 @@ from ..files.layout import MP4_SIZE, output_files
 from ..request import RequestError, motion_ref, sample_seeds
 from .rundir import RunDir
 
-__all__ = ["Job", "make_jobs", "run_jobs", "MotionHook", "load_context"]
+__all__ = ["Job", "make_jobs", "run_jobs", "MotionHook", "load_context", "load_pose"]
 
 #: ``on_motion(motion, folder, flag) -> names of the extra files it wrote into folder``.
 MotionHook = Callable[[Motion, Path, int], list]
@@ -66,6 +66,24 @@ def load_context(ref: str | None) -> Motion | None:
         raise RequestError("continue_from", f"{ref!r}: frame {frame} is past the motion's end ({motion.num_frames} "
                                             f"frames); give FRAME <= {motion.num_frames}")
     return motion.with_(rotations=motion.rotations[:frame], root_translation=motion.root_translation[:frame])
+
+
+def load_pose(ref: str | None) -> Motion | None:
+    """The pose a request ends in (``GenerateRequest.to_pose``, "MOTION[:FRAME]", frames from
+    1, default the last) as a one-frame motion in its file's world; None for None. Raises
+    RequestError("to_pose", ...) naming the file, and the frame against its length."""
+    if ref is None:
+        return None
+    path, frame = motion_ref(ref, "to_pose")
+    try:
+        motion = load_motion(path)
+    except (OSError, ValueError) as e:
+        raise RequestError("to_pose", f"{path}: {e}") from None
+    k = motion.num_frames if frame is None else frame
+    if k > motion.num_frames:
+        raise RequestError("to_pose", f"{ref!r}: frame {k} is past the motion's end ({motion.num_frames} frames); "
+                                      f"give FRAME <= {motion.num_frames}")
+    return motion.with_(rotations=motion.rotations[k - 1:k], root_translation=motion.root_translation[k - 1:k])
 
 
 def make_jobs(prompts: list[tuple[int, str]], seed: int | None, num: int = 1) -> list[Job]:

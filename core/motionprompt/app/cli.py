@@ -274,6 +274,9 @@ def _add_generation(p: argparse.ArgumentParser) -> None:
     s.add_argument("--continue-from", dest="continue_from", default=None, metavar="MOTION[:FRAME]",
                    help="continue this motion file (.npy / .npz) from FRAME (default: its end): the output is "
                         "it unchanged up to FRAME, then --seconds of new motion")
+    s.add_argument("--to-pose", dest="to_pose", default=None, metavar="MOTION[:FRAME]",
+                   help="end in the pose of this motion file's FRAME (from 1; default its last), reached on the "
+                        "last frame: an in-between, best of 8 (after --continue-from when given)")
 
     o = p.add_argument_group("output")
     o.add_argument("--out-dir", "--out_dir", dest="out_dir", type=Path, default=Path("outputs"),
@@ -324,7 +327,7 @@ def request_from_args(args, prompts: list[str], seeds: list[int] | None) -> Gene
                            batch_size=args.batch_size,
                            device=args.device, dtype=args.dtype, post=_post(args), previews=args.preview,
                            preview_size=args.preview_size, preview_workers=args.preview_workers,
-                           out_dir=args.out_dir, continue_from=args.continue_from)
+                           out_dir=args.out_dir, continue_from=args.continue_from, to_pose=args.to_pose)
 
 
 def caption_setting(gen, asked: bool | None) -> str | None:
@@ -339,7 +342,7 @@ def caption_setting(gen, asked: bool | None) -> str | None:
 def _run(prompts: list[tuple[int, str]], args, exp_default: str, resume: bool) -> int:
     from ..generation.devices import check_device
     from ..models.model_spec import ModelSpec, ModelSpecError
-    from .batch import load_context, make_jobs
+    from .batch import load_context, load_pose, make_jobs
     from .rundir import check_out_dir
 
     if args.num < 1:
@@ -356,6 +359,7 @@ def _run(prompts: list[tuple[int, str]], args, exp_default: str, resume: bool) -
             max_seconds=spec.max_seconds)
         check_device(request.device)
         load_context(request.continue_from)  # a bad file or frame is named before the model loads
+        load_pose(request.to_pose)
     except RequestError as e:
         return _option_error(e)
     try:
@@ -392,7 +396,7 @@ def _generate_ranked(spec, request: GenerateRequest, jobs, args, exp_name: str, 
     from ..generation.generator import Generator, torch_device, torch_dtype
     from ..models.checkpoints import CheckpointError
     from ..models.model_spec import ModelSpecError
-    from .batch import load_context, run_jobs
+    from .batch import load_context, load_pose, run_jobs
     from .previews import available_cores
     from .ranks import JobClaims, _env_int
     from .rewrite import add_rewrites
@@ -425,11 +429,11 @@ def _generate_ranked(spec, request: GenerateRequest, jobs, args, exp_name: str, 
                     **({"rewrite": rewrite} if rewrite else {}))
     batch_size = request.batch_size or gen.default_batch_size
 
-    context = load_context(request.continue_from)
+    shape = {k: v for k, v in (("context", load_context(request.continue_from)),
+                               ("target", load_pose(request.to_pose))) if v is not None}
 
     def generate(texts, seeds):
-        sub = request.replace(prompts=texts, seeds=seeds, batch_size=batch_size)
-        return gen.generate(sub) if context is None else gen.generate(sub, context=context)
+        return gen.generate(request.replace(prompts=texts, seeds=seeds, batch_size=batch_size), **shape)
 
     with contextlib.ExitStack() as held:
         problem = None

@@ -17,7 +17,7 @@ import numpy as np
 from .motion import Motion
 from .rotations import axis_angle_to_matrix, heading_angle, matrix_to_axis_angle, yaw_matrix
 
-__all__ = ["align", "splice"]
+__all__ = ["align", "splice", "pose_distance", "blend_to_pose"]
 
 
 def _facing(R: np.ndarray) -> np.ndarray:
@@ -70,3 +70,33 @@ def splice(given: Motion, generated: Motion, start: int, blend: int = 6) -> Moti
     return Motion(np.concatenate([given.rotations, R_new]), np.concatenate([given.root_translation, c_new]),
                   fps=given.fps, prompt=generated.prompt, seed=generated.seed, source=generated.source,
                   meta=meta, rest=given.rest_offsets())
+
+
+def pose_distance(motion: Motion, frame: int, pose: Motion) -> float:
+    """How far ``motion``'s ``frame`` is from ``pose``'s first frame, metres: the RMS of their
+    root-relative joint positions (each in its own heading frame), plus the pelvis' world
+    distance, plus the heading difference at half a metre per radian."""
+    from .rotations import yaw_matrix as _yaw
+
+    a, b = motion.joint_positions()[frame], pose.joint_positions()[0]
+    ha, hb = heading_angle(motion.rotations[frame, 0]), heading_angle(pose.rotations[0, 0])
+    rel_a, rel_b = (a - a[0]) @ _yaw(ha).T, (b - b[0]) @ _yaw(hb).T
+    turn = abs((float(ha - hb) + np.pi) % (2 * np.pi) - np.pi)
+    return float(np.sqrt(np.mean(np.sum((rel_a - rel_b) ** 2, axis=-1))) + np.linalg.norm(a[0] - b[0]) + 0.5 * turn)
+
+
+def blend_to_pose(motion: Motion, pose: Motion, frames: int = 15) -> Motion:
+    """``motion`` whose last ``frames`` frames ease into ``pose``'s first frame, reached exactly
+    on the last frame: every local rotation (and the root's) turned toward the pose's along
+    the shortest arc, the pelvis moved toward the pose's, with a smoothstep weight 0 -> 1."""
+    T = motion.num_frames
+    B = max(1, min(int(frames), T - 1))
+    u = np.clip((np.arange(T) - (T - 1 - B)) / B, 0.0, 1.0)
+    w = u * u * (3.0 - 2.0 * u)  # (T,) 0 before the blend, 1 on the last frame
+    R = motion.rotations
+    target = pose.rotations[0]  # (22, 3, 3)
+    rest = matrix_to_axis_angle(target[None] @ np.swapaxes(R, -1, -2))  # (T, 22, 3) what each frame lacks
+    rotations = axis_angle_to_matrix(w[:, None, None] * rest) @ R
+    rotations[-1] = target
+    root = motion.root_translation + w[:, None] * (pose.root_translation[0] - motion.root_translation)
+    return motion.with_(rotations=rotations, root_translation=root)

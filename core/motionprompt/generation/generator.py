@@ -42,7 +42,7 @@ import torch
 
 from ..body import rep272
 from ..body.motion import Motion
-from ..body.splice import splice
+from ..body.splice import align, blend_to_pose, pose_distance, splice
 from ..models.checkpoints import load_prefix_lm, load_vqvae
 from ..models.model_spec import ModelSpec, ModelSpecError, resolve_spec
 from ..models.prefix_lm import PrefixLM
@@ -298,7 +298,8 @@ class Generator:
 
     @torch.no_grad()
     def generate(self, request: GenerateRequest, progress: Callable[[int, int], None] | None = None,
-                 cancel: Callable[[], bool] | None = None, context: Motion | None = None) -> list[Motion]:
+                 cancel: Callable[[], bool] | None = None, context: Motion | None = None,
+                 target: Motion | None = None) -> list[Motion]:
         """Generate one motion per prompt of ``request`` (validated here against this model's
         longest motion; ``device``, ``dtype``, ``post``, ``previews`` and ``out_dir`` are for the
         front ends: this generator runs on the device it was loaded on).
@@ -321,6 +322,11 @@ class Generator:
                 is sampled ``CONTINUE_CANDIDATES`` times (seeds derived from its own) in the
                 same batch and the candidate whose join is smoothest is kept
                 (``meta["continued"]["candidate"]``), so a seed still reproduces the result.
+            target: a pose (a motion's first frame) every prompt ends in (``request.to_pose``):
+                ``INBETWEEN_CANDIDATES`` candidates, the one ending nearest it
+                (``body.splice.pose_distance``; with no ``context``, each first moved so its
+                end stands where the pose does) kept and its last ``INBETWEEN_BLEND`` frames
+                eased into the pose, reached exactly on the last frame (``meta["inbetween"]``).
         Returns:
             ``Motion`` objects in prompt order, at the model's fps (fps, prompt, seed set;
             ``source`` = model name; ``meta`` holds the token count, whether the model ended the
@@ -330,24 +336,44 @@ class Generator:
             and its ``start`` / ``end`` in seconds). Post-processing is the caller's.
         """
         req = request.validate(max_seconds=self.max_seconds).with_seeds()
-        if req.seconds > self.max_seconds + 1e-9 or (context is not None and req.seconds > self.window_seconds):
+        longest = self.max_seconds if context is None else self.window_seconds
+        if req.seconds > longest + 1e-9:
+            if target is not None:
+                raise ValueError(f"to-pose: an in-between holds at most {longest:.1f} s with this model; "
+                                 "ask for fewer --seconds")
             return [self._long(req.replace(prompts=[p], seeds=[s]), progress, cancel, context)
                     for p, s in zip(req.prompts, req.seeds)]
-        if context is None:
+        if context is None and target is None:
             return self._generate(req, progress, cancel, None)
-        C = self.CONTINUE_CANDIDATES
+        C = self.CONTINUE_CANDIDATES if target is None else self.INBETWEEN_CANDIDATES
         many = req.replace(prompts=[p for p in req.prompts for _ in range(C)],
                            seeds=[segment_seed(s, 1000 + j) if j else int(s) for s in req.seeds for j in range(C)])
+        if target is not None:  # an in-between is as long as asked: it reaches the pose on its last frame
+            many = many.replace(min_seconds=many.seconds)
         found = self._generate(many, progress, cancel, context)
         out = []
         for i, seed in enumerate(req.seeds):
             group = found[i * C:(i + 1) * C]
-            j = int(np.argmin([_join_speed(m, context.num_frames) for m in group]))
+            if target is not None and context is None:  # a free start: each candidate ends where the pose stands
+                group = [align(m, m.num_frames - 1, target.rotations[0, 0], target.root_translation[0]) for m in group]
+            score = [(0.0 if context is None else _join_speed(m, context.num_frames))
+                     + (0.0 if target is None else pose_distance(m, m.num_frames - 1, target)) for m in group]
+            j = int(np.argmin(score))
             best = group[j]
+            if target is not None:
+                gap = pose_distance(best, best.num_frames - 1, target)
+                best = blend_to_pose(best, target, self.INBETWEEN_BLEND)
+                best.meta["inbetween"] = {"candidate": j, "gap": round(gap, 4)}
             best.seed = int(seed)
-            best.meta["continued"]["candidate"] = j
+            if "continued" in best.meta:
+                best.meta["continued"]["candidate"] = j
             out.append(best)
         return out
+
+    #: Candidates sampled per prompt for an in-between (the one ending nearest the pose is kept).
+    INBETWEEN_CANDIDATES = 8
+    #: Frames over which an in-between's end eases into its target pose.
+    INBETWEEN_BLEND = 15
 
     #: Candidates sampled per prompt when continuing a motion (the smoothest join is kept).
     CONTINUE_CANDIDATES = 4

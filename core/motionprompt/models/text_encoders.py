@@ -146,7 +146,8 @@ class TextEncoder:
         tokenizes only."""
         if hasattr(self.tokenizer, "encode_batch"):  # a ``tokenizers.Tokenizer`` that cuts at max_tokens
             return [bool(e.overflowing) for e in self.tokenizer.encode_batch(list(texts))]
-        return [len(ids) > self.max_tokens for ids in self.tokenizer(list(texts))["input_ids"]]
+        masks = self.tokenizer(list(texts))["attention_mask"]  # rows may come padded to one width
+        return [int(sum(int(v) for v in m)) > self.max_tokens for m in masks]
 
     @staticmethod
     def _clauses_and_tokens(clauses: list[list[str]], cf: torch.Tensor, cm: torch.Tensor, feats: torch.Tensor,
