@@ -25,6 +25,13 @@ def _settings(context):
     return context.scene.motionprompt
 
 
+def _has_take(context) -> bool:
+    """Whether the active object is an armature with an active action (a take to work on)."""
+    obj = context.active_object
+    return obj is not None and obj.type == "ARMATURE" and obj.animation_data is not None \
+        and obj.animation_data.action is not None
+
+
 def get_backend(context) -> backend.Backend:
     prefs = get_prefs(context)
     s = _settings(context)
@@ -229,9 +236,7 @@ class MOTIONPROMPT_OT_continue_take(_Generation, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        obj = context.active_object
-        return obj is not None and obj.type == "ARMATURE" and obj.animation_data is not None \
-            and obj.animation_data.action is not None
+        return _has_take(context)
 
     def _request(self, context):
         self._onto, ref, self._anchor = continue_take(context)
@@ -334,9 +339,7 @@ class MOTIONPROMPT_OT_apply_cleanup(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        obj = context.active_object
-        return obj is not None and obj.type == "ARMATURE" and obj.animation_data is not None \
-            and obj.animation_data.action is not None
+        return _has_take(context)
 
     def execute(self, context):
         obj = context.active_object
@@ -392,9 +395,7 @@ class MOTIONPROMPT_OT_export(bpy.types.Operator, ExportHelper):
 
     @classmethod
     def poll(cls, context):
-        obj = context.active_object
-        return obj is not None and obj.type == "ARMATURE" and obj.animation_data is not None \
-            and obj.animation_data.action is not None
+        return _has_take(context)
 
     def invoke(self, context, event):
         action = context.active_object.animation_data.action

@@ -21,7 +21,7 @@ from blender_addon import backend, compat, history, preferences  # noqa: E402
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 OPERATORS = ("generate", "cancel", "random_seed", "restart_backend", "load_motion", "history_use", "export",
-             "apply_cleanup")
+             "apply_cleanup", "continue_take")
 
 
 @pytest.fixture
@@ -202,7 +202,8 @@ def test_modal_polls_replies_applies_on_main_thread_and_escape_cancels(addon, mo
     monkeypatch.setenv("FAKE_STEP_SECONDS", "0.03" if escape else "0.002")
     be = backend.get_backend("WORKER", "demo", "cpu")
     reports = []
-    op = SimpleNamespace(_backend=be, _model="demo", _timer=None, report=lambda kind, msg: reports.append(msg))
+    op = SimpleNamespace(_backend=be, _model="demo", _timer=None, _onto=None, _anchor=None,
+                         report=lambda kind, msg: reports.append(msg))
     be.submit(generation_request(bpy.context))
     modal = MOTIONPROMPT_OT_generate.modal
     assert modal(op, bpy.context, SimpleNamespace(type="MOUSEMOVE", value="NOTHING")) == {"PASS_THROUGH"}
