@@ -4,18 +4,15 @@ checked on the evaluated bones (real Blender through the bpy module)."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from blender_helpers import bpy, reset, world_heads
 
-import blender_addon  # noqa: E402
-from blender_addon import backend, curves, preferences  # noqa: E402
+from test_blender_addon import addon  # noqa: E402,F401 (the fixture: the add-on registered, fake generator)
+
+from blender_addon import curves  # noqa: E402
 from motionprompt.body.motion import Motion  # noqa: E402
 from motionprompt.files.formats import export  # noqa: E402
-
-TESTS = os.path.dirname(os.path.abspath(__file__))
 
 
 def _poly_curve(name: str, points_xy, location=(0.0, 0.0, 0.0), extra_spline=None):
@@ -59,18 +56,6 @@ def _walk(seconds: float) -> Motion:
 
     R, root, joints = synth.render(synth.make_action("walk_forward", {"duration": seconds, "speed": "slow"}))
     return Motion(R, root, joints=joints, prompt="a person walks")
-
-
-@pytest.fixture
-def addon(monkeypatch, tmp_path):
-    monkeypatch.setenv("MOTIONPROMPT_GENERATOR_FACTORY", "fake_generator:make_generator")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.setattr(preferences._Defaults, "results_dir", str(tmp_path / "results"))
-    reset()
-    blender_addon.register()
-    yield bpy.context.scene.motionprompt
-    backend.shutdown_backend()
-    blender_addon.unregister()
 
 
 def test_apply_cleanup_walks_the_curve_and_loops(addon, tmp_path):
