@@ -38,19 +38,21 @@ def get_backend(context) -> backend.Backend:
     return backend.get_backend(prefs.backend, properties.model_name(s), prefs.device, preferences.python_path(prefs))
 
 
-def generation_request(context, continue_from: str | None = None):
+def generation_request(context, continue_from: str | None = None, to_pose: str | None = None,
+                       seconds: float | None = None):
     """The ``GenerateRequest`` for the panel's settings (``num`` samples of the prompt, seeds
     ``seed``, ``seed + 1``, ...), validated; the post-processing is applied when keying.
-    ``continue_from``: "MOTION:FRAME" the prompt continues (``continue_take``)."""
+    ``continue_from`` / ``to_pose`` / ``seconds``: from ``continue_take``."""
     s = _settings(context)
     prompt = s.prompt.strip()
     if not prompt:
         raise ValueError("type a prompt first")
     return request.GenerateRequest(
-        prompts=[prompt] * s.num, seeds=request.sample_seeds(s.seed, s.num), seconds=float(s.seconds),
+        prompts=[prompt] * s.num, seeds=request.sample_seeds(s.seed, s.num),
+        seconds=float(s.seconds if seconds is None else seconds),
         temperature=float(s.temperature), top_k=int(s.top_k), compose={"ON": True, "OFF": False}.get(s.compose),
         caption_rewrite={"ON": True, "OFF": False}.get(s.caption_rewrite), out_dir=Path(results_dir(context)),
-        continue_from=continue_from).validate()
+        continue_from=continue_from, to_pose=to_pose).validate()
 
 
 def check_target(context) -> None:
@@ -89,10 +91,14 @@ def report_level(state: str, message: str | None) -> set:
     return {"WARNING"} if message and "; warning: " in message else {"INFO"}
 
 
-def continue_take(context) -> tuple[object, str, np.ndarray]:
-    """The active armature's take up to the playhead, written for the worker: (the armature,
-    "MOTION.npy:FRAME", the take's first pelvis position); ValueError naming the take and its
-    frames when the playhead is outside it."""
+def continue_take(context, inbetween: bool = False) -> dict:
+    """The active armature's take up to the playhead, written for the worker.
+
+    Returns ``onto`` (the armature), ``continue_from`` ("MOTION.npy:FRAME"), ``anchor`` (the
+    take's first pelvis position) and, for an in-between, ``to_pose`` (the same file at the
+    first timeline marker after the playhead, else the scene's last frame) and ``seconds``
+    (from the playhead to it). ValueError naming the take and its frames when the playhead (or
+    the target) is outside it."""
     obj = context.active_object
     if obj is None or obj.type != "ARMATURE" or obj.animation_data is None or obj.animation_data.action is None:
         raise ValueError("select an armature with a motionprompt take (its active action) to continue")
@@ -100,16 +106,33 @@ def continue_take(context) -> tuple[object, str, np.ndarray]:
     motion = history.stored_motion(obj, action)
     scene = context.scene
     first, last = (int(round(v)) for v in action.frame_range)
-    seconds = (scene.frame_current - first) / (scene.render.fps / scene.render.fps_base)
-    keep = int(round(seconds * motion.fps)) + 1  # the motion's frames up to the playhead, its own included
+    fps = scene.render.fps / scene.render.fps_base
+
+    def frames_to(frame: int) -> int:  # the motion's frames from the take's start to ``frame``, its own included
+        return int(round((frame - first) / fps * motion.fps)) + 1
+
+    keep = frames_to(scene.frame_current)
     if not 2 <= keep <= motion.num_frames:
         raise ValueError(f"the playhead (frame {scene.frame_current}) is outside take {action.name!r} "
-                         f"(frames {first + 1}-{last}); move it into the take")
+                         f"(frames {first}-{last}); move it into the take")
+    out = {"onto": obj, "anchor": motion.root_translation[0].copy()}
+    if inbetween:
+        later = sorted(m.frame for m in scene.timeline_markers if m.frame > scene.frame_current)
+        end = later[0] if later else scene.frame_end
+        goal = frames_to(end)
+        if not keep < goal <= motion.num_frames:
+            raise ValueError(f"the in-between's end (frame {end}: the next timeline marker, else the scene's end) "
+                             f"is outside take {action.name!r} (frames {first}-{last}) or not after the playhead; "
+                             "put a marker where the motion should arrive")
+        out["seconds"] = (goal - keep) / motion.fps
     folder = Path(results_dir(context))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"continue_{uuid.uuid4().hex[:12]}.npy"
     formats.export(motion, "npy", path)
-    return obj, f"{path}:{keep}", motion.root_translation[0].copy()
+    out["continue_from"] = f"{path}:{keep}"
+    if inbetween:
+        out["to_pose"] = f"{path}:{goal}"
+    return out
 
 
 def handle_replies(context, replies: list[dict], model: str, onto=None, anchor=None) -> tuple[str, str | None]:
@@ -239,8 +262,29 @@ class MOTIONPROMPT_OT_continue_take(_Generation, bpy.types.Operator):
         return _has_take(context)
 
     def _request(self, context):
-        self._onto, ref, self._anchor = continue_take(context)
-        return generation_request(context, continue_from=ref)
+        take = continue_take(context)
+        self._onto, self._anchor = take["onto"], take["anchor"]
+        return generation_request(context, continue_from=take["continue_from"])
+
+
+class MOTIONPROMPT_OT_inbetween(_Generation, bpy.types.Operator):
+    """Remake the active take from the playhead to the next timeline marker (else the scene's
+    end) with the prompt: a new take, unchanged up to the playhead, reaching the take's own
+    pose at the marker (Esc cancels)"""
+
+    bl_idname = "motionprompt.inbetween"
+    bl_label = "In-between to Next Marker"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        return _has_take(context)
+
+    def _request(self, context):
+        take = continue_take(context, inbetween=True)
+        self._onto, self._anchor = take["onto"], take["anchor"]
+        return generation_request(context, continue_from=take["continue_from"], to_pose=take["to_pose"],
+                                  seconds=take["seconds"])
 
 
 class MOTIONPROMPT_OT_cancel(bpy.types.Operator):
@@ -566,7 +610,8 @@ class MOTIONPROMPT_OT_bone_map_load(_BoneMapEditor, bpy.types.Operator, ImportHe
 BONE_MAP_OPERATORS = (MOTIONPROMPT_OT_bone_map_detect, MOTIONPROMPT_OT_bone_map_add, MOTIONPROMPT_OT_bone_map_remove,
                       MOTIONPROMPT_OT_bone_map_save, MOTIONPROMPT_OT_bone_map_load)
 
-CLASSES = (MOTIONPROMPT_OT_generate, MOTIONPROMPT_OT_continue_take, MOTIONPROMPT_OT_cancel, MOTIONPROMPT_OT_random_seed,
+CLASSES = (MOTIONPROMPT_OT_generate, MOTIONPROMPT_OT_continue_take, MOTIONPROMPT_OT_inbetween,
+           MOTIONPROMPT_OT_cancel, MOTIONPROMPT_OT_random_seed,
            MOTIONPROMPT_OT_restart_backend, MOTIONPROMPT_OT_test_backend, MOTIONPROMPT_OT_load_motion,
            MOTIONPROMPT_OT_apply_cleanup,
            MOTIONPROMPT_OT_history_use,

@@ -47,7 +47,9 @@ class MOTIONPROMPT_PT_generate(_MotionPanel, bpy.types.Panel):
             layout.operator("motionprompt.cancel", icon="CANCEL")
         else:
             layout.operator("motionprompt.generate", icon="PLAY")
-            layout.operator("motionprompt.continue_take", icon="FF")
+            row = layout.row(align=True)
+            row.operator("motionprompt.continue_take", icon="FF")
+            row.operator("motionprompt.inbetween", icon="IPO_EASE_IN_OUT")
             if s.status:
                 layout.label(text=s.status)
 

@@ -24,7 +24,7 @@ class FakeGenerator:
         self.model, self.device = model, device
         self.step_seconds = float(os.environ.get("FAKE_STEP_SECONDS", "0.002"))
 
-    def generate(self, request, progress=None, cancel=None, context=None):
+    def generate(self, request, progress=None, cancel=None, context=None, target=None):
         prompts, compose = request.prompts, request.compose
         tokens = max(1, int(round(request.seconds * 15)))
         seeds = list(request.seeds) if request.seeds else list(range(len(prompts)))
@@ -62,7 +62,13 @@ class FakeGenerator:
             if context is not None:  # the given motion unchanged, then the new frames from its last position
                 from motionprompt.body.splice import splice
 
-                m = splice(context, m, 1)
+                join = m.with_(rotations=np.concatenate([m.rotations[:1], m.rotations]),  # its frame 0 joins,
+                               root_translation=np.concatenate([m.root_translation[:1], m.root_translation]))
+                m = splice(context, join, 1)  # then T new frames, as the real generator makes
+            if target is not None:  # ends in the pose, as the real generator's in-between does
+                from motionprompt.body.splice import blend_to_pose
+
+                m = blend_to_pose(m, target)
             out.append(m)
         return out
 

@@ -21,7 +21,7 @@ from blender_addon import backend, compat, history, preferences  # noqa: E402
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 OPERATORS = ("generate", "cancel", "random_seed", "restart_backend", "load_motion", "history_use", "export",
-             "apply_cleanup", "continue_take")
+             "apply_cleanup", "continue_take", "inbetween")
 
 
 @pytest.fixture
@@ -725,7 +725,7 @@ def test_continue_from_playhead_keeps_the_take_up_to_the_playhead(addon):
     take = obj.animation_data.action
     assert take != first and len(history.history(obj)) == 2
     a2, b2 = (int(v) for v in take.frame_range)
-    assert b2 - a2 + 1 == 11 + 29  # 11 frames kept (the playhead's included), then the fake's 30 less the join frame
+    assert b2 - a2 + 1 == 11 + 30  # 11 frames kept (the playhead's included), then 1 s at 30 fps
     after = [world_heads(obj, names, f) for f in range(a2, a2 + 11)]
     np.testing.assert_allclose(np.array(after), np.array(before), atol=2e-4)  # through the float32 272 file
     history.activate(obj, first)
@@ -734,3 +734,35 @@ def test_continue_from_playhead_keeps_the_take_up_to_the_playhead(addon):
     with pytest.raises(RuntimeError, match="outside take"):
         bpy.ops.motionprompt.continue_take()
     assert len(history.history(obj)) == n
+
+
+def test_inbetween_to_the_next_marker(addon):
+    """In-between to Next Marker: a new take, the old one's keys up to the playhead, then
+    motion that reaches the old take's own pose on the marker's frame; no marker past the take
+    is an error naming it."""
+    addon.seconds = 2.0
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    obj = bpy.context.active_object
+    first = obj.animation_data.action
+    a, b = (int(v) for v in first.frame_range)
+    scene = bpy.context.scene
+    names = ["pelvis", "left_knee", "right_wrist"]
+    start = [world_heads(obj, names, f) for f in range(a, a + 11)]
+    goal = world_heads(obj, names, a + 40)
+    scene.timeline_markers.new("arrive", frame=a + 40)
+    scene.frame_set(a + 10)
+    bpy.context.view_layer.objects.active = obj
+    assert bpy.ops.motionprompt.inbetween() == {"FINISHED"}
+    take = obj.animation_data.action
+    a2, b2 = (int(v) for v in take.frame_range)
+    assert (a2, b2) == (a, a + 40)
+    np.testing.assert_allclose(np.array([world_heads(obj, names, f) for f in range(a2, a2 + 11)]), np.array(start),
+                               atol=2e-4)
+    np.testing.assert_allclose(world_heads(obj, names, b2), goal, atol=2e-3)
+    for m in list(scene.timeline_markers):
+        scene.timeline_markers.remove(m)
+    history.activate(obj, first)
+    scene.frame_end = b + 100
+    scene.frame_set(a + 10)
+    with pytest.raises(RuntimeError, match="outside take"):
+        bpy.ops.motionprompt.inbetween()
