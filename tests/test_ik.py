@@ -218,3 +218,16 @@ def test_chains_solved_together_equal_one_at_a_time(bend_plane):
         two_bone_ik(R, root, OFFSETS, [LEG_CHAINS[0], (4, 7, 10)], tgt[:2])
     with pytest.raises(ValueError, match=r"expected \(3, 300, 3\)"):
         two_bone_ik(R, root, OFFSETS, chains, tgt[:2])
+
+
+def test_return_fk_is_the_fk_of_the_solved_pose():
+    """The FK two_bone_ik derives (positions, world rotations) equals a fresh FK of its result."""
+    rng, R, root = _pose(seed=11)
+    P, G = forward_kinematics(R, root, OFFSETS)
+    tgt = np.stack([_targets(rng, P[:, c[0]], 0.2, 0.7) for c in LEG_CHAINS])
+    R2, (P2, G2) = two_bone_ik(R, root, OFFSETS, LEG_CHAINS, tgt, keep_end_rotation=True, fk=(P, G), return_fk=True)
+    P3, G3 = forward_kinematics(R2, root, OFFSETS)
+    np.testing.assert_allclose(P2, P3, atol=1e-12)
+    np.testing.assert_allclose(G2, G3, atol=1e-12)
+    with pytest.raises(ValueError, match="keep_end_rotation"):
+        two_bone_ik(R, root, OFFSETS, LEG_CHAINS, tgt, return_fk=True)

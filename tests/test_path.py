@@ -182,3 +182,18 @@ def test_load_path_names_the_file_and_line(tmp_path, name, text, match):
     f.write_text(text)
     with pytest.raises(ValueError, match=match):
         load_path(f)
+
+
+def test_the_fk_the_steps_carry_is_the_pose_s_own(walk, tmp_path):
+    """follow_path, trim and foot_lock hand their FK on instead of recomputing it: equal to a
+    fresh FK of the result's pose."""
+    from motionprompt.postprocess import PostProcess, apply
+
+    f = tmp_path / "l.json"
+    f.write_text("[[0, 0], [0, 1.5], [1.5, 1.5]]")
+    for post in (PostProcess(path=str(f)), PostProcess(trim=(0.3, 2.0)),
+                 PostProcess(foot_lock="toes", trim=(0.2, None))):
+        out = apply(walk, post)
+        fresh = Motion(out.rotations, out.root_translation, rest=out.rest_offsets())
+        np.testing.assert_allclose(out.joint_positions(), fresh.joint_positions(), atol=1e-9)
+        np.testing.assert_allclose(out.global_rotations(), fresh.global_rotations(), atol=1e-9)

@@ -123,7 +123,8 @@ def rotation_between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def two_bone_ik(rotations: np.ndarray, root_translation: np.ndarray, offsets: np.ndarray, chain,
                 targets: np.ndarray, parents=None, pole=None, keep_end_rotation: bool = False,
-                bend_plane: str = "middle", fk: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                bend_plane: str = "middle", fk: tuple[np.ndarray, np.ndarray] | None = None,
+                return_fk: bool = False):
     """Two-bone IK on local rotations: the end joint of ``chain`` goes to ``targets``.
 
     The root joint of the chain (hip) turns its bone onto the solved middle position with the
@@ -152,9 +153,12 @@ def two_bone_ik(rotations: np.ndarray, root_translation: np.ndarray, offsets: np
         fk: (positions (T, J, 3), global rotations (T, J, 3, 3)): ``forward_kinematics`` of
             these rotations, root translation and offsets when the caller has it; default
             computed here.
+        return_fk: also return the new pose's (positions, global rotations), derived from the
+            solve instead of a second FK (needs ``keep_end_rotation``).
     Returns:
         (T, J, 3, 3) new local rotations: ``forward_kinematics`` of them with the same root
-        translation and offsets puts each end joint on each reachable target.
+        translation and offsets puts each end joint on each reachable target; with
+        ``return_fk``, (rotations, (positions, global rotations)) of that FK.
     """
     rotations = np.asarray(rotations, dtype=np.float64)
     offsets = np.asarray(offsets, dtype=np.float64)
@@ -212,4 +216,26 @@ def two_bone_ik(rotations: np.ndarray, root_translation: np.ndarray, offsets: np
     out[:, knee] = unflat(np.swapaxes(G_hip, -1, -2) @ G_knee)
     if keep_end_rotation:
         out[:, end] = unflat(np.swapaxes(G_knee, -1, -2) @ flat(G[:, end]))
+    if not return_fk:
+        return out
+    if not keep_end_rotation:
+        raise ValueError("two_bone_ik: return_fk needs keep_end_rotation (the end's subtree then only moves)")
+    # the new FK without recomputing it: the middle and end joints from their new world
+    # rotations; everything below an end keeps its world rotation and moves with it
+    P2, G2 = P.copy(), G.copy()
+    G2[:, hip], G2[:, knee] = unflat(G_hip), unflat(G_knee)
+    P2[:, knee] = P[:, hip] + np.einsum("tcij,cj->tci", G2[:, hip], offsets[knee])
+    P2[:, end] = P2[:, knee] + np.einsum("tcij,cj->tci", G2[:, knee], offsets[end])
+    for c, e in enumerate(end):
+        below = _subtree(par, int(e))[1:]
+        P2[:, below] += (P2[:, e] - P[:, e])[:, None]
+    return out, (P2, G2)
+
+
+def _subtree(parents, j: int) -> list[int]:
+    """``j`` and every joint below it (parents precede children)."""
+    out = [j]
+    for k in range(j + 1, len(parents)):
+        if parents[k] in out:
+            out.append(k)
     return out

@@ -143,6 +143,28 @@ class Motion:
             return self._fk[0].copy()
         return forward_kinematics(self.rotations, self.root_translation, offsets)[0]
 
+    def frames(self, start: int, stop: int) -> "Motion":
+        """Frames ``start`` to ``stop`` (exclusive) as a motion: every per-frame field and what
+        derives from them (joints, features, a computed FK) sliced, the skeleton and meta kept."""
+        cut = slice(start, stop)
+        out = replace(self, rotations=self.rotations[cut], root_translation=self.root_translation[cut],
+                      joints=None if self.joints is None else self.joints[cut],
+                      features=None if self.features is None else self.features[cut],
+                      rest=self.rest_offsets(), meta=dict(self.meta))
+        if "_fk" in self.__dict__:
+            out.with_known_fk(self._fk[0][cut], self._fk[1][cut])
+        return out
+
+    def with_known_fk(self, positions: np.ndarray, global_rotations: np.ndarray) -> "Motion":
+        """This motion, its FK taken as given (a solver that moved a few joints knows the rest):
+        ``positions`` (T, 22, 3) and ``global_rotations`` (T, 22, 3, 3) must be
+        ``forward_kinematics`` of the pose with ``rest_offsets()``. Returns self."""
+        T = self.num_frames
+        if positions.shape != (T, NUM_BODY_JOINTS, 3) or global_rotations.shape != (T, NUM_BODY_JOINTS, 3, 3):
+            raise ValueError(f"with_known_fk: shapes {positions.shape}, {global_rotations.shape} do not fit {T} frames")
+        self.__dict__["_fk"] = (positions, global_rotations)
+        return self
+
     def global_rotations(self) -> np.ndarray:
         """(T, 22, 3, 3) world rotations of the joints (FK with ``rest_offsets()``)."""
         return self._fk[1].copy()

@@ -67,20 +67,16 @@ def sixd_to_matrix(d6: np.ndarray) -> np.ndarray:
 
 
 def axis_angle_to_matrix(aa: np.ndarray) -> np.ndarray:
-    """Axis-angle (..., 3) radians to rotation matrices (..., 3, 3) (Rodrigues)."""
+    """Axis-angle (..., 3) radians to rotation matrices (..., 3, 3) (through the unit quaternion)."""
     aa = np.asarray(aa, dtype=np.float64)
     if aa.shape[-1:] != (3,):
         raise ValueError(f"expected an array of shape (..., 3), got {aa.shape}")
-    theta = np.linalg.norm(aa, axis=-1)[..., None, None]
-    K = np.zeros(aa.shape[:-1] + (3, 3))
-    K[..., 0, 1], K[..., 0, 2], K[..., 1, 2] = -aa[..., 2], aa[..., 1], -aa[..., 0]
-    K = K - np.swapaxes(K, -1, -2)  # cross-product matrix of aa (not normalised)
+    theta = np.sqrt(np.einsum("...i,...i->...", aa, aa))[..., None]
     small = theta < 1e-6
     safe = np.where(small, 1.0, theta)
-    # sin(t)/t and (1-cos t)/t^2, with their Taylor series near 0
-    a = np.where(small, 1.0 - theta**2 / 6.0, np.sin(safe) / safe)
-    b = np.where(small, 0.5 - theta**2 / 24.0, (1.0 - np.cos(safe)) / safe**2)
-    return np.eye(3) + a * K + b * (K @ K)
+    # the unit quaternion (cos(t/2), sin(t/2) / t * aa), sin(t/2)/t by its Taylor series near 0
+    half = np.where(small, 0.5 - theta**2 / 48.0, np.sin(0.5 * safe) / safe)
+    return quaternion_to_matrix(np.concatenate([np.cos(0.5 * theta), half * aa], axis=-1))
 
 
 def matrix_to_axis_angle(R: np.ndarray) -> np.ndarray:

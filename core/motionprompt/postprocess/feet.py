@@ -189,6 +189,6 @@ def foot_lock(motion: Motion, mode: str = "toes", strength: float = 1.0, blend: 
              for (hip, _, _), goal, r, limit in zip(LEG_CHAINS, goals, reach, limits)]
     root[:, 1] -= lowered
     P[..., 1] -= lowered[:, None]  # the source's FK, moved down with the pelvis
-    rotations = two_bone_ik(rotations, root, offsets, LEG_CHAINS, np.stack(goals), keep_end_rotation=True,
-                            bend_plane="bend", fk=(P, motion.global_rotations()))
-    return out.with_(rotations=rotations, root_translation=root, rest=offsets)
+    rotations, fk = two_bone_ik(rotations, root, offsets, LEG_CHAINS, np.stack(goals), keep_end_rotation=True,
+                                bend_plane="bend", fk=(P, motion.global_rotations()), return_fk=True)
+    return out.with_(rotations=rotations, root_translation=root, rest=offsets).with_known_fk(*fk)

@@ -334,6 +334,11 @@ def follow_path(motion: Motion, points, duration: float | None = None, lock_feet
     meta = {**motion.meta, "path": dict(length=round(length, 4), reached=round(reached, 4), rate=round(rate, 6),
                                         facing=round(facing, 6), corner=float(corner))}
     out = motion.with_(rotations=rotations, root_translation=root, meta=meta)
+    # the body only turned about +Y and moved with the root: its FK follows from the source's
+    Y = yaw_matrix(turn)  # (T, 3, 3)
+    P, G = motion.joint_positions(), motion.global_rotations()
+    out.with_known_fk(np.einsum("tij,tkj->tki", Y, P - motion.root_translation[:, None]) + root[:, None],
+                      Y[:, None] @ G)
     if end < T - 1:
         out = trim(out, 0.0, end / out.fps)
     if lock_feet == "off":

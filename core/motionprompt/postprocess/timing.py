@@ -67,5 +67,6 @@ def trim(motion: Motion, start: float = 0.0, end: float | None = None) -> Motion
     for key in ("segments", "contacts"):
         if key in meta:
             meta[key] = shift_spans(meta[key], a / motion.fps, (b + 1) / motion.fps)
-    return motion.with_(rotations=motion.rotations[a:b + 1], root_translation=motion.root_translation[a:b + 1],
-                        meta=meta)
+    out = motion.frames(a, b + 1)
+    out.meta = meta
+    return out
