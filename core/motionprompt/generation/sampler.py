@@ -349,14 +349,10 @@ class Sampler:
             key_mask = torch.zeros(len(text_mask), L + P + cfg.max_tokens, dtype=torch.bool, device=dev)
             step_fn = self._eager_step(cache, key_mask, static=False)
         key_mask[:, :L] = text_mask
-        logits = model.prefill(text_feats, text_mask, cache)
-        # the prefix, a column per token: a shorter row's extra columns stay masked (never
-        # attended) and its logits are those after its own last given token
-        for j in range(P):
-            live = j < given
-            key_mask[:, L + j] = live
-            after = step_fn(ptok[:, j], lengths + j, L + j)
-            logits = torch.where((j == given - 1)[:, None], after, logits)
+        # text and prefix in one pass; a shorter row's extra prefix columns stay masked for
+        # the steps after (nothing real attends them before: they come last, causally)
+        key_mask[:, L:L + P] = torch.arange(P, device=dev)[None] < given[:, None]
+        logits = model.prefill(text_feats, text_mask, cache, ptok if P else None, given)
         lengths = lengths + given
 
         end = c.end_id

@@ -261,17 +261,27 @@ class PrefixLM(nn.Module):
         return KVCache(self.config, batch, max_len, p.device, p.dtype)
 
     @torch.no_grad()
-    def prefill(self, text_feats: torch.Tensor, text_mask: torch.Tensor, cache: KVCache) -> torch.Tensor:
-        """Run the text prefix into ``cache`` columns 0..L-1.
+    def prefill(self, text_feats: torch.Tensor, text_mask: torch.Tensor, cache: KVCache,
+                tokens: torch.Tensor | None = None, given: torch.Tensor | None = None) -> torch.Tensor:
+        """Run the text prefix (and motion tokens already given) into ``cache`` columns
+        0..L-1 (and L..L+P-1) in one pass.
 
+        Args:
+            tokens: (B, P) motion codes after the text (a motion being continued), left-aligned;
+                ``given`` (B,) how many of each row's are real (the rest: padding no real token
+                attends, causally after them).
         Returns:
-            (B, vocab-1) logits of the first motion token (from each row's last real text token).
+            (B, vocab-1) logits of the next motion token: after each row's last given token, or
+            its last real text token when it has none.
         """
         B, L = text_mask.shape
-        x = self._inputs(text_feats, None)
-        cols = torch.arange(L, device=x.device)
-        h = self._run(x, prefix_positions(text_mask, 0), prefix_mask(text_mask, 0), cache, cols, upto=L)
+        P = 0 if tokens is None else tokens.shape[1]
+        x = self._inputs(text_feats, tokens)
+        cols = torch.arange(L + P, device=x.device)
+        h = self._run(x, prefix_positions(text_mask, P), prefix_mask(text_mask, P), cache, cols, upto=L + P)
         last = text_mask.sum(1) - 1
+        if P:
+            last = torch.where(given > 0, L + given - 1, last)
         h = h.gather(1, last[:, None, None].expand(-1, 1, h.shape[-1]))[:, 0]
         return self.lm_head(h)
 
