@@ -249,7 +249,24 @@ class MOTIONPROMPT_OT_generate(_Generation, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
 
-class MOTIONPROMPT_OT_continue_take(_Generation, bpy.types.Operator):
+class _FromTake(_Generation):
+    """Generation that starts from the active take (``continue_take``): keyed onto its armature,
+    its given part where the take's is."""
+
+    inbetween = False
+
+    @classmethod
+    def poll(cls, context):
+        return _has_take(context)
+
+    def _request(self, context):
+        take = continue_take(context, inbetween=self.inbetween)
+        self._onto, self._anchor = take["onto"], take["anchor"]
+        return generation_request(context, continue_from=take["continue_from"], to_pose=take.get("to_pose"),
+                                  seconds=take.get("seconds"))
+
+
+class MOTIONPROMPT_OT_continue_take(_FromTake, bpy.types.Operator):
     """Continue the active take from the playhead with the prompt: a new take, the old one up to
     the current frame unchanged, then Seconds of new motion (Esc cancels)"""
 
@@ -257,17 +274,8 @@ class MOTIONPROMPT_OT_continue_take(_Generation, bpy.types.Operator):
     bl_label = "Continue from Playhead"
     bl_options = {"REGISTER", "UNDO"}
 
-    @classmethod
-    def poll(cls, context):
-        return _has_take(context)
 
-    def _request(self, context):
-        take = continue_take(context)
-        self._onto, self._anchor = take["onto"], take["anchor"]
-        return generation_request(context, continue_from=take["continue_from"])
-
-
-class MOTIONPROMPT_OT_inbetween(_Generation, bpy.types.Operator):
+class MOTIONPROMPT_OT_inbetween(_FromTake, bpy.types.Operator):
     """Remake the active take from the playhead to the next timeline marker (else the scene's
     end) with the prompt: a new take, unchanged up to the playhead, reaching the take's own
     pose at the marker (Esc cancels)"""
@@ -275,16 +283,7 @@ class MOTIONPROMPT_OT_inbetween(_Generation, bpy.types.Operator):
     bl_idname = "motionprompt.inbetween"
     bl_label = "In-between to Next Marker"
     bl_options = {"REGISTER", "UNDO"}
-
-    @classmethod
-    def poll(cls, context):
-        return _has_take(context)
-
-    def _request(self, context):
-        take = continue_take(context, inbetween=True)
-        self._onto, self._anchor = take["onto"], take["anchor"]
-        return generation_request(context, continue_from=take["continue_from"], to_pose=take["to_pose"],
-                                  seconds=take["seconds"])
+    inbetween = True
 
 
 class MOTIONPROMPT_OT_cancel(bpy.types.Operator):
