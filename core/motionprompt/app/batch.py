@@ -26,7 +26,7 @@ from ..files.layout import MP4_SIZE, output_files
 from ..request import RequestError, motion_ref, sample_seeds
 from .rundir import RunDir
 
-__all__ = ["Job", "make_jobs", "run_jobs", "MotionHook", "load_context", "load_pose"]
+__all__ = ["Job", "make_jobs", "run_jobs", "MotionHook", "load_context", "load_pose", "shaping_motions"]
 
 #: ``on_motion(motion, folder, flag) -> names of the extra files it wrote into folder``.
 MotionHook = Callable[[Motion, Path, int], list]
@@ -65,7 +65,7 @@ def load_context(ref: str | None) -> Motion | None:
     if frame > motion.num_frames:
         raise RequestError("continue_from", f"{ref!r}: frame {frame} is past the motion's end ({motion.num_frames} "
                                             f"frames); give FRAME <= {motion.num_frames}")
-    return motion.with_(rotations=motion.rotations[:frame], root_translation=motion.root_translation[:frame])
+    return motion.frames(0, frame)
 
 
 def load_pose(ref: str | None) -> Motion | None:
@@ -83,7 +83,15 @@ def load_pose(ref: str | None) -> Motion | None:
     if k > motion.num_frames:
         raise RequestError("to_pose", f"{ref!r}: frame {k} is past the motion's end ({motion.num_frames} frames); "
                                       f"give FRAME <= {motion.num_frames}")
-    return motion.with_(rotations=motion.rotations[k - 1:k], root_translation=motion.root_translation[k - 1:k])
+    return motion.frames(k - 1, k)
+
+
+def shaping_motions(request) -> dict:
+    """The motions a request's generation starts from and ends in, loaded once: ``context``
+    (``continue_from``) and ``target`` (``to_pose``), each only when asked; the keyword
+    arguments of ``Generator.generate``. Raises RequestError naming the option."""
+    return {k: v for k, v in (("context", load_context(request.continue_from)),
+                              ("target", load_pose(request.to_pose))) if v is not None}
 
 
 def make_jobs(prompts: list[tuple[int, str]], seed: int | None, num: int = 1) -> list[Job]:

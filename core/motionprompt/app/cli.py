@@ -342,7 +342,7 @@ def caption_setting(gen, asked: bool | None) -> str | None:
 def _run(prompts: list[tuple[int, str]], args, exp_default: str, resume: bool) -> int:
     from ..generation.devices import check_device
     from ..models.model_spec import ModelSpec, ModelSpecError
-    from .batch import load_context, load_pose, make_jobs
+    from .batch import make_jobs, shaping_motions
     from .rundir import check_out_dir
 
     if args.num < 1:
@@ -358,20 +358,20 @@ def _run(prompts: list[tuple[int, str]], args, exp_default: str, resume: bool) -
         request = request_from_args(args, [j.prompt for j in jobs], [j.seed for j in jobs]).validate(
             max_seconds=spec.max_seconds)
         check_device(request.device)
-        load_context(request.continue_from)  # a bad file or frame is named before the model loads
-        load_pose(request.to_pose)
+        shape = shaping_motions(request)  # a bad file or frame is named before the model loads
     except RequestError as e:
         return _option_error(e)
     try:
         check_out_dir(request.out_dir)
     except ValueError as e:
         return _fail(f"--out-dir {e}")
-    return _generate_jobs(spec, request, jobs, args, args.exp_name or exp_default, resume)
+    return _generate_jobs(spec, request, jobs, args, args.exp_name or exp_default, resume, shape)
 
 
-def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, resume: bool) -> int:
-    """Load the model, then generate and write every job (the request is already valid). Under
-    ``torchrun`` each rank does this on its own device and they share the jobs (``app.ranks``)."""
+def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, resume: bool, shape: dict) -> int:
+    """Load the model, then generate and write every job (the request is already valid; ``shape``:
+    its ``batch.shaping_motions``, loaded once). Under ``torchrun`` each rank does this on its
+    own device and they share the jobs (``app.ranks``)."""
     import os
 
     from .ranks import Launch, Ranks
@@ -384,19 +384,20 @@ def _generate_jobs(spec, request: GenerateRequest, jobs, args, exp_name: str, re
         resume = True  # torchrun restarted the workers: go on with the run, never redo its done jobs
     launch = Launch(ranks)
     try:
-        return _generate_ranked(spec, request, jobs, args, exp_name, resume, ranks, launch)
+        return _generate_ranked(spec, request, jobs, args, exp_name, resume, ranks, launch, shape)
     finally:
         launch.close()
 
 
-def _generate_ranked(spec, request: GenerateRequest, jobs, args, exp_name: str, resume: bool, ranks, launch) -> int:
+def _generate_ranked(spec, request: GenerateRequest, jobs, args, exp_name: str, resume: bool, ranks, launch,
+                     shape: dict) -> int:
     import torch
     from tqdm import tqdm
 
     from ..generation.generator import Generator, torch_device, torch_dtype
     from ..models.checkpoints import CheckpointError
     from ..models.model_spec import ModelSpecError
-    from .batch import load_context, load_pose, run_jobs
+    from .batch import run_jobs
     from .previews import available_cores
     from .ranks import JobClaims, _env_int
     from .rewrite import add_rewrites
@@ -428,9 +429,6 @@ def _generate_ranked(spec, request: GenerateRequest, jobs, args, exp_name: str, 
                     dtype=str(gen.dtype).replace("torch.", ""),
                     **({"rewrite": rewrite} if rewrite else {}))
     batch_size = request.batch_size or gen.default_batch_size
-
-    shape = {k: v for k, v in (("context", load_context(request.continue_from)),
-                               ("target", load_pose(request.to_pose))) if v is not None}
 
     def generate(texts, seeds):
         return gen.generate(request.replace(prompts=texts, seeds=seeds, batch_size=batch_size), **shape)

@@ -57,7 +57,7 @@ from pathlib import Path
 
 from .. import postprocess
 from ..request import Cancelled, GenerateRequest, RequestError
-from .batch import load_context, load_pose
+from .batch import shaping_motions
 
 __all__ = ["main", "load_generator", "probe", "Worker", "FACTORY_ENV"]
 
@@ -210,9 +210,8 @@ class Worker:
         try:
             request = GenerateRequest.from_json(req).validate(
                 max_seconds=getattr(self.generator, "max_seconds", None))
-            extra = {k: v for k, v in (("context", load_context(request.continue_from)),
-                                       ("target", load_pose(request.to_pose))) if v is not None}
-            motions = self.generator.generate(request, progress=progress, cancel=cancelled, **extra)
+            motions = self.generator.generate(request, progress=progress, cancel=cancelled,
+                                              **shaping_motions(request))
             if cancelled():
                 raise Cancelled()
             motions = [postprocess.apply(m, request.post) for m in motions]
