@@ -73,21 +73,35 @@ def test_foot_lock_removes_injected_sliding(clean):
         np.testing.assert_allclose(lb, la[:1].repeat(len(lb), 0), atol=1e-6)
 
 
+def test_contacts_end_at_a_take_off():
+    """A foot rising off the floor leaves contact on its last frame down (the take-off), not
+    once it is 4.5 cm up: standing still, then rising at 0.3 m/s (1 cm a frame)."""
+    m = _walk()
+    T = 40
+    R = np.repeat(m.rotations[:1], T, axis=0)
+    root = np.repeat(m.root_translation[:1], T, axis=0)
+    root[20:, 1] += 0.01 * np.arange(1, T - 19)  # the whole body leaves the floor at frame 20
+    c = foot_contacts(Motion(R, root, fps=30, rest=m.rest_offsets()))
+    standing = c[:19].all(axis=0)
+    assert standing.any()  # the points that stand are down until the take-off ...
+    assert not c[20:].any() and not c[19, standing].any()  # ... and up from the frame that rises
+
+
 def test_lock_speed_on_the_real_clip(real_clip):
-    """On the real clip (a two-footed take-off at frame 364) the lock adds joint speed over the
-    clip's 99th percentile only at that take-off, and by at most 30 % of it (measured: the right
-    knee 6.4 cm/frame clean, 6.9 with the drift, against 5.35; 8.3 before the soft reach and the
-    source's own leg extension bounded the lock)."""
+    """On the real clip (a two-footed take-off at frame 364) the lock pushes no joint over the
+    clip's 99th percentile of joint speed (5.35 cm/frame), also with the +-5 cm drift (measured:
+    none clean; with the drift the right knee at 364 at 5.354, 1.0005 x; it was 6.4 / 6.9 before
+    contacts ended at the take-off and a free, straight leg kept the source's extension)."""
     clean = Motion.from_272(real_clip["x272"][:600])
     reference = foot_contacts(clean)
     v_clean = np.linalg.norm(np.diff(clean.joint_positions(), axis=0), axis=-1)
     p99 = np.percentile(v_clean, 99)
-    for motion in (clean, _drifted(clean)):
+    for motion, bound in ((clean, 1.0), (_drifted(clean), 1.01)):
         v0 = np.linalg.norm(np.diff(motion.joint_positions(), axis=0), axis=-1)
         v = np.linalg.norm(np.diff(foot_lock(motion, contacts=reference).joint_positions(), axis=0), axis=-1)
         new = (v > p99) & (v0 <= p99)  # frames the lock pushes over the percentile
-        assert v[new].max(initial=0.0) <= 1.3 * p99
-        assert v.max() <= 1.15 * v0.max()
+        assert v[new].max(initial=0.0) <= bound * p99
+        assert v.max() <= v0.max()
 
 
 def test_lock_has_no_speed_spike():

@@ -4,15 +4,18 @@
 Contacts are found per foot point (the heel, i.e. the ankle joint, and the toe, SMPL-X's
 ``left_foot`` / ``right_foot`` at the ball) from height and speed with hysteresis: a point
 enters contact below ``height`` metres above its own standing height and slower than ``speed``
-m/s, and leaves above 1.5 times either; runs shorter than ``min_frames`` are dropped.
+m/s, and leaves above 1.5 times either or once it rises faster than ``rise`` m/s toward the next
+frame (a take-off ends the contact as the foot leaves, not centimetres later); runs shorter than
+``min_frames`` are dropped.
 
 Foot lock pins each contact on the floor: the foot rotates about its pinned toe (mode "toes":
 a heel that rises keeps the ball planted) or its pinned ankle (mode "feet"); the leg is solved
 by analytic two-bone IK (``body.ik.two_bone_ik``) with the foot's world rotation kept; between
 two plants the offset glides from one to the next over the swing (no snap at lift-off), and
 eases in before the first and out after the last over ``blend`` frames; the pelvis is lowered
-only where a leg cannot reach. Bone
-lengths never change (only rotations and the root move).
+only where a leg cannot reach, and a leg off its pin that the source has nearly straight keeps
+the source's extension (no knee swing at a take-off). Bone lengths never change (only rotations
+and the root move).
 """
 
 from __future__ import annotations
@@ -54,22 +57,30 @@ def _hysteresis(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return out
 
 
-def foot_contacts(motion: Motion, height: float = 0.03, speed: float = 0.4, min_frames: int = 3) -> np.ndarray:
+def foot_contacts(motion: Motion, height: float = 0.03, speed: float = 0.4, min_frames: int = 3,
+                  rise: float = 0.15) -> np.ndarray:
     """(T, 4) bool contacts of ``CONTACT_POINTS`` (see the module docstring).
 
     Args:
         height: metres above the point's standing height (the floor is y = 0).
         speed: metres per second, horizontal.
         min_frames: shortest contact kept.
+        rise: metres per second upward to the next frame, where a contact ends.
     """
     P = motion.joint_positions()[:, list(_JOINTS)]  # (T, 4, 3)
     lift = P[..., 1] - _standing_heights(motion)  # (T, 4) metres above standing
-    step = np.linalg.norm(np.diff(P[..., [0, 2]], axis=0), axis=-1) * motion.fps  # (T-1, 4) m/s
-    v = np.minimum(np.concatenate([step[:1], step]), np.concatenate([step, step[-1:]])) if len(P) > 1 \
-        else np.zeros((1, 4))
+    if len(P) > 1:
+        step = np.linalg.norm(np.diff(P[..., [0, 2]], axis=0), axis=-1) * motion.fps  # (T-1, 4) m/s
+        v = np.minimum(np.concatenate([step[:1], step]), np.concatenate([step, step[-1:]]))
+        up = np.diff(P[..., 1], axis=0) * motion.fps
+        up = np.concatenate([up, np.zeros((1, 4))])  # (T, 4) m/s toward the next frame
+    else:
+        v = up = np.zeros((1, 4))
+    loose = (lift < 1.5 * height) & (v < 1.5 * speed) & (up < rise)
+    strict = loose & (lift < height) & (v < speed)
     out = np.zeros(lift.shape, dtype=bool)
     for k in range(4):  # over the four points
-        c = _hysteresis((lift[:, k] < height) & (v[:, k] < speed), (lift[:, k] < 1.5 * height) & (v[:, k] < 1.5 * speed))
+        c = _hysteresis(strict[:, k], loose[:, k])
         for start, end in _runs(c):
             if end - start < min_frames:
                 c[start:end] = False
@@ -105,17 +116,44 @@ _UP = np.array([0.0, 1.0, 0.0])
 SOFT_KNEE = 0.97
 
 
-def _soft_reach(goal: np.ndarray, hip: np.ndarray, knee: float, limit: np.ndarray) -> np.ndarray:
+def _soft_reach(goal: np.ndarray, hip: np.ndarray, knee: float, limit: np.ndarray, own: np.ndarray) -> np.ndarray:
     """(T, 3) ``goal`` pulled toward ``hip`` (T, 3) where it is nearly out of reach: a hip-goal
-    distance d past ``knee`` metres eases toward ``limit`` (T,) metres,
-    knee + (limit - knee) (1 - exp(-(d - knee) / (limit - knee))), its rate continuous; a leg
-    the source itself has straighter than ``knee`` (``limit`` its own extension) is not bent."""
+    distance d past s = max(``knee``, ``own``) metres eases toward ``limit`` (T,) metres,
+    s + (limit - s) (1 - exp(-(d - s) / (limit - s))), its rate continuous; ``own`` (T,) is the
+    source's own hip-ankle distance, so a leg is never bent more than the source has it."""
     d = goal - hip
     dist = np.linalg.norm(d, axis=-1)
-    start = np.minimum(knee, limit)
+    start = np.minimum(np.maximum(knee, own), limit)
     soft = np.maximum(limit - start, 1e-9)
     eased = np.where(dist > start, start + soft * (1.0 - np.exp(-(dist - start) / soft)), dist)
     return hip + d * (eased / np.where(dist > 0, dist, 1.0))[:, None]
+
+
+def _free(planted: np.ndarray, blend: int) -> np.ndarray:
+    """(T,) 0 on planted frames, rising smoothly to 1 over ``blend`` + 1 frames away from them."""
+    idx = np.flatnonzero(planted)
+    if not len(idx):
+        return np.ones(len(planted))
+    frames = np.arange(len(planted))
+    after = np.minimum(np.searchsorted(idx, frames), len(idx) - 1)
+    near = np.minimum(np.abs(frames - idx[np.maximum(after - 1, 0)]), np.abs(idx[after] - frames))
+    u = np.clip(near / (blend + 1), 0.0, 1.0)
+    return u * u * (3 - 2 * u)
+
+
+def _keep_straight(goal: np.ndarray, hip: np.ndarray, own: np.ndarray, knee: float, limit: np.ndarray,
+                   free: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """(T, 3) ``goal`` moved along the line from ``hip`` (T, 3) so that a leg free of its pin
+    (``free`` (T,) 0..1) and straighter in the source than ``knee`` metres keeps the source's
+    hip-ankle distance ``own`` (T,) (wholly at ``limit``): near full extension the knee swings
+    centimetres per millimetre of reach, as at a jump's take-off. Never lower than ``floor``
+    (T,) metres, the height where the foot would touch the floor."""
+    d = goal - hip
+    dist = np.linalg.norm(d, axis=-1)
+    w = free * np.clip((own - knee) / np.maximum(limit - knee, 1e-9), 0.0, 1.0)
+    out = hip + d * ((dist + w * (own - dist)) / np.where(dist > 0, dist, 1.0))[:, None]
+    out[:, 1] = np.maximum(out[:, 1], np.minimum(floor, goal[:, 1]))
+    return out
 
 
 def _ease(x: np.ndarray, blend: int) -> np.ndarray:
@@ -154,7 +192,7 @@ def foot_lock(motion: Motion, mode: str = "toes", strength: float = 1.0, blend: 
     P = motion.joint_positions()  # (T, 22, 3)
     standing = _standing_heights(motion)
     rotations, root = motion.rotations, motion.root_translation.copy()
-    goals = []
+    goals, frees, floors = [], [], []
     for side, (hip, knee, ankle) in enumerate(LEG_CHAINS):
         heel_k, toe_k = 2 * side, 2 * side + 1
         lock_k = toe_k if mode == "toes" else heel_k
@@ -171,6 +209,8 @@ def foot_lock(motion: Motion, mode: str = "toes", strength: float = 1.0, blend: 
         c = strength * _correction(planted, pins, P[:, lock_j], blend)
         c[:, 1] = np.maximum(c[:, 1], -clear)
         goals.append(P[:, ankle] + c)
+        frees.append(_free(planted, blend))
+        floors.append(P[:, ankle, 1] - clear)
     # the pelvis comes down only where a leg cannot reach its goal: as straight as STRAIGHTEST
     # allows, or as the motion itself has the leg (a leg straight in the source stays so)
     reach = [np.linalg.norm(offsets[knee]) + np.linalg.norm(offsets[ankle]) for _, knee, ankle in LEG_CHAINS]
@@ -185,8 +225,9 @@ def foot_lock(motion: Motion, mode: str = "toes", strength: float = 1.0, blend: 
     lowered = _ease(np.maximum(drop, 0.0), blend)
     # a leg nearly straight reaches its goal softly (short by a few millimetres, not snapping the
     # knee straight as the body pushes off a pinned foot)
-    goals = [_soft_reach(goal, P[:, hip] - lowered[:, None] * _UP, SOFT_KNEE * r, limit)
-             for (hip, _, _), goal, r, limit in zip(LEG_CHAINS, goals, reach, limits)]
+    hips = [P[:, hip] - lowered[:, None] * _UP for hip, _, _ in LEG_CHAINS]
+    goals = [_keep_straight(_soft_reach(goal, h, SOFT_KNEE * r, limit, d), h, d, SOFT_KNEE * r, limit, w, floor)
+             for h, goal, r, limit, d, w, floor in zip(hips, goals, reach, limits, own, frees, floors)]
     root[:, 1] -= lowered
     P[..., 1] -= lowered[:, None]  # the source's FK, moved down with the pelvis
     rotations, fk = two_bone_ik(rotations, root, offsets, LEG_CHAINS, np.stack(goals), keep_end_rotation=True,
