@@ -183,8 +183,10 @@ def loop(motion: Motion, seconds: float | None = None, in_place: bool = False, m
     w_s = matrix_to_axis_angle(X[s1] @ np.swapaxes(X[s0], -1, -2)) / ns  # (22, 3) radians per frame
     w_e = matrix_to_axis_angle(X[e1] @ np.swapaxes(X[e0], -1, -2)) / ne
     dw = w_s - np.einsum("jab,jb->ja", C, w_e)
-    corr = h01[:, None, None] * matrix_to_axis_angle(C)[None] + d[:, None, None] * dw[None]  # (n, 22, 3)
-    X = axis_angle_to_matrix(corr) @ X[s:e + 1]
+    X = X[s:e + 1]
+    k = n - 1 - B  # the correction is nothing before the blend: only its frames turn
+    corr = h01[k:, None, None] * matrix_to_axis_angle(C)[None] + d[k:, None, None] * dw[None]  # (B + 1, 22, 3)
+    X[k:] = axis_angle_to_matrix(corr) @ X[k:]
 
     # Yaw rate and floor-plane velocity (in the heading frame) eased into frame s's.
     new_yaw = yaw[s:e + 1] + g * ((yaw[s1] - yaw[s0]) / ns - (yaw[e1] - yaw[e0]) / ne)  # (n,)

@@ -336,9 +336,12 @@ def follow_path(motion: Motion, points, duration: float | None = None, lock_feet
     out = motion.with_(rotations=rotations, root_translation=root, meta=meta)
     # the body only turned about +Y and moved with the root: its FK follows from the source's
     Y = yaw_matrix(turn)  # (T, 3, 3)
-    P, G = motion.joint_positions(), motion.global_rotations()
-    out.with_known_fk(np.einsum("tij,tkj->tki", Y, P - motion.root_translation[:, None]) + root[:, None],
-                      Y[:, None] @ G)
+    P, G = motion._fk
+    J = G.shape[1]
+    # Y G_j for every joint as one (3, 3) @ (3, 3 J) product per frame (much faster than (T, J) small ones)
+    G_turned = (Y @ G.transpose(0, 2, 1, 3).reshape(T, 3, 3 * J)).reshape(T, 3, J, 3).transpose(0, 2, 1, 3)
+    out.with_known_fk((P - motion.root_translation[:, None]) @ np.swapaxes(Y, 1, 2) + root[:, None],
+                      np.ascontiguousarray(G_turned))
     if end < T - 1:
         out = trim(out, 0.0, end / out.fps)
     if lock_feet == "off":

@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from ..body.motion import Motion
 from .feet import LOCK_MODES, foot_lock
@@ -72,11 +74,15 @@ class PostProcess:
                                           and self.loop >= 0):
             raise PostProcessError(f"loop: {self.loop!r} is not a length; give seconds >= 0 (0: the best cycle)")
         if self.path is not None:
-            try:
-                load_path(self.path)
-            except (OSError, ValueError) as e:
-                raise PostProcessError(f"path: {e}") from None
+            self.points()
         return self
+
+    def points(self) -> np.ndarray:
+        """(N, 2) the path file's floor points (``load_path``); ``PostProcessError`` naming it."""
+        try:
+            return load_path(self.path)
+        except (OSError, ValueError) as e:
+            raise PostProcessError(f"path: {e}") from None
 
     @property
     def is_identity(self) -> bool:
@@ -88,13 +94,14 @@ def apply(motion: Motion, post: PostProcess | None = None) -> Motion:
     """``motion`` through every step ``post`` turns on (None: unchanged)."""
     if post is None or post.is_identity:
         return motion
-    post.validate()
+    replace(post, path=None).validate()
+    points = None if post.path is None else post.points()  # the file read and checked once
     if post.root == "in_place":
         motion = in_place(motion)
     if post.trim is not None:
         motion = trim(motion, *post.trim)
     if post.path is not None:
-        motion = follow_path(motion, load_path(post.path), lock_feet=post.foot_lock if post.foot_lock != "off" else "toes",
+        motion = follow_path(motion, points, lock_feet=post.foot_lock if post.foot_lock != "off" else "toes",
                              lock_strength=post.lock_strength)
     elif post.foot_lock != "off":
         motion = foot_lock(motion, post.foot_lock, strength=post.lock_strength)
