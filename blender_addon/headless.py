@@ -11,7 +11,7 @@ import bpy
 from . import armature, fbx_export, keys
 from .core import atomic_path
 
-__all__ = ["bake_motion", "load_rig", "RIG_SUFFIXES"]
+__all__ = ["bake_motion", "load_rig", "curve_points", "RIG_SUFFIXES"]
 
 #: The rig files ``load_rig`` reads.
 RIG_SUFFIXES = (".blend", ".fbx")
@@ -48,6 +48,49 @@ def load_rig(path, object_name: str = ""):
     if len(arms) != 1:
         raise ValueError(f"--rig {path}: {len(arms)} armatures ({names}); name one with --rig-object")
     return arms[0]
+
+
+def curve_points(spec: str):
+    """(N, 2) SMPL-X floor points (x, z) metres of a Curve object (``curves.floor_points``, in
+    world coordinates: the baked armature stands at the origin). ``spec`` is the object's name
+    in the open .blend, or ``FILE.blend:NAME`` to read it from that file. Raises ValueError
+    naming the option, the file and the curves there are."""
+    from . import curves
+
+    path, sep, name = spec.rpartition(":")
+    source = "the open .blend"
+    if sep and path.lower().endswith(".blend"):
+        blend = Path(path)
+        if not blend.is_file():
+            raise ValueError(f"--path-curve {spec}: {blend} is not an existing .blend file")
+        source = str(blend)
+        try:
+            with bpy.data.libraries.load(str(blend), link=False) as (src, dst):
+                dst.objects = list(src.objects)
+        except (OSError, RuntimeError) as e:
+            raise ValueError(f"--path-curve {spec}: Blender could not read {blend} ({str(e).splitlines()[0]})") from None
+        loaded = [o for o in dst.objects if o is not None]
+        found = sorted(o.name for o in loaded if o.type == "CURVE")
+        obj = next((o for o in loaded if o.name == name), None)
+        for other in loaded:  # only the curve stays in this session
+            if other is not obj:
+                bpy.data.objects.remove(other)
+        if obj is not None:
+            bpy.context.scene.collection.objects.link(obj)
+            bpy.context.view_layer.update()
+    else:
+        name = spec
+        obj = bpy.data.objects.get(name)
+        found = sorted(o.name for o in bpy.data.objects if o.type == "CURVE")
+    if obj is None or obj.type != "CURVE":
+        found = ", ".join(found) or "none"
+        what = "is not a curve" if obj is not None else "is not there"
+        raise ValueError(f"--path-curve {spec}: {name!r} {what} in {source} (curves: {found}); "
+                         "name a Curve object, or give FILE.blend:NAME")
+    try:
+        return curves.floor_points(obj)
+    except ValueError as e:
+        raise ValueError(f"--path-curve {spec}: {e}") from None
 
 
 def bake_motion(motion, folder: Path, stem: str, fbx_preset: str = "unity", root_motion: str = "pelvis",

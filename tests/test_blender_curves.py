@@ -92,3 +92,46 @@ def test_apply_cleanup_walks_the_curve_and_loops(addon, tmp_path):
     assert b - a + 1 < last - first + 1 + 200 and b > a
     h = np.array([world_heads(obj, ["pelvis"], f)[0, 2] for f in (a, b)])
     assert abs(h[0] - h[1]) < 0.01
+
+
+def test_bake_follows_a_curve_from_a_blend_and_names_a_missing_one(tmp_path, capsys):
+    """tools/bake.py --path-curve FILE.blend:NAME: the baked take's pelvis within 5 cm rms of the
+    drawn L, the points written beside the manifest and recorded in its settings; a missing
+    curve, or --path with --path-curve, exits 2 naming them, nothing written."""
+    from test_blender_bake import _bake_in_process
+
+    from motionprompt.files.formats import load_motion
+    from motionprompt.postprocess.path import smooth_path
+
+    src = tmp_path / "walk.npy"
+    export(_walk(6.0), "npy", src)
+    reset()
+    _poly_curve("L path", [(0, 0), (0, -1.5), (1.5, -1.5)])
+    scene = tmp_path / "scene.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(scene), copy=True)
+    reset()
+    out = tmp_path / "baked"
+    base = ["--motion", str(src), "--out-dir", str(out), "--no-previews", "--fbx-preset", "blender"]
+    assert _bake_in_process(base + ["--path-curve", f"{scene}:Nope"]) == 2
+    err = capsys.readouterr().err
+    assert "Nope" in err and "L path" in err and not out.exists()
+    assert _bake_in_process(base + ["--path-curve", f"{scene}:L path", "--path", str(src)]) == 2
+    assert "not both" in capsys.readouterr().err and not out.exists()
+    reset()
+    assert _bake_in_process(base + ["--path-curve", f"{scene}:L path"]) == 0
+    import json
+
+    rec = json.loads((out / "manifest.jsonl").read_text())
+    points = json.loads(open(rec["settings"]["path"]).read())
+    assert rec["status"] == "done" and open(rec["settings"]["path"]).name.startswith(str(out))
+    np.testing.assert_allclose(points, [[0, 0], [0, 1.5], [1.5, 1.5]], atol=1e-6)
+    baked = load_motion(out / rec["folder"] / "0_smplx.npz")
+    xz = baked.root_translation[:, [0, 2]]
+    line = smooth_path(np.array(points))[0]
+    near = np.min(np.linalg.norm(xz[:, None] - line[None], axis=-1), axis=1)
+    assert np.sqrt(np.mean(near ** 2)) < 0.05 and xz[-1, 0] > 1.0
+    # the curve in the open .blend (blender -b scene.blend -P tools/bake.py -- --path-curve NAME)
+    bpy.ops.wm.open_mainfile(filepath=str(scene))
+    assert _bake_in_process(base[:3] + [str(tmp_path / "baked2")] + base[4:] + ["--path-curve", "L path"]) == 0
+    rec2 = json.loads((tmp_path / "baked2" / "manifest.jsonl").read_text())
+    assert json.loads(open(rec2["settings"]["path"]).read()) == points

@@ -3,6 +3,7 @@
     blender -b --factory-startup --python-exit-code 1 -P tools/bake.py -- \\
         --prompts prompts.txt --out-dir baked [--fbx-preset unity] [--blend] [--motion a.npy ...] \\
         [--rig character.fbx|rig.blend [--rig-object NAME] [--bone-map auto|mixamo|ue5|rigify|vrm|map.toml]]
+        [--path FILE | --path-curve CURVE|FILE.blend:CURVE] [--foot-lock toes] [--loop [S]] [--trim A:B]
     .venv/bin/python tools/bake.py --prompts prompts.txt --out-dir baked      (the bpy module)
 
 Per prompt (one line of the file; '#' lines and blank lines skipped), in a numbered folder
@@ -79,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loop", nargs="?", type=float, const=0.0, default=None, metavar="SECONDS",
                    help="cut a seamless loop (default length: the best cycle's)")
     p.add_argument("--path", default=None, metavar="FILE", help="follow a floor path (JSON / CSV of x,z metres)")
+    p.add_argument("--path-curve", default=None, metavar="CURVE|FILE.blend:CURVE",
+                   help="follow a Blender Curve object as the floor path (its first spline seen from above, "
+                        "world metres): one in the open .blend (blender -b scene.blend -P tools/bake.py), or in FILE")
     rig = p.add_argument_group("your own rig (retarget)")
     rig.add_argument("--rig", type=Path, default=None, metavar="RIG.blend|RIG.fbx",
                      help="key every take onto this rig (a .blend, or a character .fbx such as a Mixamo download)")
@@ -127,7 +131,19 @@ def run(args) -> int:
     except PromptFileError as e:
         print(f"bake: {e}", file=sys.stderr)
         return 2
-    root_motion = args.root_motion or ("root" if args.fbx_preset == "unreal" else "pelvis")
+    curve = None
+    if args.path_curve is not None:
+        if args.path is not None:
+            print("bake: give --path FILE or --path-curve CURVE, not both", file=sys.stderr)
+            return 2
+        from blender_addon.headless import curve_points
+
+        try:  # read before anything resets the scene (a --rig load starts from an empty one)
+            curve = curve_points(args.path_curve)
+        except ValueError as e:
+            print(f"bake: {e}", file=sys.stderr)
+            return 2
+        root_motion = args.root_motion or ("root" if args.fbx_preset == "unreal" else "pelvis")
     request = GenerateRequest(prompts=[j.prompt for j in jobs] or ["-"], seeds=[j.seed for j in jobs] or None,
                               seconds=args.seconds, temperature=args.temperature, top_k=args.top_k,
                               compose=args.compose, caption_rewrite=args.caption_rewrite, device=args.device,
@@ -148,6 +164,26 @@ def run(args) -> int:
     except ValueError as e:
         print(f"bake: --out-dir {e}", file=sys.stderr)
         return 2
+    if curve is not None:  # the curve's points beside the manifest, named by their content (a changed
+        # curve is a changed setting for --resume)
+        import dataclasses
+        import hashlib
+        import json
+
+        from motionprompt.atomic import atomic_path
+
+        text = json.dumps(curve.round(6).tolist())
+        name = "".join(c if c.isalnum() or c in "-_" else "_" for c in args.path_curve.rpartition(":")[2])
+        target = args.out_dir / f"path_{name}_{hashlib.sha256(text.encode()).hexdigest()[:12]}.json"
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(target) as tmp:
+            Path(tmp).write_text(text, encoding="utf-8")
+        try:
+            request = request.replace(post=dataclasses.replace(request.post, path=str(target.resolve())).validate())
+        except ValueError as e:
+            target.unlink()
+            print(f"bake: --path-curve {args.path_curve}: {e}", file=sys.stderr)
+            return 2
     for k, path in enumerate(args.motion):
         jobs.append(Job(line=-(k + 1), prompt=f"motion:{path.resolve()}", texts={0: path.stem}, source=path))
 
