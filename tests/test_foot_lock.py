@@ -89,18 +89,18 @@ def test_contacts_end_at_a_take_off():
 
 def test_lock_speed_on_the_real_clip(real_clip):
     """On the real clip (a two-footed take-off at frame 364) the lock pushes no joint over the
-    clip's 99th percentile of joint speed (5.35 cm/frame), also with the +-5 cm drift (measured:
-    none clean; with the drift the right knee at 364 at 5.354, 1.0005 x; it was 6.4 / 6.9 before
-    contacts ended at the take-off and a free, straight leg kept the source's extension)."""
+    clip's 99th percentile of joint speed (5.35 cm/frame), also with the +-5 cm drift (the right
+    knee reached 6.4 / 6.9 before contacts ended at the take-off and a free, straight leg kept
+    the source's extension)."""
     clean = Motion.from_272(real_clip["x272"][:600])
     reference = foot_contacts(clean)
     v_clean = np.linalg.norm(np.diff(clean.joint_positions(), axis=0), axis=-1)
     p99 = np.percentile(v_clean, 99)
-    for motion, bound in ((clean, 1.0), (_drifted(clean), 1.01)):
+    for motion in (clean, _drifted(clean)):
         v0 = np.linalg.norm(np.diff(motion.joint_positions(), axis=0), axis=-1)
         v = np.linalg.norm(np.diff(foot_lock(motion, contacts=reference).joint_positions(), axis=0), axis=-1)
         new = (v > p99) & (v0 <= p99)  # frames the lock pushes over the percentile
-        assert v[new].max(initial=0.0) <= bound * p99
+        assert not new.any(), [(int(f), int(j), float(v[f, j])) for f, j in zip(*np.nonzero(new))]
         assert v.max() <= v0.max()
 
 

@@ -143,7 +143,7 @@ def run(args) -> int:
         except ValueError as e:
             print(f"bake: {e}", file=sys.stderr)
             return 2
-        root_motion = args.root_motion or ("root" if args.fbx_preset == "unreal" else "pelvis")
+    root_motion = args.root_motion or ("root" if args.fbx_preset == "unreal" else "pelvis")
     request = GenerateRequest(prompts=[j.prompt for j in jobs] or ["-"], seeds=[j.seed for j in jobs] or None,
                               seconds=args.seconds, temperature=args.temperature, top_k=args.top_k,
                               compose=args.compose, caption_rewrite=args.caption_rewrite, device=args.device,

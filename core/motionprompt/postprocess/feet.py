@@ -113,7 +113,7 @@ def _correction(planted: np.ndarray, pins: np.ndarray, points: np.ndarray, blend
 
 _UP = np.array([0.0, 1.0, 0.0])
 #: Where a locked leg's reach turns soft, a fraction of its length (see ``_soft_reach``).
-SOFT_KNEE = 0.97
+SOFT_KNEE = 0.96
 
 
 def _soft_reach(goal: np.ndarray, hip: np.ndarray, knee: float, limit: np.ndarray, own: np.ndarray) -> np.ndarray:
