@@ -81,8 +81,8 @@ def test_camera_centres_its_look_at_point_and_keeps_up_up():
 
 def test_antialiasing_smooths_the_bones():
     j = walking_joints(2)
-    sharp = preview.render_frame(j, 0, size=240, antialias=False, show_time=False)
-    smooth = preview.render_frame(j, 0, size=240, antialias=True, show_time=False)
+    sharp = preview.render_frame(j, 0, size=480, antialias=False, show_time=False)
+    smooth = preview.render_frame(j, 0, size=480, antialias=True, show_time=False)
     # anti-aliased edges produce many more distinct colours than the few the picture uses
     def colours(a):
         return len(np.unique(a.reshape(-1, 3), axis=0))
@@ -476,3 +476,45 @@ def test_thinned_root_path_keeps_its_ends_and_the_current_frame():
     assert np.allclose(seg[1:, :2], seg[:-1, 2:])                     # one connected polyline
     length = np.hypot(*(full[1:] - full[:-1]).T).sum()
     assert np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1]).sum() == pytest.approx(length, rel=0.02)
+
+
+def test_planted_feet_are_marked_under_the_foot():
+    """With foot contacts, a dark mark lies on the floor under each planted foot (between the
+    projected heel and toe), and only there; without them the frame is as before."""
+    j = walking_joints(4)
+    plain = preview.render_frame(j, 1, size=480, show_time=False)
+    assert np.array_equal(plain, preview.render_frame(j, 1, size=480, show_time=False, contacts=np.zeros((4, 4), bool)))
+    left = np.zeros((4, 4), bool)
+    left[:, 1] = True  # the left toe down
+    marked = preview.render_frame(j, 1, size=480, show_time=False, contacts=left)
+    changed = np.argwhere((marked != plain).any(axis=-1))  # (N, 2) rows, columns
+    assert len(changed) > 20
+    dark = (marked[tuple(changed.T)] < 100).all(axis=-1).mean()
+    assert dark > 0.4  # much of it the mark's ink (its anti-aliased edges blend)
+    # where the left foot's shadow projects: the changed pixels sit around its heel-to-toe segment
+    seg = preview.projection._Scene(j, 480, preview.Camera(), j[:, 0]).foot_seg[1, 0]  # (u0, v0, u1, v1)
+    centre = np.array([(seg[1] + seg[3]) / 2, (seg[0] + seg[2]) / 2])
+    assert np.linalg.norm(changed.mean(axis=0) - centre) < 6
+    both = left.copy()
+    both[:, 3] = True
+    assert ((preview.render_frame(j, 1, size=480, show_time=False, contacts=both) != plain).any(axis=-1)).sum() > \
+        1.5 * len(changed)
+    with pytest.raises(ValueError, match="foot contacts"):
+        preview.render_frame(j, 1, size=480, contacts=np.zeros((3, 4), bool))
+
+
+def test_exported_previews_mark_the_contacts_the_foot_lock_found(tmp_path):
+    """A motion through the foot lock carries its contacts (meta spans): its PNG sheet shows
+    the marks, the same motion without them does not."""
+    from motionprompt.postprocess.feet import foot_lock
+
+    from motionprompt_demo import synth
+
+    R, root, joints = synth.render(synth.make_action("walk_forward", {"duration": 1.0, "speed": "slow"}))
+    m = Motion(R, root, joints=joints)
+    locked = foot_lock(m, mode="off")  # contacts recorded, pose unchanged
+    assert locked.meta["contacts"]
+    formats.export(locked, "png", tmp_path / "marked.png")
+    formats.export(locked.with_(meta={}), "png", tmp_path / "plain.png")
+    a, b = (np.asarray(Image.open(tmp_path / f"{n}.png").convert("RGB")) for n in ("marked", "plain"))
+    assert a.shape == b.shape and (a != b).any(axis=-1).sum() > 100

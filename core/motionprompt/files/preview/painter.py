@@ -16,8 +16,8 @@ from PIL import Image, ImageDraw
 from ...body.skeleton import CHAIN_COLORS, NUM_BODY_JOINTS
 from .projection import Camera, _Scene
 from .raster import _Canvas, _flat_box, _ink, _segment_pixels, _to_rgb
-from .style import (BACKGROUND, BONE_WIDTH, FLOOR, GRID, GRID_WIDTH, PATH_AHEAD, PATH_DONE, PATH_WIDTH,
-                    REFERENCE_SIZE, SHADOW, TEXT)
+from .style import (BACKGROUND, BONE_WIDTH, FLOOR, GRID, GRID_WIDTH, MARK, MARK_WIDTH, PATH_AHEAD, PATH_DONE,
+                    PATH_WIDTH, REFERENCE_SIZE, SHADOW, TEXT)
 from .text import _GlyphLine, _font, _text_mask
 
 
@@ -56,6 +56,18 @@ def _check_trajectory(trajectory, joints: np.ndarray) -> np.ndarray:
     return t
 
 
+def _check_contacts(contacts, T: int) -> np.ndarray | None:
+    """(T, 4) bool foot contacts (``body.contacts.CONTACT_POINTS``: left heel, left toe, right
+    heel, right toe) -> (T, 2) bool per foot (heel or toe down), or None."""
+    if contacts is None:
+        return None
+    c = np.asarray(contacts, dtype=bool)
+    if c.shape != (T, 4):
+        raise ValueError(f"foot contacts must be ({T}, 4) bool (left heel, left toe, right heel, right toe), "
+                         f"got {c.shape}")
+    return c[:, 0::2] | c[:, 1::2]
+
+
 def _check_size(size) -> int:
     """Image side in pixels (64..8192), rounded up to an even number."""
     size = int(size)
@@ -80,8 +92,9 @@ class _Painter:
     ``rgb(i)`` -> the same frame as an RGB image."""
 
     def __init__(self, joints, size: int = 960, title: str = "", fps: float = 30.0, trajectory=None,
-                 camera: Camera | None = None, antialias: bool = True, show_time: bool = True):
+                 camera: Camera | None = None, antialias: bool = True, show_time: bool = True, contacts=None):
         joints = _check_joints(joints)
+        self.planted = _check_contacts(contacts, len(joints))  # (T, 2) per foot, or None
         self.size = _check_size(size)
         self.fps = _check_fps(fps)
         self.antialias = bool(antialias)
@@ -91,6 +104,7 @@ class _Painter:
         self.hw_bone = max(0.5, BONE_WIDTH * k / 2)
         self.hw_grid = max(0.5, GRID_WIDTH * k / 2)
         self.hw_path = max(0.5, PATH_WIDTH * k / 2)
+        self.hw_mark = max(1.0, MARK_WIDTH * k / 2)
         self.canvas = _Canvas(self.size)
         self.show_time = show_time
         self.label = _GlyphLine(_font(max(10, round(self.size * 0.022))))
@@ -121,7 +135,8 @@ class _Painter:
         """Frame ``i`` as (size, size) uint8 palette indices.
 
         Onto a copy of the static background, in order: grid, root path (still to come, then
-        travelled), shadow, the five chains far to near, the time. Each layer's pixels come
+        travelled), shadow, a mark under each planted foot (heel to toe, when contacts are
+        given), the five chains far to near, the time. Each layer's pixels come
         from ``_segment_pixels`` and are blended through the palette's blend table.
         """
         s, size, aa, cv = self.scene, self.size, self.antialias, self.canvas
@@ -134,6 +149,8 @@ class _Painter:
         cv.lay(img, flat[~travelled], alpha[~travelled], _ink(PATH_AHEAD))
         cv.lay(img, flat[travelled], alpha[travelled], _ink(PATH_DONE))
         cv.lay(img, *_segment_pixels(s.shadow_seg[i], self.hw_bone, size, aa)[:2], _ink(SHADOW))
+        if self.planted is not None and self.planted[i].any():  # a mark under each planted foot
+            cv.lay(img, *_segment_pixels(s.foot_seg[i][self.planted[i]], self.hw_mark, size, aa)[:2], _ink(MARK))
         colour_flat = flat
         flat, alpha, which = _segment_pixels(s.bone_seg[i], self.hw_bone, size, aa, with_ids=True)
         chain = s.bone_chain[which]
@@ -166,9 +183,10 @@ class _Painter:
 
 def render_frame(joints, index: int = 0, size: int = 960, title: str = "", fps: float = 30.0,
                  trajectory=None, camera: Camera | None = None, antialias: bool = True,
-                 show_time: bool = True) -> np.ndarray:
-    """One preview frame as an (size, size, 3) uint8 RGB array (``index`` counts from 0)."""
-    p = _Painter(joints, size, title, fps, trajectory, camera, antialias, show_time)
+                 show_time: bool = True, contacts=None) -> np.ndarray:
+    """One preview frame as an (size, size, 3) uint8 RGB array (``index`` counts from 0);
+    ``contacts`` (T, 4) bool marks planted feet."""
+    p = _Painter(joints, size, title, fps, trajectory, camera, antialias, show_time, contacts)
     if not -len(p) <= index < len(p):
         raise IndexError(f"frame {index} out of range for a motion of {len(p)} frames")
     return np.asarray(p.rgb(index % len(p)))

@@ -113,6 +113,9 @@ class _Scene:
         shadow_cam = self._cam(shadow)
         self.bone_seg = self._segments(joints_cam[:, parent], joints_cam[:, child])     # (T, B, 4)
         self.shadow_seg = self._segments(shadow_cam[:, parent], shadow_cam[:, child])   # (T, B, 4)
+        # each foot's print on the floor, a little beyond heel (ankle) and toe (ball): left, right
+        heel, toe = shadow[:, [7, 8]], shadow[:, [10, 11]]
+        self.foot_seg = self._segments(self._cam(heel - 0.4 * (toe - heel)), self._cam(toe + 0.4 * (toe - heel)))
         chain_depth = np.stack([joints_cam[:, list(c), 2].mean(axis=1) for c in KINEMATIC_CHAINS], axis=1)
         self.chain_order = np.argsort(-chain_depth, axis=1)              # (T, 5) far chains first
 

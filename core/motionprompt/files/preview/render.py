@@ -72,32 +72,33 @@ def _quiet_stop(thread: _EncoderThread) -> None:
 
 
 def render_gif(joints, path, title: str = "", fps: float = 30.0, size: int = 960, trajectory=None,
-               camera: Camera | None = None, antialias: bool = True, progress=None) -> Path:
+               camera: Camera | None = None, antialias: bool = True, progress=None, contacts=None) -> Path:
     """Write an animated GIF preview of joint positions (T, 22, 3) metres Y up to ``path``.
 
     Frame delays are in 1/100 s (the GIF unit); their running sum stays within 1/200 s of the
     true times, so T frames last T / fps seconds. ``progress(done, total)`` is called after
-    each frame. Returns ``path``.
+    each frame; ``contacts`` (T, 4) bool (``body.contacts.CONTACT_POINTS``) marks planted feet.
+    Returns ``path``.
     """
-    painter = _Painter(joints, size, title, fps, trajectory, camera, antialias)
+    painter = _Painter(joints, size, title, fps, trajectory, camera, antialias, contacts=contacts)
     _stream(painter, gif_path=path, title=title, progress=progress)
     return Path(path)
 
 
 def render_mp4(joints, path, title: str = "", fps: float = 30.0, size: int = 960, trajectory=None,
                camera: Camera | None = None, antialias: bool = True, crf: int = 23,
-               preset: str = "ultrafast", progress=None) -> Path:
+               preset: str = "ultrafast", progress=None, contacts=None) -> Path:
     """Write an H.264 MP4 preview (yuv420p, even size) of joints (T, 22, 3) to ``path``."""
-    painter = _Painter(joints, size, title, fps, trajectory, camera, antialias)
+    painter = _Painter(joints, size, title, fps, trajectory, camera, antialias, contacts=contacts)
     _stream(painter, mp4_path=path, title=title, crf=crf, preset=preset, progress=progress)
     return Path(path)
 
 
 def render_gif_and_mp4(joints, gif_path, mp4_path, title: str = "", fps: float = 30.0, size: int = 960,
                        trajectory=None, camera: Camera | None = None, antialias: bool = True, crf: int = 23,
-                       preset: str = "ultrafast", progress=None) -> tuple[Path, Path]:
+                       preset: str = "ultrafast", progress=None, contacts=None) -> tuple[Path, Path]:
     """Write the GIF and the MP4 from one pass over the frames (each frame is drawn once)."""
-    painter = _Painter(joints, size, title, fps, trajectory, camera, antialias)
+    painter = _Painter(joints, size, title, fps, trajectory, camera, antialias, contacts=contacts)
     _stream(painter, gif_path=gif_path, mp4_path=mp4_path, title=title, crf=crf, preset=preset, progress=progress)
     return Path(gif_path), Path(mp4_path)
 
@@ -110,10 +111,10 @@ def contact_sheet_frames(num_frames: int, count: int) -> np.ndarray:
 
 def render_contact_sheet(joints, path, title: str = "", fps: float = 30.0, tile: int = 320, count: int = 8,
                          columns: int = 4, trajectory=None, camera: Camera | None = None,
-                         antialias: bool = True) -> Path:
+                         antialias: bool = True, contacts=None) -> Path:
     """Write a PNG of ``count`` key frames side by side (``columns`` per row, ``tile`` pixels each),
     every tile labelled with its time, the prompt as title above. Returns ``path``."""
-    painter = _Painter(joints, tile, "", fps, trajectory, camera, antialias)
+    painter = _Painter(joints, tile, "", fps, trajectory, camera, antialias, contacts=contacts)
     keys = contact_sheet_frames(len(painter), count)
     columns = max(1, min(int(columns), len(keys)))
     rows = math.ceil(len(keys) / columns)

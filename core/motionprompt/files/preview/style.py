@@ -13,6 +13,7 @@ SHADOW = (186, 186, 186)
 PATH_DONE = (232, 128, 16)   # root trajectory already travelled
 PATH_AHEAD = (244, 204, 156)  # root trajectory still to come
 TEXT = (32, 32, 32)
+MARK = TEXT  # under a planted foot (an ink already in the palette)
 
 GRID_STEP = 0.5     # metres between grid lines
 FLOOR_HALF = 2.5    # metres: the floor patch is a square of side 2 * FLOOR_HALF around the root
@@ -20,3 +21,4 @@ REFERENCE_SIZE = 960  # line widths below are in pixels at this image size
 BONE_WIDTH = 5.0
 GRID_WIDTH = 1.5
 PATH_WIDTH = 3.0
+MARK_WIDTH = 14.0
