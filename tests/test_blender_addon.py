@@ -736,17 +736,23 @@ def test_continue_from_playhead_keeps_the_take_up_to_the_playhead(addon):
     assert len(history.history(obj)) == n
 
 
+def _a_take(addon, seconds: float):
+    """A generated take of ``seconds``: (its armature, the action, its first and last frame)."""
+    addon.seconds = seconds
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    obj = bpy.context.active_object
+    first = obj.animation_data.action
+    a, b = (int(v) for v in first.frame_range)
+    return obj, first, a, b
+
+
 @pytest.mark.parametrize("op", ["continue_take", "inbetween"])
 def test_from_playhead_as_an_nla_strip(addon, op):
     """place="STRIP": the new motion alone (not the given part again) keyed as an action whose
     strip follows the take's own, cut at the playhead, on one unmuted NLA track; the armature
     plays the take's keys up to the playhead and then the same motion a new take gets (the
     same request keyed as a take, compared frame by frame)."""
-    addon.seconds = 2.0
-    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
-    obj = bpy.context.active_object
-    first = obj.animation_data.action
-    a, b = (int(v) for v in first.frame_range)
+    obj, first, a, b = _a_take(addon, 2.0)
     scene = bpy.context.scene
     names = ["pelvis", "left_knee", "right_wrist"]
     before = np.array([world_heads(obj, names, f) for f in range(a, a + 11)])
@@ -782,11 +788,7 @@ def test_inbetween_to_the_next_marker(addon):
     """In-between to Next Marker: a new take, the old one's keys up to the playhead, then
     motion that reaches the old take's own pose on the marker's frame; no marker past the take
     is an error naming it."""
-    addon.seconds = 2.0
-    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
-    obj = bpy.context.active_object
-    first = obj.animation_data.action
-    a, b = (int(v) for v in first.frame_range)
+    obj, first, a, b = _a_take(addon, 2.0)
     scene = bpy.context.scene
     names = ["pelvis", "left_knee", "right_wrist"]
     start = [world_heads(obj, names, f) for f in range(a, a + 11)]
