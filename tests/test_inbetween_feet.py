@@ -12,7 +12,7 @@ import pytest
 from motionprompt.body.motion import Motion
 from motionprompt.body.skeleton import PARENTS
 from motionprompt.body.splice import blend_to_pose
-from motionprompt.postprocess.feet import CONTACT_POINTS, foot_contacts, plant_into_pose
+from motionprompt.postprocess.feet import foot_contacts, plant_into_pose
 
 B = 15
 FOOT_POINTS = (7, 10, 8, 11)  # left ankle, left toe, right ankle, right toe: per CONTACT_POINTS
@@ -111,6 +111,6 @@ def test_plant_off_is_the_blend_and_bad_modes_fail():
     off = plant_into_pose(candidate, pose, B, mode="off")
     np.testing.assert_array_equal(off.rotations, blend_to_pose(candidate, pose, B).rotations)
     held = plant_into_pose(candidate, pose, B)
-    assert set(held.meta["planted"]) == {CONTACT_POINTS[1], CONTACT_POINTS[3]}
+    assert set(held.meta["planted"]) == {"left", "right"} and sum(held.meta["planted"].values()) > 0
     with pytest.raises(ValueError, match="foot lock"):
         plant_into_pose(candidate, pose, B, mode="glue")

@@ -13,6 +13,9 @@ two plants the offset glides from one to the next over the swing (no snap at lif
 eases in before the first and out after the last over ``blend`` frames; the pelvis is lowered
 only where a leg cannot reach. Bone
 lengths never change (only rotations and the root move).
+
+``plant_into_pose`` is the same leg solve for an in-between's end: the blend into the target
+pose with the standing feet held where they stand instead of sliding with it.
 """
 
 from __future__ import annotations
@@ -180,8 +183,8 @@ def _reach(motion: Motion, fk: tuple, goals: list, blend: int, soft: bool = True
     so that its ankle reaches ``goals[side]`` (T, 3), the foot keeping its world rotation; the
     pelvis lowered only where a leg cannot reach, eased over ``blend`` frames. ``soft``: a
     nearly straight leg reaches its goal softly (``_soft_reach``). ``hold``: (T,) 0..1, how much
-    of the pelvis drop a frame takes (0: none, so a frame whose goals are its own ankles is
-    left as it is)."""
+    of the pelvis drop and of the soft reach a frame takes (0: none, so a frame whose goals are
+    its own ankles is left as it is)."""
     offsets = np.asarray(motion.rest_offsets())
     rotations, root = motion.rotations, motion.root_translation.copy()
     P, G = fk
@@ -251,7 +254,8 @@ def plant_into_pose(motion: Motion, pose: Motion, frames: int = 15, mode: str = 
         frames: the blend's length; mode: "toes" or "feet" (``LOCK_MODES``; "off": the blend alone).
         contacts: (T, 4) bool of ``CONTACT_POINTS``, default ``foot_contacts(motion)``.
     Returns:
-        T frames; ``meta["planted"]``: the window's planted frames per contact point.
+        T frames; ``meta["planted"]``: how many of the window's frames each foot ("left",
+        "right") was held on.
     """
     if mode not in LOCK_MODES:
         raise ValueError(f"foot lock mode {mode!r}: use one of {', '.join(LOCK_MODES)}")
@@ -283,7 +287,7 @@ def plant_into_pose(motion: Motion, pose: Motion, frames: int = 15, mode: str = 
         off[[0, -1]] = 0.0
         c = np.stack([np.interp(np.arange(N), idx, off[:, d]) for d in range(3)], axis=1)
         goals.append(P[:, ankle] + c)
-        planted_frames[CONTACT_POINTS[toe_k]] = int(planted.sum())
+        planted_frames[("left", "right")[side]] = int(planted.sum())
     u = np.clip(np.minimum(np.arange(N), N - 1 - np.arange(N)) / 3.0, 0.0, 1.0)
     hold = u * u * (3.0 - 2.0 * u)  # no pelvis drop on the first and last frames, eased in 3
     solved = _reach(sub, (P, sub.global_rotations()), goals, blend=4, hold=hold)
