@@ -94,8 +94,9 @@ def report_level(state: str, message: str | None) -> set:
 def continue_take(context, inbetween: bool = False) -> dict:
     """The active armature's take up to the playhead, written for the worker.
 
-    Returns ``onto`` (the armature), ``continue_from`` ("MOTION.npy:FRAME"), ``anchor`` (the
-    take's first pelvis position) and, for an in-between, ``to_pose`` (the same file at the
+    Returns ``onto`` (the armature), ``take`` (its action), ``given`` (the take's motion frames
+    up to the playhead, its own included), ``continue_from`` ("MOTION.npy:FRAME"), ``anchor``
+    (the take's first pelvis position) and, for an in-between, ``to_pose`` (the same file at the
     first timeline marker after the playhead, else the scene's last frame) and ``seconds``
     (from the playhead to it). ValueError naming the take and its frames when the playhead (or
     the target) is outside it."""
@@ -115,7 +116,7 @@ def continue_take(context, inbetween: bool = False) -> dict:
     if not 2 <= keep <= motion.num_frames:
         raise ValueError(f"the playhead (frame {scene.frame_current}) is outside take {action.name!r} "
                          f"(frames {first}-{last}); move it into the take")
-    out = {"onto": obj, "anchor": motion.root_translation[0].copy()}
+    out = {"onto": obj, "anchor": motion.root_translation[0].copy(), "take": action, "given": keep}
     if inbetween:
         later = sorted(m.frame for m in scene.timeline_markers if m.frame > scene.frame_current)
         end = later[0] if later else scene.frame_end
@@ -135,10 +136,11 @@ def continue_take(context, inbetween: bool = False) -> dict:
     return out
 
 
-def handle_replies(context, replies: list[dict], model: str, onto=None, anchor=None) -> tuple[str, str | None]:
+def handle_replies(context, replies: list[dict], model: str, onto=None, anchor=None,
+                   strip: dict | None = None) -> tuple[str, str | None]:
     """Apply replies on the main thread (keyed onto ``onto`` when given, else the target
-    setting's armature; ``anchor``: see ``results.apply_motion_files``); returns (state, message): state "running", "done", "cancelled" or
-    "error"."""
+    setting's armature; ``anchor``, ``strip``: see ``results.apply_motion_files``); returns
+    (state, message): state "running", "done", "cancelled" or "error"."""
     s = _settings(context)
     state, message = "running", None
     for r in replies:
@@ -147,7 +149,8 @@ def handle_replies(context, replies: list[dict], model: str, onto=None, anchor=N
             s.progress = r["step"] / max(r["total"], 1)
             s.status = f"step {r['step']}/{r['total']}"
         elif kind == "result":
-            actions = results.apply_motion_files(context, r["motions"], s, model=model, onto=onto, anchor=anchor)
+            actions = results.apply_motion_files(context, r["motions"], s, model=model, onto=onto, anchor=anchor,
+                                                 strip=strip)
             state, message = "done", keyed_message(
                 f"{len(actions)} motion(s) keyed in {r.get('seconds', 0):.1f} s", actions)
             warns = result_warnings(r)
@@ -173,12 +176,13 @@ class _Generation:
     _model = ""
     _onto = None
     _anchor = None
+    _strip = None
 
     def _request(self, context):
         """The request to run (the target checked first); sets ``_onto`` (the armature keyed
-        onto) and ``_anchor`` (see ``handle_replies``)."""
+        onto), ``_anchor`` and ``_strip`` (see ``handle_replies``)."""
         check_target(context)
-        self._onto = self._anchor = None
+        self._onto = self._anchor = self._strip = None
         return generation_request(context)
 
     def execute(self, context):
@@ -192,7 +196,8 @@ class _Generation:
                 s.progress, s.status = step / max(total, 1), f"step {step}/{total}"
 
             reply = be.run_sync(request_, progress=progress)  # BusyError when busy
-            state, message = handle_replies(context, [reply], model, onto=self._onto, anchor=self._anchor)
+            state, message = handle_replies(context, [reply], model, onto=self._onto, anchor=self._anchor,
+                                            strip=self._strip)
         except (backend.GenerationError, backend.BusyError, backend.WorkerError, ValueError, OSError) as e:
             s.running, s.status = False, str(e).splitlines()[0]
             self.report({"ERROR"}, str(e))
@@ -226,7 +231,7 @@ class _Generation:
             return {"PASS_THROUGH"}
         try:
             state, message = handle_replies(context, self._backend.poll(), self._model, onto=self._onto,
-                                            anchor=self._anchor)
+                                            anchor=self._anchor, strip=self._strip)
         except Exception as e:  # noqa: BLE001 - applying failed: report, stop the modal
             state, message = "error", f"{type(e).__name__}: {e}"
             _settings(context).running = False
@@ -251,7 +256,8 @@ class MOTIONPROMPT_OT_generate(_Generation, bpy.types.Operator):
 
 class _FromTake(_Generation):
     """Generation that starts from the active take (``continue_take``): keyed onto its armature,
-    its given part where the take's is."""
+    its given part where the take's is; a new take, or (``place`` "STRIP") a strip after the
+    take's own (``results.play_after``)."""
 
     inbetween = False
 
@@ -262,6 +268,8 @@ class _FromTake(_Generation):
     def _request(self, context):
         take = continue_take(context, inbetween=self.inbetween)
         self._onto, self._anchor = take["onto"], take["anchor"]
+        self._strip = None if self.place == "TAKE" else {"take": take["take"], "given": take["given"],
+                                                         "frame": context.scene.frame_current}
         return generation_request(context, continue_from=take["continue_from"], to_pose=take.get("to_pose"),
                                   seconds=take.get("seconds"))
 
@@ -273,6 +281,7 @@ class MOTIONPROMPT_OT_continue_take(_FromTake, bpy.types.Operator):
     bl_idname = "motionprompt.continue_take"
     bl_label = "Continue from Playhead"
     bl_options = {"REGISTER", "UNDO"}
+    place: bpy.props.EnumProperty(name="Result", items=properties.PLACES, default="TAKE")
 
 
 class MOTIONPROMPT_OT_inbetween(_FromTake, bpy.types.Operator):
@@ -284,6 +293,7 @@ class MOTIONPROMPT_OT_inbetween(_FromTake, bpy.types.Operator):
     bl_label = "In-between to Next Marker"
     bl_options = {"REGISTER", "UNDO"}
     inbetween = True
+    place: bpy.props.EnumProperty(name="Result", items=properties.PLACES, default="TAKE")
 
 
 class MOTIONPROMPT_OT_cancel(bpy.types.Operator):

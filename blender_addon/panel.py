@@ -48,8 +48,9 @@ class MOTIONPROMPT_PT_generate(_MotionPanel, bpy.types.Panel):
         else:
             layout.operator("motionprompt.generate", icon="PLAY")
             row = layout.row(align=True)
-            row.operator("motionprompt.continue_take", icon="FF")
-            row.operator("motionprompt.inbetween", icon="IPO_EASE_IN_OUT")
+            row.operator("motionprompt.continue_take", icon="FF").place = s.continue_place
+            row.operator("motionprompt.inbetween", icon="IPO_EASE_IN_OUT").place = s.continue_place
+            layout.prop(s, "continue_place")
             if s.status:
                 layout.label(text=s.status)
 

@@ -49,6 +49,11 @@ FBX_PRESETS = [("unity", "Unity", "Metres, upright with zero root rotation"),
                ("blender", "Blender", "As is")]
 
 
+#: Where Continue from Playhead / In-between put their result (the panel's setting, the operators' ``place``).
+PLACES = [("TAKE", "New take", "A new take: the take up to the playhead, then the new motion"),
+          ("STRIP", "NLA strip", "The new motion alone, as an NLA strip after the playhead; the take plays up to it")]
+
+
 class MotionPromptSettings(bpy.types.PropertyGroup):
     prompt: bpy.props.StringProperty(name="Prompt", default="a person walks forward, then waves with the right hand",
                                      description="What the character should do. Separate actions with commas, "
@@ -99,6 +104,8 @@ class MotionPromptSettings(bpy.types.PropertyGroup):
     body_only: bpy.props.BoolProperty(name="Body bones only", default=False,
                                       description="New armatures with the 22 body bones only")
     frame_start: bpy.props.IntProperty(name="Frame start", default=1)
+    continue_place: bpy.props.EnumProperty(name="From playhead", items=PLACES, default="TAKE",
+                                           description="Where Continue / In-between put their motion")
     fps_mode: bpy.props.EnumProperty(
         name="Frame rate", default="SET_SCENE",
         items=[("SET_SCENE", "Set scene to 30 fps", "The scene takes the motion's frame rate"),

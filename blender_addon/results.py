@@ -11,10 +11,10 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from . import armature, backend, curves, history, keys, properties
+from . import armature, backend, compat, curves, history, keys, properties
 from .core import postprocess, skeleton, smplx_body
 
-__all__ = ["rest_offsets_for", "post_process", "apply_motion_files", "BONE_MAP_PROP", "CONTACTS_PROP"]
+__all__ = ["rest_offsets_for", "post_process", "apply_motion_files", "play_after", "BONE_MAP_PROP", "CONTACTS_PROP"]
 
 #: Custom property on actions keyed onto a selected armature: the coverage line of their bone map.
 BONE_MAP_PROP = "motionprompt_bone_map"
@@ -56,7 +56,8 @@ def post_process(settings, scene, armature_obj=None):
                                    loop=float(settings.loop_seconds) if settings.loop else None)
 
 
-def apply_motion_files(context, items: list[dict], settings, model: str = "", onto=None, anchor=None) -> list:
+def apply_motion_files(context, items: list[dict], settings, model: str = "", onto=None, anchor=None,
+                       strip: dict | None = None) -> list:
     """Key the motions described by ``items`` (worker result entries: prompt, seed, fps, and
     either ``motion``, the ``Motion`` itself (in-process results), or ``path``, a motion file
     (the worker process, loaded files)).
@@ -71,6 +72,10 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "", on
     starts where its take does: motion files re-anchor heights at their lowest joint).
     ``onto``: an armature to key onto whatever the target setting (the Cleanup button's). A path
     curve is read relative to the target armature (a new one stands at the world origin).
+    ``strip``: a continuation kept as an NLA strip instead of a new take, ``{"take": the action
+    continued, "given": the motion frames it gives (the playhead's included), "frame": the
+    playhead}``: each action holds only the new frames, keyed from the frame after the playhead,
+    and the first is played after the take (``play_after``).
     Returns the actions.
     """
     scene = context.scene
@@ -99,23 +104,47 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "", on
         obj.select_set(True)
         context.view_layer.objects.active = obj
     actions = []
+    frame_start = settings.frame_start if strip is None else int(strip["frame"]) + 1
     for m, it in zip(motions, items):
+        if strip is not None:  # the given part is the take's own: not keyed again
+            m = m.frames(int(strip["given"]), m.num_frames)
         keyed = postprocess.apply(m, post)
         name = (m.prompt or (Path(it["path"]).stem if it.get("path") else "") or "motion")[:55]
-        action = keys.apply_motion(obj, keyed, name=name, frame_start=settings.frame_start,
+        action = keys.apply_motion(obj, keyed, name=name, frame_start=frame_start,
                                    root_motion="root" if settings.root_motion == "root" else "pelvis", scene=scene,
                                    set_scene_fps=settings.fps_mode == "SET_SCENE", bone_map=bone_map)
         if bone_map is not None:
             action[BONE_MAP_PROP] = properties.coverage_line(bone_map)
-        keys.mark_segments(action, keyed.meta.get("segments") or [], keyed.fps, settings.frame_start)
+        keys.mark_segments(action, keyed.meta.get("segments") or [], keyed.fps, frame_start)
         if keyed.meta.get("contacts") is not None:
             action[CONTACTS_PROP] = json.dumps(keyed.meta["contacts"])
         history.record(obj, action, {
             "prompt": m.prompt, "seed": m.seed, "model": str(m.source or model),
             "file": str(it["path"]) if it.get("path") else None,
             "fps": float(m.fps), "temperature": float(settings.temperature), "top_k": int(settings.top_k),
-            "seconds": float(m.duration), "frame_start": int(settings.frame_start)}, motion=m)
+            "seconds": float(m.duration), "frame_start": int(frame_start)}, motion=m)
         actions.append(action)
+    if strip is not None:
+        play_after(obj, strip["take"], actions[0], int(strip["frame"]), scene)
+        return actions
     history.activate(obj, actions[0])
     keys.set_frame_range(scene, actions[0])
     return actions
+
+
+def play_after(obj, take, action, frame: int, scene) -> None:
+    """``obj`` plays, on a new NLA track, ``take`` up to ``frame`` then ``action`` (keyed from
+    ``frame + 1`` on) as two strips; the active action is cleared so the track plays (a take
+    activated from the history plays over it again). The scene's range covers both."""
+    ad = obj.animation_data
+    first = int(round(take.frame_range[0]))
+    track = ad.nla_tracks.new()
+    track.name = f"{take.name} + {action.name}"[:63]
+    before = track.strips.new(take.name, first, take)
+    compat.assign_strip_slot(before, take)
+    if frame < before.action_frame_end:
+        before.action_frame_end = frame  # the take's strip ends at the playhead
+    after = track.strips.new(action.name, frame + 1, action)
+    compat.assign_strip_slot(after, action)
+    ad.action = None
+    scene.frame_start, scene.frame_end = first, int(round(after.frame_end))

@@ -66,9 +66,9 @@ class FakeGenerator:
                                root_translation=np.concatenate([m.root_translation[:1], m.root_translation]))
                 m = splice(context, join, 1)  # then T new frames, as the real generator makes
             if target is not None:  # ends in the pose, as the real generator's in-between does
-                from motionprompt.body.splice import blend_to_pose
+                from motionprompt.postprocess.feet import plant_into_pose
 
-                m = blend_to_pose(m, target)
+                m = plant_into_pose(m, target)
             out.append(m)
         return out
 

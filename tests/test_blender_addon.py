@@ -202,7 +202,7 @@ def test_modal_polls_replies_applies_on_main_thread_and_escape_cancels(addon, mo
     monkeypatch.setenv("FAKE_STEP_SECONDS", "0.03" if escape else "0.002")
     be = backend.get_backend("WORKER", "demo", "cpu")
     reports = []
-    op = SimpleNamespace(_backend=be, _model="demo", _timer=None, _onto=None, _anchor=None,
+    op = SimpleNamespace(_backend=be, _model="demo", _timer=None, _onto=None, _anchor=None, _strip=None,
                          report=lambda kind, msg: reports.append(msg))
     be.submit(generation_request(bpy.context))
     modal = MOTIONPROMPT_OT_generate.modal
@@ -736,15 +736,59 @@ def test_continue_from_playhead_keeps_the_take_up_to_the_playhead(addon):
     assert len(history.history(obj)) == n
 
 
-def test_inbetween_to_the_next_marker(addon):
-    """In-between to Next Marker: a new take, the old one's keys up to the playhead, then
-    motion that reaches the old take's own pose on the marker's frame; no marker past the take
-    is an error naming it."""
-    addon.seconds = 2.0
+def _a_take(addon, seconds: float):
+    """A generated take of ``seconds``: (its armature, the action, its first and last frame)."""
+    addon.seconds = seconds
     assert bpy.ops.motionprompt.generate() == {"FINISHED"}
     obj = bpy.context.active_object
     first = obj.animation_data.action
     a, b = (int(v) for v in first.frame_range)
+    return obj, first, a, b
+
+
+@pytest.mark.parametrize("op", ["continue_take", "inbetween"])
+def test_from_playhead_as_an_nla_strip(addon, op):
+    """place="STRIP": the new motion alone (not the given part again) keyed as an action whose
+    strip follows the take's own, cut at the playhead, on one unmuted NLA track; the armature
+    plays the take's keys up to the playhead and then the same motion a new take gets (the
+    same request keyed as a take, compared frame by frame)."""
+    obj, first, a, b = _a_take(addon, 2.0)
+    scene = bpy.context.scene
+    names = ["pelvis", "left_knee", "right_wrist"]
+    before = np.array([world_heads(obj, names, f) for f in range(a, a + 11)])
+    if op == "inbetween":
+        scene.timeline_markers.new("arrive", frame=a + 40)
+    addon.seconds = 1.0
+    scene.frame_set(a + 10)
+    assert getattr(bpy.ops.motionprompt, op)() == {"FINISHED"}  # the default: a new take
+    take = obj.animation_data.action
+    a2, b2 = (int(v) for v in take.frame_range)
+    as_take = np.array([world_heads(obj, names, f) for f in range(a + 11, b2 + 1)])
+    history.activate(obj, first)
+    scene.frame_set(a + 10)
+    tracks = len(obj.animation_data.nla_tracks)
+    assert getattr(bpy.ops.motionprompt, op)(place="STRIP") == {"FINISHED"}
+    ad = obj.animation_data
+    assert ad.action is None and len(ad.nla_tracks) == tracks + 2  # its history track, and the one that plays
+    track = ad.nla_tracks[-1]
+    assert not track.mute
+    old, new = list(track.strips)
+    assert old.action == first and (int(old.frame_start), int(old.frame_end)) == (a, a + 10)
+    assert int(new.frame_start) == a + 11 and tuple(int(v) for v in new.action.frame_range) == (a + 11, b2)
+    assert new.action in history.history(obj) and new.action != take
+    assert (scene.frame_start, scene.frame_end) == (a, b2)
+    np.testing.assert_allclose(np.array([world_heads(obj, names, f) for f in range(a, a + 11)]), before, atol=1e-6)
+    as_strip = np.array([world_heads(obj, names, f) for f in range(a + 11, b2 + 1)])
+    np.testing.assert_allclose(as_strip, as_take, atol=2e-4)
+    for m in list(scene.timeline_markers):
+        scene.timeline_markers.remove(m)
+
+
+def test_inbetween_to_the_next_marker(addon):
+    """In-between to Next Marker: a new take, the old one's keys up to the playhead, then
+    motion that reaches the old take's own pose on the marker's frame; no marker past the take
+    is an error naming it."""
+    obj, first, a, b = _a_take(addon, 2.0)
     scene = bpy.context.scene
     names = ["pelvis", "left_knee", "right_wrist"]
     start = [world_heads(obj, names, f) for f in range(a, a + 11)]

@@ -4,9 +4,11 @@ A motion generated after given frames (a prefix of motion tokens) comes out of t
 anchored at its own frame 0 (at the origin, facing +Z), and its copy of the given part is only
 the VQ-VAE's reconstruction. ``splice`` keeps the given motion exactly, turns and moves the new
 part rigidly (a yaw about +Y and a floor-plane shift) so that its frame before the new ones
-stands where the given motion's last frame stands and faces its way, then crossfades the
-remaining pose difference (every local rotation, the root's tilt and the pelvis height) out
-over ``blend`` frames, so the first new frame continues the last given one.
+stands where the given motion's last frame stands and faces its way, then carries the
+remaining pose difference (every local rotation, the root's tilt and the pelvis height) and the
+difference of the two motions' speeds at the join into the new frames, decaying over ``blend``
+frames (an inertial blend), so the first new frame goes on from the last given one at its own
+speed.
 SMPL-X axes: metres, +Y up, the floor is (x, z).
 """
 
@@ -38,15 +40,41 @@ def align(motion: Motion, frame: int, rotation: np.ndarray, position: np.ndarray
     return motion.with_(rotations=rotations, root_translation=root)
 
 
-def splice(given: Motion, generated: Motion, start: int, blend: int = 6) -> Motion:
+def _inv(R: np.ndarray) -> np.ndarray:
+    """The inverses (transposes) of rotation matrices (..., 3, 3)."""
+    return np.swapaxes(R, -1, -2)
+
+
+def _inertia(k: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) each, the weights of an offset and of its rate at frames ``k`` (N,) for a quintic
+    that starts from both at k = 0 (offset x0, rate v0 per frame, no curvature) and reaches
+    nothing, at rest, at k = ``frames``: x0 (1 - s)^3 (1 + 3 s + 6 s^2) + v0 k (1 - s)^3 (1 + 3 s),
+    s = k / frames (zero past it)."""
+    if frames <= 0:
+        return np.zeros_like(k), np.zeros_like(k)
+    s = np.clip(k / frames, 0.0, 1.0)
+    fade = (1.0 - s) ** 3
+    return fade * (1.0 + 3.0 * s + 6.0 * s * s), np.where(s < 1.0, k * fade * (1.0 + 3.0 * s), 0.0)
+
+
+def splice(given: Motion, generated: Motion, start: int, blend: int = 10) -> Motion:
     """``given`` followed by ``generated``'s frames from ``start`` on.
+
+    The first new frame is the last given pose carried on one frame at its own rates (each
+    local rotation, the root's included, turned again by its last turn; the pelvis moved again
+    by its last step). What the generated frame there lacks of it (a world-left rotation
+    vector per joint, and a pelvis offset) and the rate of that difference (the two motions'
+    different speeds) decay to nothing over ``blend`` frames (``_inertia``, an inertial blend),
+    after which the generated motion is back unchanged. The generated frames nearest the join
+    are not trusted for speed: a decoder's boundary between given and new tokens bends there.
 
     Args:
         given: the motion continued (T0 frames), kept exactly.
         generated: a motion whose frame ``start - 1`` corresponds to ``given``'s last frame
             (its frames before are its version of the given part).
         start: first new frame of ``generated`` (1 <= start < its length).
-        blend: frames over which the pose difference at the join fades out.
+        blend: frames over which the difference at the join decays (0: none, the generated
+            frames put on as they are, moved rigidly).
     Returns:
         T0 + (len(generated) - start) frames at ``given``'s frame rate and skeleton; ``meta``
         is ``generated``'s with ``continued`` = {"frames": T0, "seconds": T0 / fps}.
@@ -57,15 +85,21 @@ def splice(given: Motion, generated: Motion, start: int, blend: int = 6) -> Moti
     moved = align(generated, start - 1, given.rotations[-1, 0], given.root_translation[-1])
     R_new = moved.rotations[start:]
     c_new = moved.root_translation[start:]
-    # what the generated join frame lacks of the given last pose, eased out over the new frames
-    R_join = moved.rotations[start - 1]
-    delta = matrix_to_axis_angle(given.rotations[-1] @ np.swapaxes(R_join, -1, -2))  # (22, 3) world-left
-    k = np.arange(1, len(R_new) + 1, dtype=np.float64)
-    u = np.clip(k / (blend + 1), 0.0, 1.0)
-    w = 1.0 - u * u * (3.0 - 2.0 * u)  # (N,) 1 -> 0
-    R_new = axis_angle_to_matrix(w[:, None, None] * delta[None]) @ R_new
-    dh = given.root_translation[-1] - moved.root_translation[start - 1]  # only the height differs
-    c_new = c_new + w[:, None] * dh[None]
+    # what the generated join frame lacks of the given last pose, and what its next frame lacks
+    # of the given pose carried on one frame at its own rates
+    R_join, c_join = moved.rotations[start - 1], moved.root_translation[start - 1]
+    R_last, c_last = given.rotations[-1], given.root_translation[-1]
+    R_prev, c_prev = (given.rotations[-2], given.root_translation[-2]) if T0 > 1 else (R_last, c_last)
+    delta = matrix_to_axis_angle(R_last @ _inv(R_join))  # (22, 3) world-left
+    R_on = R_last @ _inv(R_prev) @ R_last
+    rate = matrix_to_axis_angle(R_on @ _inv(R_new[0])) - delta  # (22, 3) per frame
+    dc = c_last - c_join  # (3,) only the height differs
+    dv = (2 * c_last - c_prev - c_new[0]) - dc
+    # the offset decays from the first new frame, which is the given pose carried on exactly
+    # (between the join and it the offset changes at its rate, so it bends nowhere)
+    wx, wv = _inertia(np.arange(len(R_new), dtype=np.float64), blend)
+    R_new = axis_angle_to_matrix(wx[:, None, None] * (delta + rate)[None] + wv[:, None, None] * rate[None]) @ R_new
+    c_new = c_new + wx[:, None] * (dc + dv)[None] + wv[:, None] * dv[None]
     meta = {**generated.meta, "continued": {"frames": int(T0), "seconds": round(T0 / given.fps, 4)}}
     return Motion(np.concatenate([given.rotations, R_new]), np.concatenate([given.root_translation, c_new]),
                   fps=given.fps, prompt=generated.prompt, seed=generated.seed, source=generated.source,

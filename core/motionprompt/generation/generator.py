@@ -42,7 +42,8 @@ import torch
 
 from ..body import rep272
 from ..body.motion import Motion
-from ..body.splice import align, blend_to_pose, pose_distance, splice
+from ..body.splice import align, pose_distance, splice
+from ..postprocess.feet import plant_into_pose
 from ..models.checkpoints import load_prefix_lm, load_vqvae
 from ..models.model_spec import ModelSpec, ModelSpecError, resolve_spec
 from ..models.prefix_lm import PrefixLM
@@ -326,7 +327,8 @@ class Generator:
                 ``INBETWEEN_CANDIDATES`` candidates, the one ending nearest it
                 (``body.splice.pose_distance``; with no ``context``, each first moved so its
                 end stands where the pose does) kept and its last ``INBETWEEN_BLEND`` frames
-                eased into the pose, reached exactly on the last frame (``meta["inbetween"]``).
+                eased into the pose, reached exactly on the last frame, the standing feet held by IK
+                (``postprocess.feet.plant_into_pose``; ``meta["inbetween"]``).
         Returns:
             ``Motion`` objects in prompt order, at the model's fps (fps, prompt, seed set;
             ``source`` = model name; ``meta`` holds the token count, whether the model ended the
@@ -362,7 +364,7 @@ class Generator:
             best = group[j]
             if target is not None:
                 gap = pose_distance(best, best.num_frames - 1, target)
-                best = blend_to_pose(best, target, self.INBETWEEN_BLEND)
+                best = plant_into_pose(best, target, self.INBETWEEN_BLEND)
                 best.meta["inbetween"] = {"candidate": j, "gap": round(gap, 4)}
             best.seed = int(seed)
             if "continued" in best.meta:

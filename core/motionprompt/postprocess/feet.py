@@ -16,6 +16,9 @@ eases in before the first and out after the last over ``blend`` frames; the pelv
 only where a leg cannot reach, and a leg off its pin that the source has nearly straight keeps
 the source's extension (no knee swing at a take-off). Bone lengths never change (only rotations
 and the root move).
+
+``plant_into_pose`` is the same leg solve for an in-between's end: the blend into the target
+pose with the standing feet held where they stand instead of sliding with it.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from ..body.contacts import CONTACT_POINTS
 from ..body.ik import two_bone_ik
 from ..body.motion import Motion
 from ..body.skeleton import ANKLE_JOINTS, LEG_CHAINS, TOE_JOINTS, rest_positions
+from ..body.splice import blend_to_pose
 
-__all__ = ["foot_contacts", "foot_lock", "contact_spans", "CONTACT_POINTS", "LOCK_MODES"]
+__all__ = ["foot_contacts", "foot_lock", "plant_into_pose", "contact_spans", "CONTACT_POINTS", "LOCK_MODES"]
 
 LOCK_MODES = ("off", "feet", "toes")
 #: The straightest a locked leg gets (a fraction of its length): past it the pelvis comes down.
@@ -188,10 +192,8 @@ def foot_lock(motion: Motion, mode: str = "toes", strength: float = 1.0, blend: 
     out = motion.with_(meta={**motion.meta, "contacts": contact_spans(contacts, motion.fps)})
     if mode == "off" or strength <= 0:
         return out
-    offsets = np.asarray(motion.rest_offsets())
     P = motion.joint_positions()  # (T, 22, 3)
     standing = _standing_heights(motion)
-    rotations, root = motion.rotations, motion.root_translation.copy()
     goals, frees, floors = [], [], []
     for side, (hip, knee, ankle) in enumerate(LEG_CHAINS):
         heel_k, toe_k = 2 * side, 2 * side + 1
@@ -211,6 +213,22 @@ def foot_lock(motion: Motion, mode: str = "toes", strength: float = 1.0, blend: 
         goals.append(P[:, ankle] + c)
         frees.append(_free(planted, blend))
         floors.append(P[:, ankle, 1] - clear)
+    return _reach(out, (P, motion.global_rotations()), goals, blend, straight=(frees, floors))
+
+
+def _reach(motion: Motion, fk: tuple, goals: list, blend: int, soft: bool = True,
+           hold: np.ndarray | None = None, straight: tuple | None = None) -> Motion:
+    """``motion`` (``fk``: its joint positions (T, 22, 3), changed here, and global rotations
+    (T, 22, 3, 3)) with each leg of ``LEG_CHAINS`` solved by two-bone IK
+    so that its ankle reaches ``goals[side]`` (T, 3), the foot keeping its world rotation; the
+    pelvis lowered only where a leg cannot reach, eased over ``blend`` frames. ``soft``: a
+    nearly straight leg reaches its goal softly (``_soft_reach``). ``hold``: (T,) 0..1, how much
+    of the pelvis drop and of the soft reach a frame takes (0: none, so a frame whose goals are
+    its own ankles is left as it is). ``straight``: (frees, floors), per leg (T,) each: a leg
+    off its pin keeps the source's extension (``_keep_straight``)."""
+    offsets = np.asarray(motion.rest_offsets())
+    rotations, root = motion.rotations, motion.root_translation.copy()
+    P, G = fk
     # the pelvis comes down only where a leg cannot reach its goal: as straight as STRAIGHTEST
     # allows, or as the motion itself has the leg (a leg straight in the source stays so)
     reach = [np.linalg.norm(offsets[knee]) + np.linalg.norm(offsets[ankle]) for _, knee, ankle in LEG_CHAINS]
@@ -223,13 +241,101 @@ def foot_lock(motion: Motion, mode: str = "toes", strength: float = 1.0, blend: 
         need = np.sqrt(np.maximum(limit ** 2 - horiz2, 0.0))  # the vertical distance it can span
         drop = np.maximum(drop, -d[:, 1] - need)  # how far the hip is above where it can reach
     lowered = _ease(np.maximum(drop, 0.0), blend)
+    if hold is not None:
+        lowered = lowered * hold
     # a leg nearly straight reaches its goal softly (short by a few millimetres, not snapping the
     # knee straight as the body pushes off a pinned foot)
     hips = [P[:, hip] - lowered[:, None] * _UP for hip, _, _ in LEG_CHAINS]
-    goals = [_keep_straight(_soft_reach(goal, h, SOFT_KNEE * r, limit, d), h, d, SOFT_KNEE * r, limit, w, floor)
-             for h, goal, r, limit, d, w, floor in zip(hips, goals, reach, limits, own, frees, floors)]
+    if soft:
+        eased = [_soft_reach(goal, h, SOFT_KNEE * r, limit, d) for h, goal, r, limit, d in zip(hips, goals, reach, limits, own)]
+        goals = eased if hold is None else [g + hold[:, None] * (e - g) for g, e in zip(goals, eased)]
+    if straight is not None:
+        goals = [_keep_straight(goal, h, d, SOFT_KNEE * r, limit, w, floor)
+                 for h, goal, r, limit, d, w, floor in zip(hips, goals, reach, limits, own, *straight)]
     root[:, 1] -= lowered
     P[..., 1] -= lowered[:, None]  # the source's FK, moved down with the pelvis
     rotations, fk = two_bone_ik(rotations, root, offsets, LEG_CHAINS, np.stack(goals), keep_end_rotation=True,
-                                bend_plane="bend", fk=(P, motion.global_rotations()), return_fk=True)
-    return out.with_(rotations=rotations, root_translation=root, rest=offsets).with_known_fk(*fk)
+                                bend_plane="bend", fk=(P, G), return_fk=True)
+    return motion.with_(rotations=rotations, root_translation=root, rest=offsets).with_known_fk(*fk)
+
+
+def _anchored_pins(planted: np.ndarray, points: np.ndarray, land: int = 2) -> np.ndarray:
+    """(N, 3) where a lock point (``points`` (N, 3), a window's frames) is held on each of its
+    ``planted`` (N,) frames, frames 0 and N - 1 being fixed (the motion before the window and
+    the pose after it): a contact that starts within ``land`` frames of the first frame stays
+    where the point lands (too few frames before it to move it anywhere else), one that lasts
+    until the last frame ends where the point is there (one doing both glides from the one to
+    the other at a constant speed), any other is held where it stands on average."""
+    N = len(planted)
+    pins = points.copy()
+    for a, b in _runs(planted):
+        first, last = a <= land, b == N
+        start = points[a] if first else (points[N - 1] if last else points[a:b].mean(axis=0))
+        end = points[N - 1] if last else start
+        u = (np.arange(a, b) - a) / max(b - 1 - a, 1)
+        pins[a:b] = start + u[:, None] * (end - start)
+    return pins
+
+
+def plant_into_pose(motion: Motion, pose: Motion, frames: int = 15, mode: str = "toes",
+                    contacts: np.ndarray | None = None, gap: int = 4) -> Motion:
+    """``motion`` whose last ``frames`` frames ease into ``pose``'s first frame, reached exactly
+    on the last frame (``body.splice.blend_to_pose``), with the feet that stand on the floor
+    held where they stand through the blend instead of sliding with it.
+
+    A foot is planted on a window frame where ``contacts`` (the motion's own, before the blend)
+    say its heel or toe is down, and on the last frame where the pose's is (its height alone: a
+    pose has no speed); the lock point (the toe for "toes", the ankle for "feet") is pinned as
+    ``_anchored_pins`` says, the offset to the pin glides across the swings between plants and
+    is nothing on the window's first and last frames, and each leg is solved by two-bone IK
+    with the foot's world rotation kept (``_reach``, its pelvis drop and soft reach eased to
+    nothing on those two frames, so the frames before the window and the last one
+    are the blend's own). A contact that ends within ``gap`` frames of the last frame without
+    the pose's foot down ends ``gap`` frames early, so the foot has time to reach the pose.
+
+    Args:
+        motion: T frames; pose: its first frame is the target.
+        frames: the blend's length; mode: "toes" or "feet" (``LOCK_MODES``; "off": the blend alone).
+        contacts: (T, 4) bool of ``CONTACT_POINTS``, default ``foot_contacts(motion)``.
+    Returns:
+        T frames; ``meta["planted"]``: how many of the window's frames each foot ("left",
+        "right") was held on.
+    """
+    if mode not in LOCK_MODES:
+        raise ValueError(f"foot lock mode {mode!r}: use one of {', '.join(LOCK_MODES)}")
+    T = motion.num_frames
+    B = max(1, min(int(frames), T - 1))
+    blended = blend_to_pose(motion, pose, B)
+    if mode == "off":
+        return blended
+    contacts = foot_contacts(motion) if contacts is None else np.asarray(contacts, dtype=bool)
+    window = contacts[T - 1 - B:].copy()  # (N, 4), N = B + 1: the unchanged frame, then the blend
+    window[-1] = foot_contacts(pose.frames(0, 1), min_frames=1)[0]
+    N = len(window)
+    sub = blended.frames(T - 1 - B, T)
+    P = sub.joint_positions()
+    goals, planted_frames = [], {}
+    for side, (_, _, ankle) in enumerate(LEG_CHAINS):
+        heel_k, toe_k = 2 * side, 2 * side + 1
+        lock_j = _JOINTS[toe_k if mode == "toes" else heel_k]
+        planted = window[:, toe_k if mode == "toes" else heel_k] | (window[:, heel_k] if mode == "toes" else False)
+        if not planted[-1]:  # a contact running into the end without the pose's foot down: released early
+            runs = _runs(planted)
+            if runs and runs[-1][1] > N - 1 - gap:
+                planted[max(runs[-1][0], N - 1 - gap):] = False
+        pins = _anchored_pins(planted, P[:, lock_j])
+        knots = planted.copy()
+        knots[[0, -1]] = True  # nothing to correct where the window meets the motion and the pose
+        idx = np.flatnonzero(knots)
+        off = pins[idx] - P[idx, lock_j]
+        off[[0, -1]] = 0.0
+        c = np.stack([np.interp(np.arange(N), idx, off[:, d]) for d in range(3)], axis=1)
+        goals.append(P[:, ankle] + c)
+        planted_frames[("left", "right")[side]] = int(planted.sum())
+    u = np.clip(np.minimum(np.arange(N), N - 1 - np.arange(N)) / 3.0, 0.0, 1.0)
+    hold = u * u * (3.0 - 2.0 * u)  # no pelvis drop on the first and last frames, eased in 3
+    solved = _reach(sub, (P, sub.global_rotations()), goals, blend=4, hold=hold)
+    rotations = np.concatenate([blended.rotations[:T - N], solved.rotations])
+    root = np.concatenate([blended.root_translation[:T - N], solved.root_translation])
+    return blended.with_(rotations=rotations, root_translation=root,
+                         meta={**blended.meta, "planted": planted_frames})
