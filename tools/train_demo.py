@@ -16,7 +16,7 @@ Phases (each checkpointed in ``--work-dir``; a rerun resumes where it stopped):
      the training captions (``captions.training_captions``) with their MiniLM sentence
      embeddings and the training prompts' words, for the nearest-caption rewrite and the
      unknown-word warning (``motionprompt.text.vocabulary``), then each caption's reliability
-     (the new model run on it, ``--caption-seeds`` seeds, recognised: ~15 min on 2 cores).
+     (the new model run on it, ``--caption-seeds`` seeds, recognised: ~40 min on 2 cores).
      ``--captions-only`` writes that file alone (no training; the reliability when ``--out``
      holds a model).
 
@@ -449,9 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="model.toml: similarity from which an action counts as in the model's words already")
     ap.add_argument("--captions-only", action="store_true",
                     help=f"only write {CAPTIONS_FILE} (caption embeddings, words, reliability) into --out; no training")
-    ap.add_argument("--caption-seeds", type=int, default=4,
-                    help="seeds per caption for its reliability (the model in --out run on each caption; "
-                         "about 0.5 s a motion on 2 cores; 0 = none)")
+    ap.add_argument("--caption-seeds", type=int, default=8,
+                    help="seeds per caption for its reliability, from seed 100 (the model in --out run on "
+                         "each caption: 425 x 4 motions took 19-22 min on 2 busy cores; 0 = none)")
     ap.add_argument("--stop-after", choices=["corpus", "vqvae", "tokens", "text", "lm"], default=None)
     return ap
 

@@ -25,8 +25,9 @@ What the motion will likely not show goes into ``Motion.meta["warnings"]`` (plai
 this order): a prompt not in the encoder's language (``text.language``), actions that cannot fit
 the seconds given (under ``MIN_ACTION_SECONDS`` each, or cut to fit, or a motion stopped by the
 limit before it ended), text cut at the encoder's token limit, actions whose nearest caption
-is under the threshold, and words of an action the model was never trained on
-(``CaptionIndex.unknown_words``: "in a circle", "spins twice").
+is under the threshold, words of an action the model was never trained on
+(``CaptionIndex.unknown_words``: "in a circle", "spins twice"), and an action whose text and
+motion tokens together pass the prefix-LM's block (positions it was never trained on).
 """
 
 from __future__ import annotations
@@ -589,7 +590,8 @@ class Generator:
             again = self._sample_rows([texts[r] for r in rs], [seeds[r] for r in rs],
                                       replace(cfg, min_tokens=1, max_tokens=max(longer.values())),
                                       [longer[r] for r in rs], bs, None, cancel,
-                                      None if prefix is None else [prefix[r] for r in rs])
+                                      None if prefix is None else [prefix[r] for r in rs],
+                                      {})  # rows past the block were found (and warned) at their first sampling
             for r, c in zip(rs, again):
                 if len(c) > longer[r]:
                     forced.add(r)

@@ -34,13 +34,16 @@ encoder's sentence-embedding space (unit vectors; similarity = cosine), under th
   jumping": ``action_parts``) whose parts are nearest captions of different actions keeps
   them all: its main clause is given as its caption, first, the other parts as written after it.
 
-The words of an action that the model never saw with the action it is matched to (nor with
-any action, as subjects and connectors) are said in a warning (``CaptionIndex.unknown_words``):
-a caption can be near while "in a circle" or "twice" is beyond what the model was trained on
-("the character jogs in a circle" is near "a person jogs forward"). Only content words count
-(not ``_FUNCTION_WORDS``, numbers, the subject), compared by a crude stem (``word_stem``:
-"waving" = "waves"); when the action is rewritten, its verb is what the rewrite stands for and is
-not said again, and an action already warned as far is not.
+Words of an action beyond what the model was trained on are said in a warning
+(``CaptionIndex.unknown_words``): a caption can be near while a key word is unknown ("the
+character jogs in a circle" is near "a person jogs in place"). Those are the content words (not
+``_FUNCTION_WORDS``, numbers or the subject; compared by a crude stem, ``word_stem``: "waving" =
+"waves") in no training prompt of any action, when the caption does not stand for them (the
+action without the word's phrase comes more than ``COVER_MARGIN`` nearer the caption: "in a
+circle" counts, "round" in "gives a round of applause" -> "a person is clapping" does not), and a
+count or duration its action was never trained with ("spins twice": the turns have no counts).
+A rewritten action's verb is what the caption stands for and is not said again; an action warned
+as far is not warned twice.
 
 The index is numpy only (``CaptionIndex.load`` reads an ``.npz`` of ``texts`` (N,) str,
 ``actions`` (N,) str, ``embeddings`` (N, D) float16/32, unit rows, and optionally
