@@ -233,8 +233,9 @@ class CaptionMatch:
         used: whether ``rewritten`` is the caption (False: kept, far, or rewrite off).
         far: the similarity is under the threshold: the model will likely not do the action.
         parts: for an action of things done at once (``action_parts``) whose parts are nearest
-            captions of different actions, those actions in order (the action is then kept as
-            written: one caption would drop the others); else ().
+            captions of different actions, those actions in order (then only its main clause is
+            given as a caption, the other parts stay as written: ``CaptionIndex.match_actions``);
+            else ().
     """
 
     text: str
@@ -284,6 +285,7 @@ class CaptionIndex:
         #: action ("" = any) -> the words the model was trained with (as given, for ``save``)
         self.words = {str(a): frozenset(str(w).lower() for w in ws) for a, ws in dict(words).items()}
         self._stems = {a: frozenset(word_stem(w) for w in ws) for a, ws in self.words.items()}
+        self._known = frozenset().union(*self._stems.values())
 
     @classmethod
     def load(cls, path, threshold: float = DEFAULT_THRESHOLD, keep: float = DEFAULT_KEEP) -> "CaptionIndex":
@@ -376,10 +378,9 @@ class CaptionIndex:
         words, start, v, _ = _verb_phrase(match.text, self.subject)
         low = [w.lower().strip(",.;:!?'\"()") for w in words]
         skip = set(range(start, v + (1 if match.used else 0))) if v is not None else set()
-        known = frozenset().union(*self._stems.values())
         cand = list(dict.fromkeys(w for i, w in enumerate(low) if i not in skip and _WORD_OR_NUMBER.fullmatch(w)
                                   and w not in _FUNCTION_WORDS and not _NUMBER.match(w) and len(w) > 2
-                                  and word_stem(w) not in known))
+                                  and word_stem(w) not in self._known))
         if cand and embed is not None and match.caption:
             whole = " ".join(words)
             without = [" ".join(words[:a] + words[b:]) for a, b in (_phrase_of(low, w, v) for w in cand)]
