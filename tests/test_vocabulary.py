@@ -294,8 +294,11 @@ def test_demo_warns_on_unknown_words_and_not_on_its_own_wordings(demo):
     singles, pairs = captions.heldout_prompts()
     said = {p: u for p in [p for p, _ in singles + pairs] for u in unknown(p) if u}
     assert said == {}, said
-    # the words come with the index (train_demo --captions-only), the captions' own and more
+    # the words come with the index (train_demo --captions-only): the corpus's, counts where it has them
+    assert demo.captions.words == {a: frozenset(w) for a, w in captions.training_words().items()}
     assert "twice" in demo.captions.words["clap"] and "twice" not in demo.captions.words["turn_around"]
+    # and each caption's reliability, measured on seeds none of the evaluation's
+    assert 0.8 < float(demo.captions.reliability.mean()) < 1.0
 
 
 # --------------------------------------------------------------- things done at once

@@ -277,7 +277,8 @@ def training_words() -> dict[str, set[str]]:
     speeds = " ".join(w for ws in SPEED_WORDS.values() for w in ws)
     counts = " ".join(w for ws in COUNT_WORDS.values() for w in ws)
     durations = "for seconds " + " ".join(NUMBER_WORDS.values())
-    out: dict[str, set[str]] = {"": words(" ".join(" ".join(s) for s in SUBJECTS) + " " + " ".join(CONNECTORS).format(pron=""))}
+    anyone = " ".join(" ".join(s) for s in SUBJECTS) + " " + " ".join(CONNECTORS).format(pron="")
+    out: dict[str, set[str]] = {"": words(anyone)}
     for action, (train, _) in PHRASES.items():
         got = out.setdefault(action, set())
         for phrase in train:

@@ -65,8 +65,8 @@ import numpy as np
 from .segments import verb_like
 
 __all__ = ["CaptionIndex", "CaptionMatch", "DEFAULT_THRESHOLD", "DEFAULT_KEEP", "side_words", "carried_words",
-           "matched_text", "focus_texts", "action_parts", "word_stem", "CORE_WEIGHT", "RELIABLE_MARGIN", "RELIABILITY_WEIGHT",
-           "COVER_MARGIN"]
+           "matched_text", "focus_texts", "action_parts", "word_stem", "CORE_WEIGHT", "RELIABLE_MARGIN",
+           "RELIABILITY_WEIGHT", "COVER_MARGIN"]
 
 #: Below this cosine similarity no caption is near enough to stand for the action.
 DEFAULT_THRESHOLD = 0.55
