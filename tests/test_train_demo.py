@@ -126,3 +126,28 @@ def test_work_files_are_named_by_what_they_hold(flag, value, changed):
     other = train_demo.work_files(train_demo.build_parser().parse_args([flag, value]))
     assert {k for k in base if base[k] != other[k]} == changed
     assert len(set(base.values())) == len(base)
+
+
+def test_caption_reliability_is_each_captions_share_of_seeds_done_right(tmp_path):
+    """eval_demo.caption_reliability runs each caption (as written) on each seed and counts the
+    seeds whose motion is recognised as the caption's action; train_demo measures nothing
+    without a model beside the captions."""
+    import eval_demo
+    from types import SimpleNamespace
+
+    asked = []
+
+    class Gen:
+        def generate(self, req):
+            asked.append(req)
+            return [SimpleNamespace(joint_positions=lambda p=p, s=s: (p, s)) for p, s in zip(req.prompts, req.seeds)]
+
+    # "claps" is done on every seed, "waves" on seed 101 only, "jumps" never
+    done = {("a person claps", s) for s in (100, 101, 102)} | {("a person waves", 101)}
+    rec = SimpleNamespace(predict=lambda ps: {"a person claps": "clap", "a person waves": "wave",
+                                              "a person jumps": "jump"}[ps[0]] if ps in done else "idle")
+    rel = eval_demo.caption_reliability(Gen(), ["a person claps", "a person waves", "a person jumps"],
+                                        ["clap", "wave", "jump"], seeds=(100, 101, 102), recogniser=rec)
+    np.testing.assert_allclose(rel, [1.0, 1 / 3, 0.0])
+    assert asked[0].caption_rewrite is False and list(asked[0].seeds) == [100, 101, 102] * 3
+    assert train_demo.measure_reliability(tmp_path, 4) is None and not (tmp_path / "captions.npz").exists()

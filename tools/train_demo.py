@@ -14,8 +14,11 @@ Phases (each checkpointed in ``--work-dir``; a rerun resumes where it stopped):
   5. lm: the prefix-LM (teacher forcing, codes then END);
   6. export: safetensors, mean.npy / std.npy, model.toml into ``--out``, and ``captions.npz``:
      the training captions (``captions.training_captions``) with their MiniLM sentence
-     embeddings, for the nearest-caption rewrite (``motionprompt.text.vocabulary``).
-     ``--captions-only`` writes that file alone (seconds; no training).
+     embeddings and the training prompts' words, for the nearest-caption rewrite and the
+     unknown-word warning (``motionprompt.text.vocabulary``), then each caption's reliability
+     (the new model run on it, ``--caption-seeds`` seeds, recognised: ~40 min on 2 cores).
+     ``--captions-only`` writes that file alone (no training; the reliability when ``--out``
+     holds a model).
 
 Deterministic for a given seed and thread count; 2 CPU cores take about 30 minutes with the
 defaults (the prefix-LM is two thirds of it).
@@ -344,9 +347,11 @@ def export(out: Path, vq: HumanVQVAE, lm: PrefixLM, corpus: dict, info: dict) ->
 CAPTIONS_FILE = "captions.npz"
 
 
-def write_captions(out: Path, threshold: float, keep: float) -> Path:
+def write_captions(out: Path, threshold: float, keep: float, reliability=None) -> Path:
     """``captions.npz`` in ``out``: every training caption, its action and its MiniLM sentence
-    embedding (float16, unit rows), made by the runtime's own encoder (deterministic)."""
+    embedding (float16, unit rows), made by the runtime's own encoder (deterministic), the
+    words of the training prompts per action (``captions.training_words``) and, when given,
+    each caption's ``reliability`` (N,) (``measure_reliability``)."""
     from motionprompt.models.text_encoders import build_text_encoder
     from motionprompt.text.vocabulary import CaptionIndex
 
@@ -354,7 +359,30 @@ def write_captions(out: Path, threshold: float, keep: float) -> Path:
     enc = build_text_encoder("minilm")
     emb = enc.sentence_embeddings([t for t, _ in pairs]).numpy()
     out.mkdir(parents=True, exist_ok=True)
-    return CaptionIndex([t for t, _ in pairs], [a for _, a in pairs], emb, threshold, keep).save(out / CAPTIONS_FILE)
+    return CaptionIndex([t for t, _ in pairs], [a for _, a in pairs], emb, threshold, keep, reliability,
+                        words=captions.training_words()).save(out / CAPTIONS_FILE)
+
+
+def measure_reliability(out: Path, seeds: int, threads: int = 2) -> Path | None:
+    """Rewrite ``captions.npz`` in ``out`` with each caption's reliability: the share of
+    ``seeds`` seeds from 100 (as ``eval_demo.RELIABILITY_SEEDS``: none of the evaluation's) whose motion from
+    the model in ``out`` (float32) the recogniser in ``out`` labels as the caption's action.
+    None (nothing written) when ``seeds`` is 0 or ``out`` holds no model."""
+    if seeds <= 0 or not (out / "model.toml").is_file() or not (out / "recogniser.npz").is_file():
+        return None
+    sys.path.insert(0, str(ROOT / "tools"))
+    import eval_demo
+    from motionprompt.generation.generator import Generator
+    from motionprompt_demo.recognise import Recogniser
+    from motionprompt.text.vocabulary import CaptionIndex
+
+    torch.set_num_threads(threads)
+    path = out / CAPTIONS_FILE
+    idx = CaptionIndex.load(path)
+    gen = Generator.from_spec(str(out / "model.toml"), dtype=torch.float32)
+    rel = eval_demo.caption_reliability(gen, idx.texts, idx.actions, seeds=range(100, 100 + seeds),
+                                        recogniser=Recogniser.load(out / "recogniser.npz"), batch_size=16)
+    return idx.with_reliability(rel).save(path)
 
 
 def caption_settings(args: argparse.Namespace) -> dict:
@@ -420,7 +448,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--caption-keep", type=float, default=0.95,
                     help="model.toml: similarity from which an action counts as in the model's words already")
     ap.add_argument("--captions-only", action="store_true",
-                    help=f"only write {CAPTIONS_FILE} (caption embeddings) into --out; no training")
+                    help=f"only write {CAPTIONS_FILE} (caption embeddings, words, reliability) into --out; no training")
+    ap.add_argument("--caption-seeds", type=int, default=8,
+                    help="seeds per caption for its reliability, from seed 100 (the model in --out run on "
+                         "each caption: 425 x 4 motions took 19-22 min on 2 busy cores; 0 = none)")
     ap.add_argument("--stop-after", choices=["corpus", "vqvae", "tokens", "text", "lm"], default=None)
     return ap
 
@@ -430,6 +461,8 @@ def main(argv=None) -> int:
     files = work_files(args)
     if args.captions_only:
         print(write_captions(args.out, args.caption_threshold, args.caption_keep))
+        if measure_reliability(args.out, args.caption_seeds, args.threads):
+            print(f"reliability of each caption measured with {args.caption_seeds} seeds")
         return 0
 
     torch.set_num_threads(args.threads)
@@ -503,6 +536,7 @@ def main(argv=None) -> int:
                 actions=list(synth.ACTIONS), captions=caption_settings(args))
     write_captions(args.out, args.caption_threshold, args.caption_keep)
     export(args.out, vq, lm, corpus, info)
+    measure_reliability(args.out, args.caption_seeds, args.threads)
     print(f"demo model written to {args.out} in {time.time() - t0:.0f} s")
     return 0
 

@@ -12,10 +12,12 @@ Slots in a phrase: ``{poss}`` (his / her / their, agreeing with the subject), ``
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-__all__ = ["PHRASES", "describe", "describe_sequence", "heldout_prompts", "training_captions", "SUBJECTS",
-           "HELDOUT_SUBJECTS"]
+__all__ = ["PHRASES", "describe", "describe_sequence", "heldout_prompts", "training_captions", "training_words",
+           "SUBJECTS", "HELDOUT_SUBJECTS"]
 
 #: (subject, possessive, pronoun)
 SUBJECTS = [
@@ -262,3 +264,26 @@ def training_captions(subject: str = "a person", poss: str = "their") -> list[tu
                 text = f"{subject} {phrase.format(poss=poss, speed=speed, count='', dur='')}"
                 out.setdefault(" ".join(text.split()), action)
     return list(out.items())
+
+
+def training_words() -> dict[str, set[str]]:
+    """Every word the training prompts use, per action (its phrases with every possessive,
+    speed, count and duration they take) and under "" for any action (subjects, pronouns,
+    connectors): what the model knows, for the unknown-word warning
+    (``motionprompt.text.vocabulary``; written into captions.npz by tools/train_demo.py)."""
+    def words(text: str) -> set[str]:
+        return set(re.findall(r"[a-z]+(?:-[a-z]+)?", text.lower()))
+
+    speeds = " ".join(w for ws in SPEED_WORDS.values() for w in ws)
+    counts = " ".join(w for ws in COUNT_WORDS.values() for w in ws)
+    durations = "for seconds " + " ".join(NUMBER_WORDS.values())
+    anyone = " ".join(" ".join(s) for s in SUBJECTS) + " " + " ".join(CONNECTORS).format(pron="")
+    out: dict[str, set[str]] = {"": words(anyone)}
+    for action, (train, _) in PHRASES.items():
+        got = out.setdefault(action, set())
+        for phrase in train:
+            got |= words(phrase.format(poss="his her their", speed="", count="", dur=""))
+            got |= words(speeds) if "{speed}" in phrase else set()
+            got |= words(counts) if "{count}" in phrase else set()
+            got |= words(durations) if "{dur}" in phrase else set()
+    return out

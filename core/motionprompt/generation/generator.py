@@ -24,8 +24,10 @@ words as written; each action's match goes into ``Motion.meta["caption_rewrite"]
 What the motion will likely not show goes into ``Motion.meta["warnings"]`` (plain sentences, in
 this order): a prompt not in the encoder's language (``text.language``), actions that cannot fit
 the seconds given (under ``MIN_ACTION_SECONDS`` each, or cut to fit, or a motion stopped by the
-limit before it ended), text cut at the encoder's token limit, and actions whose nearest caption
-is under the threshold.
+limit before it ended), text cut at the encoder's token limit, actions whose nearest caption
+is under the threshold, words of an action the model was never trained on
+(``CaptionIndex.unknown_words``: "in a circle", "spins twice"), and an action whose text and
+motion tokens together pass the prefix-LM's block (positions it was never trained on).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from ..models.text_encoders import build_text_encoder
 from ..models.vqvae import HumanVQVAE
 from ..text.language import not_english
 from ..text.segments import fit_lengths, split_actions, with_subject
-from ..text.vocabulary import DEFAULT_KEEP, DEFAULT_THRESHOLD, CaptionIndex, CaptionMatch, matched_text
+from ..text.vocabulary import DEFAULT_KEEP, DEFAULT_THRESHOLD, CaptionIndex, CaptionMatch
 from ..request import GenerateRequest, default_batch_size
 from .devices import gpu_peak_mb, reset_gpu_peak
 from .sampler import Sampler, SamplingConfig
@@ -232,8 +234,8 @@ class Generator:
         kept as written), or None for a model without captions."""
         if self.captions is None or not texts:
             return None
-        emb = self.text_encoder.sentence_embeddings([matched_text(t) for t in texts]).numpy()
-        return self.captions.match(texts, emb, rewrite=rewrite)
+        return self.captions.match_actions(texts, lambda ts: self.text_encoder.sentence_embeddings(ts).numpy(),
+                                           rewrite=rewrite)
 
     @property
     def default_compose(self) -> bool:
@@ -477,10 +479,21 @@ class Generator:
                 near = f"the nearest known caption is {m.caption!r} (similarity {m.similarity:.2f}, under " \
                        f"{self.captions.threshold:g})" if m.caption else "no known caption names the same sides"
                 warns[i].append(f"{rows[r][2]!r}: {near}: the model will likely not do it")
+            elif matches is not None and r in matches:
+                unknown = self.captions.unknown_words(
+                    matches[r], lambda ts: self.text_encoder.sentence_embeddings(ts).numpy())
+                if unknown:
+                    one = len(unknown) == 1
+                    m = matches[r]
+                    read = f"read as {m.rewritten!r}" if m.used else f"nearest known caption {m.caption!r}"
+                    warns[i].append(f"{rows[r][2]!r}: {', '.join(map(repr, unknown))} {'is' if one else 'are'} "
+                                    f"beyond the words the model was trained on ({read}): the motion will likely "
+                                    f"not show {'it' if one else 'them'}")
         given = None if context is None else self._context_codes(context, max_tokens)
         empty = torch.zeros(0, dtype=torch.int64)
         row_prefix = None if given is None else [given if k == 0 else empty for _, k, _ in rows]
-        codes = self._sample_rows(texts, row_seeds, cfg, mins, bs, progress, cancel, row_prefix)
+        over: dict[int, int] = {}
+        codes = self._sample_rows(texts, row_seeds, cfg, mins, bs, progress, cancel, row_prefix, over)
         owned: list[list[int]] = [[] for _ in prompts]  # each prompt's rows, in order
         for r, (i, _, _) in enumerate(rows):
             owned[i].append(r)
@@ -488,6 +501,14 @@ class Generator:
         forced = self._fit_composed(codes, [mine for i, mine in enumerate(owned) if not single[i]],
                                     texts, row_seeds, cfg, bs, cancel, row_prefix)
         fpt = self.vqvae.config.frames_per_token
+        for r, n in sorted(over.items()):
+            room = max(self.spec.lm.block_size - n - (0 if row_prefix is None else len(row_prefix[r])), 0)
+            if len(codes[r]) > room:
+                warns[rows[r][0]].append(
+                    f"{rows[r][2][:60]!r}{'...' if len(rows[r][2]) > 60 else ''}: its text ({n} tokens) and "
+                    f"{len(codes[r])} motion tokens pass the model's block of {self.spec.lm.block_size} positions: "
+                    f"after {room * fpt / self.spec.fps:.1f} s the motion comes from positions the model was never "
+                    f"trained on and may break up; use fewer --seconds or a shorter prompt")
         for i, mine in enumerate(owned):
             took = sum(natural[r] for r in mine) * fpt / self.spec.fps
             if i in crowded:
@@ -571,7 +592,8 @@ class Generator:
             again = self._sample_rows([texts[r] for r in rs], [seeds[r] for r in rs],
                                       replace(cfg, min_tokens=1, max_tokens=max(longer.values())),
                                       [longer[r] for r in rs], bs, None, cancel,
-                                      None if prefix is None else [prefix[r] for r in rs])
+                                      None if prefix is None else [prefix[r] for r in rs],
+                                      {})  # rows past the block were found (and warned) at their first sampling
             for r, c in zip(rs, again):
                 if len(c) > longer[r]:
                     forced.add(r)
@@ -579,9 +601,13 @@ class Generator:
         return forced
 
     def _sample_rows(self, texts: list[str], seeds: list[int], cfg: SamplingConfig, mins: list[int], bs: int,
-                     progress, cancel, prefix: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+                     progress, cancel, prefix: list[torch.Tensor] | None = None,
+                     over: dict[int, int] | None = None) -> list[torch.Tensor]:
         """Sample each text's codes in batches of ``bs`` (row ``r`` at least ``mins[r]`` tokens,
-        after ``prefix[r]``); text encoding and sampling times are added to ``self.timings``."""
+        after ``prefix[r]``); text encoding and sampling times are added to ``self.timings``.
+        ``over`` (filled when given): row -> its text tokens, for each row whose text, prefix and
+        ``cfg.max_tokens`` pass the prefix-LM's block size (the sampler's own warning is
+        silenced: the caller words it per prompt)."""
         null = self.null_features() if cfg.guidance != 1.0 else None
         chunks = [range(i, min(i + bs, len(texts))) for i in range(0, len(texts), bs)]
         total = len(chunks) * cfg.max_tokens
@@ -594,12 +620,20 @@ class Generator:
             t1 = time.perf_counter()
             report = None if progress is None else (lambda s, _t, base=ci * cfg.max_tokens: progress(base + s, total))
             row_min = [mins[i] for i in rows]
-            out += self.sampler.sample(feats.to(self.device, self.dtype), mask.to(self.device),
-                                       seeds=[seeds[i] for i in rows], cfg=cfg, progress=report, cancel=cancel,
-                                       null_feats=null,
-                                       min_tokens=None if len(set(row_min)) == 1 and row_min[0] == cfg.min_tokens
-                                       else row_min,
-                                       prefix=None if prefix is None else [prefix[i] for i in rows])
+            if over is not None:
+                block = self.spec.lm.block_size
+                for i, n in zip(rows, mask.sum(1).tolist()):
+                    if int(n) + (0 if prefix is None else len(prefix[i])) + cfg.max_tokens > block:
+                        over[i] = int(n)
+            with warnings.catch_warnings():
+                if over is not None:
+                    warnings.filterwarnings("ignore", message=r".*exceeds the model's block size")
+                out += self.sampler.sample(feats.to(self.device, self.dtype), mask.to(self.device),
+                                           seeds=[seeds[i] for i in rows], cfg=cfg, progress=report, cancel=cancel,
+                                           null_feats=null,
+                                           min_tokens=None if len(set(row_min)) == 1 and row_min[0] == cfg.min_tokens
+                                           else row_min,
+                                           prefix=None if prefix is None else [prefix[i] for i in rows])
             self.timings["text_s"] += t1 - t0
             self.timings["sample_s"] += time.perf_counter() - t1
         return out

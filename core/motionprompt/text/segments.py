@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["split_actions", "split_clauses", "fit_lengths", "with_subject", "CLAUSE_END"]
+__all__ = ["split_actions", "split_clauses", "fit_lengths", "with_subject", "verb_like", "CLAUSE_END"]
 
 #: Punctuation that ends a clause (where actions and the clauses of a clause pooling are cut).
 CLAUSE_END = r"[,.;:!?\n]+"
@@ -107,7 +107,7 @@ _NOT_VERBS = {"his", "this", "its", "hers", "theirs", "ours", "yours", "was", "a
 _ARTICLES = {"a", "an", "the", "this", "that", "one"}
 
 
-def _verb_like(word: str) -> bool:
+def verb_like(word: str) -> bool:
     """A third-person present verb, by its form: "walks", "does", "is" (not "his", "this")."""
     return word == "is" or (len(word) > 2 and word.endswith("s") and word not in _NOT_VERBS)
 
@@ -120,9 +120,9 @@ def with_subject(text: str, subject: str = "a person") -> str:
     names, longer noun phrases) is left as written."""
     words = text.split()
     low = [w.lower().strip(",.;:!?") for w in words]
-    if low and _verb_like(low[0]):
+    if low and verb_like(low[0]):
         return f"{subject} {text.strip()}"
-    if len(low) >= 3 and low[0] in _ARTICLES and _verb_like(low[2]):
+    if len(low) >= 3 and low[0] in _ARTICLES and verb_like(low[2]):
         return " ".join([subject] + words[2:])
     return text
 
