@@ -137,3 +137,38 @@ def test_a_killed_worker_fails_only_the_jobs_in_flight(tmp_path):
         p.submit([(_motion("c", 2, T=2), tmp_path / "c", 0)], 64, lambda r, e: results.append(e))
         p.drain()
     assert results[0] is None and results[-1] is None  # the pool works again after the loss
+
+
+def test_while_previews_render_generation_leaves_the_workers_their_cores(tmp_path, monkeypatch):
+    """The generating process's torch threads drop to the cores the workers leave (at least one)
+    and come back after; the pool holds a whole group beside two jobs per worker, so handing a
+    group over never waits for the group before it."""
+    import torch
+
+    from motionprompt.app import previews
+
+    depths, threads = [], []
+
+    class Recording(previews.PreviewPool):
+        def __init__(self, workers, depth=None):
+            super().__init__(workers, depth)
+            depths.append(self.depth)
+
+    def generate(texts, seeds):
+        threads.append(torch.get_num_threads())
+        return _generate(texts, seeds)
+
+    monkeypatch.setattr(previews, "PreviewPool", Recording)
+    monkeypatch.setattr(previews, "available_cores", lambda: 4)
+    before = torch.get_num_threads()
+    torch.set_num_threads(4)
+    try:
+        recs = run_jobs(_jobs(["walk", "run", "jump"]), RunDir(tmp_path, "exp"), generate, {}, batch_size=2,
+                        log=lambda s: None, preview_workers=3, preview_size=64)
+        assert threads == [1, 1] and torch.get_num_threads() == 4 and depths == [2 + 2 * 3]
+        with previews.leave_cores(1):
+            assert torch.get_num_threads() == 3
+        assert torch.get_num_threads() == 4
+    finally:
+        torch.set_num_threads(before)
+    assert [r["status"] for r in recs] == ["done"] * 3
