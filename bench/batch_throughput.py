@@ -12,7 +12,11 @@ or ``--prompts FILE``; ``--limit N`` takes the first N) with the demo model, it 
    previews in ``--preview-workers`` processes pipelined with generation, manifest), wall s,
    model loading excluded;
 
-and total / max(generation, preview CPU / cores), whose target is <= 1.2. Prints figures; never fails.
+and total / max(generation, preview CPU / cores), whose target is <= 1.2; then the pipelined run's
+own CPU (this process: generation and files; the preview processes: previews plus their start-up
+and hand-over), which over the cores is the shortest that run could take, and the load average
+before and after it (other jobs on the cores lengthen every wall time: compare the two). Prints
+figures; never fails.
 """
 
 from __future__ import annotations
