@@ -67,13 +67,18 @@ def result_motion(item: dict, model: str = ""):
 
 
 class Backend:
-    """Common bookkeeping: one job at a time, request ids, reply routing."""
+    """Common bookkeeping: one job at a time, request ids, reply routing. ``offload``: the text
+    encoder stays off the GPU between encodings (the worker's ``--offload-text-encoder``)."""
 
     kind = "base"
 
-    def __init__(self, model: str, device: str):
-        self.model, self.device = model, device
+    def __init__(self, model: str, device: str, offload: bool = False):
+        self.model, self.device, self.offload = model, device, bool(offload)
         self.job: str | None = None
+
+    def _where(self) -> str:
+        """The device, and the offload when on (for status lines)."""
+        return self.device + (", text encoder offloaded" if self.offload else "")
 
     @property
     def busy(self) -> bool:
@@ -119,15 +124,15 @@ class Backend:
 class InProcessBackend(Backend):
     kind = "in-process"
 
-    def __init__(self, model: str, device: str):
-        super().__init__(model, device)
+    def __init__(self, model: str, device: str, offload: bool = False):
+        super().__init__(model, device, offload)
         self.replies: queue.Queue = queue.Queue()
         self.worker = None  # core.in_process_worker, built with the model on first use
         self.loaded = False
 
     def status(self) -> str:
         state = "busy" if self.busy else ("model loaded" if self.loaded else "model loads on first Generate")
-        return f"in Blender's Python ({self.device}): {state}"
+        return f"in Blender's Python ({self._where()}): {state}"
 
     def submit(self, request) -> dict:
         req = self.new_request(request)
@@ -143,7 +148,7 @@ class InProcessBackend(Backend):
                 if not has_generator():
                     raise GenerationError(IN_BLENDER_MISSING)
 
-                self.worker = in_process_worker(self.model, self.device, self.replies.put)
+                self.worker = in_process_worker(self.model, self.device, self.replies.put, self.offload)
                 self.loaded = True
             # the motions stay in memory: the add-on packs them into the .blend (history)
             self.replies.put(self.worker.run_job(req, write_files=False))
@@ -178,9 +183,9 @@ class InProcessBackend(Backend):
 class WorkerBackend(Backend):
     kind = "worker"
 
-    def __init__(self, model: str, device: str, python: str, env: dict | None = None):
-        super().__init__(model, device)
-        self.client = WorkerClient(python, model, device, env)
+    def __init__(self, model: str, device: str, python: str, env: dict | None = None, offload: bool = False):
+        super().__init__(model, device, offload)
+        self.client = WorkerClient(python, model, device, env, offload)
         self.last_error = ""
 
     def status(self) -> str:
@@ -188,7 +193,7 @@ class WorkerBackend(Backend):
             return "worker: not running (starts on Generate)" + (f"; last error: {self.last_error}"
                                                                  if self.last_error else "")
         state = "busy" if self.busy else ("ready" if self.client.ready else "loading the model")
-        return f"worker pid {self.client.proc.pid} ({self.device}): {state}"
+        return f"worker pid {self.client.proc.pid} ({self._where()}): {state}"
 
     def submit(self, request) -> dict:
         req = self.new_request(request)
@@ -237,26 +242,29 @@ class WorkerBackend(Backend):
 _current: Backend | None = None
 
 
-def get_backend(mode: str, model: str, device: str, python: str = "", env: dict | None = None) -> Backend:
+def get_backend(mode: str, model: str, device: str, python: str = "", env: dict | None = None,
+                offload: bool = False) -> Backend:
     """The backend for these settings, reused while they do not change (the model stays warm).
 
     Args:
         mode: "AUTO" (in-process when torch and the model stack import here, else worker),
             "IN_PROCESS" or "WORKER".
+        offload: keep the text encoder off the GPU between encodings (a new backend when it changes).
     """
     global _current
     from .worker_client import find_python
 
     kind = backend_kind(mode)
     python = find_python(python) if kind == "worker" else ""
-    key = (kind, model, device, python, tuple(sorted((env or {}).items())))
+    key = (kind, model, device, python, tuple(sorted((env or {}).items())), bool(offload))
     if _current is not None and getattr(_current, "_key", None) == key:
         return _current
     if _current is not None:
         if _current.busy:
             raise BusyError("a generation is running with the previous settings; wait or cancel it first")
         _current.shutdown()
-    _current = InProcessBackend(model, device) if kind == "in-process" else WorkerBackend(model, device, python, env)
+    _current = (InProcessBackend(model, device, offload) if kind == "in-process"
+                else WorkerBackend(model, device, python, env, offload))
     _current._key = key
     return _current
 

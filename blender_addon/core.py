@@ -51,8 +51,10 @@ def has_generator() -> bool:
     return True
 
 
-def in_process_worker(model: str, device: str, send):
+def in_process_worker(model: str, device: str, send, offload_text_encoder: bool = False):
     """A ``motionprompt.app.worker.Worker`` with the model loaded in this Python (needs
-    ``has_generator()``); ``send`` receives its replies."""
+    ``has_generator()``); ``send`` receives its replies. ``offload_text_encoder``: as the
+    worker's ``--offload-text-encoder``."""
     worker = importlib.import_module(f"{_name}.app.worker")
-    return worker.Worker(worker.load_generator(model, device), send, model_name=model, device=device)
+    generator = worker.load_generator(model, device, offload_text_encoder=offload_text_encoder)
+    return worker.Worker(generator, send, model_name=model, device=device)

@@ -35,7 +35,8 @@ def _has_take(context) -> bool:
 def get_backend(context) -> backend.Backend:
     prefs = get_prefs(context)
     s = _settings(context)
-    return backend.get_backend(prefs.backend, properties.model_name(s), prefs.device, preferences.python_path(prefs))
+    return backend.get_backend(prefs.backend, properties.model_name(s), prefs.device, preferences.python_path(prefs),
+                               offload=prefs.offload_text_encoder)
 
 
 def generation_request(context, continue_from: str | None = None, to_pose: str | None = None,
@@ -445,6 +446,8 @@ class MOTIONPROMPT_OT_export(bpy.types.Operator, ExportHelper):
     filename_ext = ""
     format: bpy.props.EnumProperty(name="Format", items=EXPORT_FORMATS, default="FBX")
     fbx_preset: bpy.props.EnumProperty(name="FBX preset", items=FBX_PRESETS, default="unity")
+    size: bpy.props.IntProperty(name="GIF size", default=960, min=64, max=4096, subtype="PIXEL",
+                                description="GIF only: its side in pixels (the MP4 is 960)")
 
     @classmethod
     def poll(cls, context):
@@ -468,8 +471,9 @@ class MOTIONPROMPT_OT_export(bpy.types.Operator, ExportHelper):
                 if self.format in ("GIF", "MP4"):  # frame by frame in the window's progress indicator
                     wm = context.window_manager
                     wm.progress_begin(0, motion.num_frames)
+                    size = {"size": int(self.size)} if self.format == "GIF" else {}
                     try:
-                        formats.export(motion, self.format.lower(), path,
+                        formats.export(motion, self.format.lower(), path, **size,
                                        progress=lambda done, total: wm.progress_update(done))
                     finally:
                         wm.progress_end()

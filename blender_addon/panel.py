@@ -189,9 +189,11 @@ class MOTIONPROMPT_PT_export(_MotionPanel, bpy.types.Panel):
         layout.prop(s, "fbx_preset")
         op = layout.operator("motionprompt.export", text="FBX", icon="EXPORT")
         op.format, op.fbx_preset = "FBX", s.fbx_preset
+        layout.prop(s, "preview_size")
         row = layout.row(align=True)
         for fmt in ("NPY", "NPZ", "GIF", "MP4"):
-            row.operator("motionprompt.export", text=fmt).format = fmt
+            op = row.operator("motionprompt.export", text=fmt)
+            op.format, op.size = fmt, s.preview_size
 
 
 UI_LISTS = (MOTIONPROMPT_UL_bone_map,)

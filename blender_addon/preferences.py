@@ -32,6 +32,10 @@ class MotionPromptPreferences(bpy.types.AddonPreferences):
     device: bpy.props.EnumProperty(
         name="Device", items=[("cpu", "CPU", "Generate on the CPU"), ("cuda", "CUDA", "Generate on the GPU")],
         default="cpu")
+    offload_text_encoder: bpy.props.BoolProperty(
+        name="Offload text encoder", default=False,
+        description="CUDA: keep the text encoder in CPU memory, on the GPU only while it encodes (flan-t5-xl: "
+                    "2.3 GB of VRAM left to the 3B / 7B models); both backends")
     results_dir: bpy.props.StringProperty(
         name="Results folder", subtype="DIR_PATH", default="",
         description="Where generated motions (.npy) are kept for history and exports (empty: user data folder)")
@@ -41,6 +45,9 @@ class MotionPromptPreferences(bpy.types.AddonPreferences):
         col.prop(self, "backend")
         col.prop(self, "python_path")
         col.prop(self, "device")
+        row = col.row()
+        row.active = self.device == "cuda"
+        row.prop(self, "offload_text_encoder")
         col.prop(self, "results_dir")
         box = self.layout.column()
         for icon, text in backend_rows(self):
@@ -54,6 +61,7 @@ class _Defaults:
     backend = "AUTO"
     python_path = ""
     device = "cpu"
+    offload_text_encoder = False
     results_dir = ""
 
 

@@ -111,6 +111,9 @@ class MotionPromptSettings(bpy.types.PropertyGroup):
         items=[("SET_SCENE", "Set scene to 30 fps", "The scene takes the motion's frame rate"),
                ("RESAMPLE", "Resample to scene", "Resample the motion to the scene's frame rate (slerp)")])
     fbx_preset: bpy.props.EnumProperty(name="FBX preset", items=FBX_PRESETS, default="unity")
+    preview_size: bpy.props.IntProperty(name="GIF size", default=960, min=64, max=4096, subtype="PIXEL",
+                                        description="The GIF export's side in pixels (as --preview-size: a "
+                                                    "gallery card shows ~300); the MP4 stays 960")
     # cleanup (the core's post-processing stage), for new takes and the Apply Cleanup button
     foot_lock: bpy.props.EnumProperty(
         name="Foot lock", default="off",

@@ -81,10 +81,13 @@ class WorkerClient:
         python: interpreter that can ``import motionprompt`` (with torch).
         model: model name or TOML path; device: "cpu" / "cuda"...
         env: extra environment variables (tests inject a fake generator this way).
+        offload_text_encoder: the worker keeps the text encoder off the GPU between encodings.
     """
 
-    def __init__(self, python: str, model: str = "demo", device: str = "cpu", env: dict | None = None):
+    def __init__(self, python: str, model: str = "demo", device: str = "cpu", env: dict | None = None,
+                 offload_text_encoder: bool = False):
         self.python, self.model, self.device = python, model, device
+        self.offload_text_encoder = bool(offload_text_encoder)
         self.env = dict(env or {})
         self.proc: subprocess.Popen | None = None
         self.messages: queue.Queue = queue.Queue()
@@ -98,6 +101,8 @@ class WorkerClient:
             return
         env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
         cmd = [self.python, "-m", "motionprompt.app.worker", "--model", self.model, "--device", self.device]
+        if self.offload_text_encoder:
+            cmd.append("--offload-text-encoder")
         try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          text=True, encoding="utf-8", bufsize=1, env=env)

@@ -20,8 +20,10 @@ from motionprompt.text.segments import split_actions
 
 
 class FakeGenerator:
-    def __init__(self, model: str, device: str):
+    def __init__(self, model: str, device: str, offload_text_encoder: bool = False):
         self.model, self.device = model, device
+        # the motions' source names the loading option, so tests see it reached the loader
+        self.name = f"fake-{model}" + ("+offload" if offload_text_encoder else "")
         self.step_seconds = float(os.environ.get("FAKE_STEP_SECONDS", "0.002"))
 
     def generate(self, request, progress=None, cancel=None, context=None, target=None):
@@ -50,7 +52,7 @@ class FakeGenerator:
             aa[:, 1, 0] = 0.4 * np.sin(4 * np.pi * t[:, 0])
             aa[:, 2, 0] = -0.4 * np.sin(4 * np.pi * t[:, 0])
             root = np.concatenate([0 * t, 0.95 + 0 * t, 1.2 * t], axis=1)
-            m = Motion(axis_angle_to_matrix(aa), root, prompt=prompt, seed=int(seed), source=f"fake-{self.model}")
+            m = Motion(axis_angle_to_matrix(aa), root, prompt=prompt, seed=int(seed), source=self.name)
             parts = split_actions(prompt) if compose else [prompt]
             if len(parts) > 1:  # equal shares, as the real generator's meta describes them
                 edges = np.linspace(0, T / 30.0, len(parts) + 1)
@@ -73,5 +75,5 @@ class FakeGenerator:
         return out
 
 
-def make_generator(model, device, dtype=None):
-    return FakeGenerator(model, device)
+def make_generator(model, device, dtype=None, offload_text_encoder=False):
+    return FakeGenerator(model, device, offload_text_encoder)

@@ -91,7 +91,7 @@ def test_an_interrupted_run_leaves_pending_previews_to_resume(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run_jobs(jobs, run, stop_on_second_group, {}, batch_size=3, log=lambda s: None, preview_workers=1)
     done = run.done_keys()
-    first = {j.key for j in jobs[:3]}
+    first = {j.key for j in jobs if j.prompt in calls[0]}
     assert first - done == set(run.incomplete()) - done  # written or left incomplete, never lost
     again = run_jobs(jobs, run, _generate, {}, batch_size=3, log=lambda s: None, resume=True, preview_workers=1)
     keys = [r["key"] for r in run.records() if r["status"] == "done"]
@@ -137,3 +137,48 @@ def test_a_killed_worker_fails_only_the_jobs_in_flight(tmp_path):
         p.submit([(_motion("c", 2, T=2), tmp_path / "c", 0)], 64, lambda r, e: results.append(e))
         p.drain()
     assert results[0] is None and results[-1] is None  # the pool works again after the loss
+
+
+def test_while_previews_render_generation_leaves_the_workers_their_cores(tmp_path, monkeypatch):
+    """The generating process's torch threads drop to the cores the workers leave (at least one)
+    and come back after; the pool holds a whole group beside two jobs per worker, so handing a
+    group over never waits for the group before it; the first groups are small."""
+    import torch
+
+    from motionprompt.app import previews
+
+    depths, threads, sizes = [], [], []
+
+    class Recording(previews.PreviewPool):
+        def __init__(self, workers, depth=None):
+            super().__init__(workers, depth)
+            depths.append(self.depth)
+
+    def generate(texts, seeds):
+        threads.append(torch.get_num_threads())
+        sizes.append(len(texts))
+        return _generate(texts, seeds)
+
+    monkeypatch.setattr(previews, "PreviewPool", Recording)
+    monkeypatch.setattr(previews, "available_cores", lambda: 4)
+    before = torch.get_num_threads()
+    torch.set_num_threads(4)
+    try:
+        recs = run_jobs(_jobs(["walk", "run", "jump"]), RunDir(tmp_path, "exp"), generate, {}, batch_size=2,
+                        log=lambda s: None, preview_workers=3, preview_size=64)
+        assert threads == [1, 1] and torch.get_num_threads() == 4 and depths == [2 + 2 * 3]
+        with previews.leave_cores(1):
+            assert torch.get_num_threads() == 3
+        assert torch.get_num_threads() == 4
+    finally:
+        torch.set_num_threads(before)
+    assert [r["status"] for r in recs] == ["done"] * 3
+    # groups grow from one text per worker to the batch size, doubling
+    sizes.clear()
+    recs = run_jobs(_jobs([f"p{i}" for i in range(20)]), RunDir(tmp_path, "ramp"), generate, {}, batch_size=8,
+                    log=lambda s: None, preview_workers=1, preview_size=64)
+    assert sizes == [1, 2, 4, 8, 5] and [r["line"] for r in recs] == list(range(1, 21))
+    sizes.clear()
+    run_jobs(_jobs([f"p{i}" for i in range(20)]), RunDir(tmp_path, "inline"), generate, {}, batch_size=8,
+             log=lambda s: None, previews=False, preview_workers=1)
+    assert sizes == [8, 8, 4]  # no pool: whole batches

@@ -810,3 +810,64 @@ def test_inbetween_to_the_next_marker(addon):
     scene.frame_set(a + 10)
     with pytest.raises(RuntimeError, match="outside take"):
         bpy.ops.motionprompt.inbetween()
+
+
+@pytest.mark.parametrize("mode", ["IN_PROCESS", "WORKER"])
+def test_offload_text_encoder_reaches_the_model_loader_of_either_backend(addon, monkeypatch, mode):
+    """The preference's offload goes to the loader (the fake names it in its motions' source),
+    shows in the backend's status, and a change of it starts a backend loaded the other way."""
+    monkeypatch.setattr(preferences._Defaults, "backend", mode)
+    monkeypatch.setattr(preferences._Defaults, "offload_text_encoder", True)
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    be = backend.current_backend()
+    source = history.PROPS["model"]
+    assert history.history(bpy.context.active_object)[-1][source] == "fake-demo+offload"
+    assert be.offload and "text encoder offloaded" in be.status()
+    if mode == "WORKER":
+        assert "--offload-text-encoder" in be.client.proc.args and be.client.info["offload_text_encoder"] is True
+    monkeypatch.setattr(preferences._Defaults, "offload_text_encoder", False)
+    assert bpy.ops.motionprompt.generate() == {"FINISHED"}
+    assert backend.current_backend() is not be and not backend.current_backend().offload
+    assert history.history(bpy.context.active_object)[-1][source] == "fake-demo"
+
+
+def test_gif_export_takes_the_panels_preview_size(addon, tmp_path):
+    from PIL import Image
+    from types import SimpleNamespace
+
+    from blender_addon import panel
+    from blender_helpers import synthetic_motion
+    from motionprompt.files.formats import export
+
+    src = tmp_path / "clip.npy"
+    export(synthetic_motion(T=8, seed=2), "npy", src)
+    assert bpy.ops.motionprompt.load_motion(filepath=str(src)) == {"FINISHED"}
+    addon.preview_size = 128
+    sizes = {}
+
+    class Op:  # what the Export panel sets on each button
+        def __init__(self, fmt_log):
+            self.__dict__["log"] = fmt_log
+
+        def __setattr__(self, key, value):
+            self.log[key] = value
+
+    class Layout:
+        def prop(self, data, name, **kw):
+            assert name in data.bl_rna.properties
+
+        def row(self, **kw):
+            return self
+
+        def operator(self, idname, text="", **kw):
+            sizes[text] = {}
+            return Op(sizes[text])
+
+    panel.MOTIONPROMPT_PT_export.draw(SimpleNamespace(layout=Layout()), bpy.context)
+    assert sizes["GIF"] == {"format": "GIF", "size": 128}
+    for fmt, side in (("GIF", 128), ("MP4", None)):
+        out = tmp_path / f"out.{fmt.lower()}"
+        assert bpy.ops.motionprompt.export(filepath=str(out), **sizes[fmt]) == {"FINISHED"}
+        if side:
+            assert Image.open(out).size == (side, side)
+        assert out.stat().st_size > 0

@@ -141,3 +141,22 @@ def test_a_process_killed_inside_finish_leaves_no_marker_after_resume(tmp_path):
     again = run_jobs(jobs, run, lambda t, s: calls.append(t) or _fake(t, s), {}, previews=False, resume=True,
                      log=lambda s: None)
     assert again == [] and calls == [] and not (folder / MARKER).exists()
+
+
+def test_under_torchrun_each_prompt_is_rewritten_once_and_every_rank_has_every_rewrite(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(CORE), str(Path(__file__).parent)]), OMP_NUM_THREADS="1")
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(k, None)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           str(Path(__file__).parent / "rewrite_ranks_helper.py"), str(tmp_path)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    got = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    distinct = [f"walk {i}" for i in range(7)] + ["boom"]
+    asked = [p for g in got for p in g["asked"]]
+    assert sorted(asked) == sorted(distinct) and all(g["asked"] for g in got)  # once each, both ranks working
+    assert got[0]["texts"] == got[1]["texts"] and got[0]["status"] == got[1]["status"] == "used"
+    texts = dict((k, t) for k, t in got[0]["texts"])
+    assert len(texts) == 18 and all(t == {"0": k.split(":", 2)[2], "1": k.split(":", 2)[2].upper()}
+                                    for k, t in texts.items() if "boom" not in k)
+    assert all(t == {"0": "boom"} for k, t in texts.items() if "boom" in k)

@@ -174,6 +174,37 @@ def test_static_caches_are_reused_without_leaking_between_calls():
     assert [a.tolist() for a in other] == [f.tolist() for f in fresh]
 
 
+@pytest.mark.parametrize("guidance", [1.0, 2.0], ids=["plain", "guided"])
+def test_ended_rows_leave_the_eager_batch_and_the_others_go_on_as_alone(guidance):
+    """Eager decoding steps only the rows still going (their null rows with them): fewer rows per
+    step as rows end, the step count of the longest row, and each row's tokens those the
+    release's loop gives it alone (tokens after the longest row's end would show a wrong row)."""
+    m = end_prone_model(seed=3)
+    feats, mask = batch_inputs(seed=4)
+    null = torch.randn(4, 12)
+    cfg = SamplingConfig(temperature=0.9, top_k=30, max_tokens=40, min_tokens=1, guidance=guidance)
+    seeds = [11, 22, 33, 44, 55]
+    widths = []
+    step = m.decode_step
+
+    def counting(tokens, *a, **k):
+        widths.append(tokens.shape[0])
+        return step(tokens, *a, **k)
+
+    m.decode_step = counting
+    got = Sampler(m).sample(feats, mask, seeds=seeds, cfg=cfg, null_feats=null if guidance != 1.0 else None)
+    del m.decode_step
+    for b, n in enumerate(LENGTHS):
+        ref = (reference_sample(m, feats[b:b + 1, :n], cfg=cfg, seed=seeds[b]) if guidance == 1.0
+               else _guided_reference(m, feats[b:b + 1, :n], null, cfg, seeds[b]))
+        assert got[b].tolist() == ref.tolist(), b
+    per_row = 2 if guidance != 1.0 else 1
+    lengths = sorted(len(g) for g in got)
+    assert len(set(lengths)) >= 3, f"test model should end rows at different steps, got {lengths}"
+    # a row of N tokens ends at step N and is not stepped after it (a quarter of 5 rows: 1 at a time)
+    assert len(widths) == min(lengths[-1], cfg.max_tokens - 1)
+    assert widths == [per_row * sum(1 for n in lengths if n > s) for s in range(len(widths))]
+
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_half_precision_sampling_runs_and_mostly_agrees(dtype):
     m = end_prone_model()

@@ -192,6 +192,28 @@ def test_clauses_and_tokens_prefix_is_each_clause_alone_then_the_tokens():
     assert int(wmask.sum()) == 2 + len(tok("she walks and then waves").input_ids)
 
 
+def test_clause_pooling_encodes_each_distinct_text_once():
+    """A one-clause prompt is its own clause, and a batch may repeat a prompt: the encoder runs
+    each distinct text once, and every row is what it is encoded alone."""
+    enc = build_text_encoder("minilm", pooling="clauses+tokens")
+    prompts = ["jump", "walk forward. wave", "jump", "wave"]
+    seen = []
+    forward = enc.model.forward
+
+    def counting(ids, att):
+        seen.append(ids.shape[0])
+        return forward(ids, att)
+
+    enc.model.forward = counting
+    feats, mask = enc.encode(prompts)
+    assert seen == [4]  # "jump", "walk forward. wave", "walk forward", "wave"
+    for b, p in enumerate(prompts):
+        alone, amask = enc.encode([p])
+        n = int(amask.sum())
+        assert mask[b].tolist() == [True] * n + [False] * (mask.shape[1] - n)
+        torch.testing.assert_close(feats[b, :n], alone[0], rtol=1e-5, atol=1e-5)
+
+
 def test_a_prompt_past_the_token_limit_is_warned_about_on_the_minilm_path():
     enc = build_text_encoder("minilm", None, pooling="clauses+tokens", max_tokens=20)
     with pytest.warns(UserWarning, match="longer than 20 text tokens"):

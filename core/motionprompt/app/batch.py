@@ -125,8 +125,11 @@ def run_jobs(jobs: list[Job], run: RunDir, generate: Callable[[list[str], list[i
     ``app.ranks``); asked just before its group is generated, so a process that dies has
     claimed at most one group it did not finish. ``extra``: fields added to every record.
     ``preview_workers`` > 0: previews render in that many processes while the next group
-    generates (``app.previews``); 0: here, job by job. ``preview_size``: the GIF's side (the
-    MP4 is 960 px).
+    generates (``app.previews``: at most ``batch_size`` + 2 x ``preview_workers`` jobs wait for
+    theirs; this process's torch threads leave the workers their cores), and the first groups are
+    smaller (one text per worker, then twice as many each group up to ``batch_size``) so the
+    workers start early; 0: here, job by job.
+    ``preview_size``: the GIF's side (the MP4 is 960 px).
     """
     if resume:
         run.drop_finished_markers()
@@ -143,15 +146,20 @@ def run_jobs(jobs: list[Job], run: RunDir, generate: Callable[[list[str], list[i
     with contextlib.ExitStack() as stack:
         pool = None
         if previews and preview_workers > 0 and todo:
-            from .previews import PreviewPool
+            from .previews import PreviewPool, leave_cores
 
-            pool = stack.enter_context(PreviewPool(preview_workers))
+            # a whole group in flight beside the workers' own: they render it while the next generates
+            pool = stack.enter_context(PreviewPool(preview_workers, depth=batch_size + 2 * preview_workers))
+            stack.enter_context(leave_cores(preview_workers))
         write = _Writer(run, generate, settings, previews, leftovers, post, on_motion, extra, records, progress,
                         log, pool, preview_size)
+        # with a pool, groups grow from one text per worker to batch_size, doubling: the workers
+        # get their first jobs after a small group, not a whole batch, and stay fed from then on
+        size = batch_size if pool is None else min(batch_size, preview_workers)
         i = 0
         while i < len(todo):
             group, n_texts = [], 0
-            while i < len(todo) and (not group or n_texts + len(todo[i].texts) <= batch_size):
+            while i < len(todo) and (not group or n_texts + len(todo[i].texts) <= size):
                 job = todo[i]
                 i += 1
                 if claim is not None and not claim(job):
@@ -160,6 +168,7 @@ def run_jobs(jobs: list[Job], run: RunDir, generate: Callable[[list[str], list[i
                 n_texts += len(job.texts)
             if not group:
                 break
+            size = min(batch_size, 2 * size)
             try:
                 write(group)
             except Exception:  # noqa: BLE001 - find the culprit: one by one (jobs already written stay as they are)

@@ -414,7 +414,8 @@ def _generate_ranked(spec, request: GenerateRequest, jobs, args, exp_name: str, 
         return _fail(str(e))
     rewrite = None
     if args.use_rewrite_model:
-        rewrite = add_rewrites(jobs, args.rewrite_model_path, "cuda" if gen.device.type == "cuda" else "cpu", log)
+        rewrite = add_rewrites(jobs, args.rewrite_model_path, "cuda" if gen.device.type == "cuda" else "cpu", log,
+                               launch if ranks.several else None)
     try:
         run = RunDir(request.out_dir, exp_name, rank=ranks.rank if ranks.several else None)
     except OSError as e:

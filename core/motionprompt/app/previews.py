@@ -6,16 +6,25 @@ A preview (GIF + 960 px MP4) costs about 20 times a demo-model motion's generati
 never torch) render them while the generating process goes on with the next group. The job's
 manifest line is written, in the generating process and in the order jobs were handed over, only
 once its previews are on disk, so a run killed with previews pending leaves those jobs
-incomplete for ``--resume``. At most ``depth`` (default 2 x workers) jobs wait or render at a
-time: handing over one more first waits for the oldest, which bounds memory and keeps the
-generator at most that far ahead. A worker that dies (killed, out of memory) fails the jobs
-in flight in the pool (their folders stay incomplete for ``--resume``); the pool starts afresh
-for the next ones.
+incomplete for ``--resume``. At most ``depth`` (default 2 x workers; ``app.batch`` gives a
+group of jobs plus that, so the workers never run dry while the next group generates) jobs wait
+or render at a time: handing over one more first waits for the oldest, which bounds memory and
+keeps the generator at most that far ahead. A worker that dies (killed, out of memory) fails
+the jobs in flight in the pool (their folders stay incomplete for ``--resume``); the pool starts
+afresh for the next ones.
+
+The workers start, and import what they draw with, as the pool is made, so that happens while
+the first group generates. While the pool is open, the generating process leaves the workers'
+cores to them (``leave_cores``: torch's intra-op threads cut to the cores left over, at least
+one): two torch threads spinning beside two busy workers on two cores cost more CPU than they
+save.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -23,7 +32,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["PreviewPool", "render_previews", "available_cores"]
+__all__ = ["PreviewPool", "render_previews", "available_cores", "leave_cores"]
 
 
 def available_cores() -> int:
@@ -32,6 +41,21 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def leave_cores(workers: int):
+    """While open, torch (when this process has imported it) runs on the cores ``workers``
+    other processes leave free, at least one thread; restored on exit."""
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    if before is not None:
+        torch.set_num_threads(max(1, min(before, available_cores() - int(workers))))
+    try:
+        yield
+    finally:
+        if before is not None and torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def render_previews(tasks: list[tuple], gif_size: int) -> dict:
@@ -56,6 +80,16 @@ def _worker_setup() -> None:
     encoders.X264_THREADS = 1
 
 
+def _warm_up() -> None:
+    """Import and build what every preview needs (done once per worker, as the pool starts)."""
+    from ..files import layout  # noqa: F401 - the import is the work
+    from ..files.preview import encoders, raster
+
+    raster._palette()
+    encoders._yuv_tables()
+    encoders._luma_list()
+
+
 class PreviewPool:
     """``submit(tasks, gif_size, on_done)`` renders in a worker; ``on_done(result, error)`` runs
     in the caller's thread, in submission order, from ``submit`` (for jobs already finished),
@@ -71,7 +105,10 @@ class PreviewPool:
         self._pending: deque[tuple[Future, Callable]] = deque()
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=self._context, initializer=_worker_setup)
+        pool = ProcessPoolExecutor(self.workers, mp_context=self._context, initializer=_worker_setup)
+        for _ in range(self.workers):  # each submit with none idle starts a process: all start now
+            pool.submit(_warm_up)
+        return pool
 
     def __len__(self) -> int:
         return len(self._pending)

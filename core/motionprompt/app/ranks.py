@@ -109,8 +109,8 @@ class JobClaims:
 
 class Launch:
     """The ranks of one launch, talking over a gloo process group (only when there are several):
-    ``share(obj)`` sends rank 0's object to every rank, ``wait_all()`` returns once every rank
-    has called it. One process: both are local."""
+    ``share(obj)`` sends rank 0's object to every rank, ``gather(obj)`` gives every rank all
+    ranks' objects, ``wait_all()`` returns once every rank has called it. One process: all local."""
 
     def __init__(self, ranks: Ranks):
         self.ranks = ranks
@@ -133,6 +133,16 @@ class Launch:
         box = [obj if self.ranks.rank == 0 else None]
         dist.broadcast_object_list(box, src=0)
         return box[0]
+
+    def gather(self, obj) -> list:
+        """Every rank's ``obj``, in rank order, on every rank (one process: ``[obj]``)."""
+        if not self.ranks.several:
+            return [obj]
+        import torch.distributed as dist
+
+        out = [None] * self.ranks.world
+        dist.all_gather_object(out, obj)
+        return out
 
     def new_id(self) -> str:
         """One id for this launch, the same on every rank."""

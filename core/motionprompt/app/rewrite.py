@@ -42,26 +42,44 @@ def rewrite_prompt(pipe, text: str, max_new_tokens: int = 128) -> str:
     return cand
 
 
-def add_rewrites(jobs, path, device: str, log: Callable[[str], None]) -> str:
+def add_rewrites(jobs, path, device: str, log: Callable[[str], None], launch=None) -> str:
     """Give each job a rewritten text (flag 1) from the model in ``path``; a prompt whose rewrite
     fails, or a model that cannot load, leaves the original alone (logged). Returns what
-    happened, for the manifest: "used", or why no rewrite was made."""
+    happened, for the manifest: "used", or why no rewrite was made.
+
+    ``launch`` (``app.ranks.Launch``, torchrun): every rank reads the same jobs; each rewrites
+    every world-th distinct prompt (rank r: the r-th, r + world-th, ...) and the ranks swap
+    their rewrites, so each prompt is rewritten once and every rank ends with the same texts
+    and the same answer (a model that failed to load on any rank: no rewrites anywhere)."""
     if not path:
         log("warning: --use-rewrite-model needs --rewrite-model-path; generating the original prompts only")
         return "not used: no --rewrite-model-path"
+    prompts = list(dict.fromkeys(job.prompt for job in jobs))
+    rank, world = (0, 1) if launch is None else (launch.ranks.rank, launch.ranks.world)
+    lines = {}
+    for job in jobs:
+        lines.setdefault(job.prompt, job.line)
+    status, cache = "used", {}
     try:
         pipe = build_rewriter(path, device=device)
     except Exception as e:  # noqa: BLE001 - any load failure falls back to the originals
-        log(f"warning: rewrite model not available ({e}); generating the original prompts only")
-        return f"not used: {e}"
-    cache: dict[str, str] = {}
-    for job in jobs:
-        if job.prompt not in cache:
+        status = f"not used: {e}"
+    else:
+        for prompt in prompts[rank::world]:
             try:
-                cache[job.prompt] = rewrite_prompt(pipe, job.prompt)
+                cache[prompt] = rewrite_prompt(pipe, prompt)
             except Exception as e:  # noqa: BLE001 - a failed rewrite falls back to the original alone
-                log(f"line {job.line}: rewrite failed ({e}); original only")
-                cache[job.prompt] = ""
-        if cache[job.prompt]:
+                log(f"line {lines[prompt]}: rewrite failed ({e}); original only")
+                cache[prompt] = ""
+    if launch is not None:
+        parts = launch.gather((status, cache))
+        status = next((s for s, _ in parts if s != "used"), "used")
+        cache = {k: v for _, c in parts for k, v in c.items()}
+    if status != "used":
+        log(f"warning: rewrite model not available ({status[len('not used: '):]}); generating the original "
+            "prompts only")
+        return status
+    for job in jobs:
+        if cache.get(job.prompt):
             job.texts[1] = cache[job.prompt]
     return "used"

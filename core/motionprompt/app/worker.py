@@ -1,6 +1,6 @@
 """A persistent generation worker speaking JSON lines over stdin / stdout.
 
-``python -m motionprompt.app.worker --model demo --device cpu`` loads the model ONCE, says
+``python -m motionprompt.app.worker --model demo --device cpu [--offload-text-encoder]`` loads the model ONCE, says
 ``ready`` and then serves requests until stdin closes or ``quit`` arrives. It is what the
 Blender add-on runs when Blender's own Python has no torch.
 
@@ -20,7 +20,7 @@ Requests (one JSON object per line on stdin)::
 
 Replies (stdout; one JSON object per line, nothing else is ever written there)::
 
-    {"type": "ready", "model": "demo", "device": "cpu", "pid": 123}
+    {"type": "ready", "model": "demo", "device": "cpu", "pid": 123, "offload_text_encoder": false}
     {"type": "progress", "id": "r1", "step": 3, "total": 60}
     {"type": "result", "id": "r1", "motions": [{"path": ".../r1_20250101-120000-1a2b3c4d_0.npy",
      "prompt": ..., "seed": 1, "fps": 30.0, "frames": 120, "source": "demo"}], "seconds": 1.9}
@@ -64,18 +64,23 @@ __all__ = ["main", "load_generator", "probe", "Worker", "FACTORY_ENV"]
 FACTORY_ENV = "MOTIONPROMPT_GENERATOR_FACTORY"
 
 
-def load_generator(model: str = "demo", device: str = "cpu", dtype: str | None = None):
+def load_generator(model: str = "demo", device: str = "cpu", dtype: str | None = None,
+                   offload_text_encoder: bool = False):
     """The generator for ``model`` on ``device``: ``Generator.from_spec`` unless the
-    ``MOTIONPROMPT_GENERATOR_FACTORY`` environment variable names another factory."""
+    ``MOTIONPROMPT_GENERATOR_FACTORY`` environment variable names another factory (given
+    ``offload_text_encoder=True`` only when asked). ``offload_text_encoder``: the text encoder
+    stays in CPU memory and is on the GPU only while it encodes (``--offload-text-encoder``)."""
     factory = os.environ.get(FACTORY_ENV)
     if factory:
         module, _, attr = factory.partition(":")
-        return getattr(importlib.import_module(module), attr or "make_generator")(model, device, dtype)
+        extra = {"offload_text_encoder": True} if offload_text_encoder else {}
+        return getattr(importlib.import_module(module), attr or "make_generator")(model, device, dtype, **extra)
     from ..generation.devices import check_device
     from ..generation.generator import Generator, torch_device, torch_dtype
 
     check_device(device)
-    return Generator.from_spec(model, device=torch_device(device), dtype=torch_dtype(dtype))
+    return Generator.from_spec(model, device=torch_device(device), dtype=torch_dtype(dtype),
+                               offload_text_encoder=offload_text_encoder)
 
 
 def probe(model: str = "demo", device: str = "cpu", load: bool = True) -> dict:
@@ -265,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="demo", help="built-in model name or a model TOML file (default demo)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     p.add_argument("--dtype", default=None, help="torch dtype name (default: bfloat16 on CUDA, float32 on CPU)")
+    p.add_argument("--offload-text-encoder", action="store_true",
+                   help="keep the text encoder in CPU memory, on the GPU only while it encodes (frees its VRAM, "
+                        "2.3 GB for flan-t5-xl, for the prefix-LM)")
     p.add_argument("--probe", action="store_true",
                    help="print one JSON line (this Python, motionprompt / torch versions, GPUs, whether the model "
                         "loads) and exit: the add-on's Test Backend")
@@ -289,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             out.flush()
 
     try:
-        generator = load_generator(args.model, args.device, args.dtype)
+        generator = load_generator(args.model, args.device, args.dtype, args.offload_text_encoder)
     except Exception as e:  # noqa: BLE001
         traceback.print_exc(file=sys.stderr)
         send({"type": "error", "id": None, "fatal": True, "message": f"cannot load model {args.model!r}: "
@@ -298,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     worker = Worker(generator, send, model_name=args.model, device=args.device)
     reader = threading.Thread(target=worker.feed, args=(sys.stdin,), daemon=True)
     reader.start()
-    send({"type": "ready", "model": args.model, "device": args.device, "pid": os.getpid()})
+    send({"type": "ready", "model": args.model, "device": args.device, "pid": os.getpid(),
+          "offload_text_encoder": args.offload_text_encoder})
     from .interrupt import sigterm_raises
 
     try:

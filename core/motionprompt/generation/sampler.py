@@ -10,7 +10,8 @@ Choices per step: greedy (arg-max, the release's default) or sampling at a tempe
 optional top-k and top-p (nucleus) filtering; END is forbidden before ``min_tokens``; a row stops
 at END or at ``max_tokens``. On CUDA the decoding step is captured in a CUDA graph over a static
 cache, once per (batch, text width bucket, max_tokens) and reused by later calls (batch-1
-decoding is otherwise launch-bound); elsewhere it runs eagerly.
+decoding is otherwise launch-bound); elsewhere it runs eagerly, and rows that ended leave the
+batch (a quarter of it at a time), so a short row costs no steps after its end.
 
 ``reference_sample`` is the release's algorithm (batch 1, whole sequence recomputed each step,
 no cache), kept as the ground truth for tests and benchmarks.
@@ -239,6 +240,8 @@ class Sampler:
     """
 
     SMALL_CPU_MODEL = 60_000_000  # parameters: below this, one CPU thread decodes faster
+    #: eager decoding drops ended rows once 1 / this of the rows it computes have ended
+    COMPACT_FRACTION = 4
     TEXT_BUCKET = 16
     KEEP_STATIC = 2  # static caches kept (least recently used dropped)
 
@@ -359,16 +362,19 @@ class Sampler:
         out = torch.full((B, cfg.max_tokens), end, dtype=torch.int64, device=dev)
         done = torch.zeros(B, dtype=torch.bool, device=dev)
         n = torch.full((B,), cfg.max_tokens, dtype=torch.int64, device=dev)
+        rows = torch.arange(B, device=dev)  # the prompts still computed (their null rows follow when guided)
         for step in range(cfg.max_tokens):
-            if guided:  # rows B.. are the null prompt's: move the prompt's logits away from them
-                cond, null = logits[:B].float(), logits[B:].float()
+            b = len(rows)
+            if guided:  # rows b.. are the null prompt's: move the prompt's logits away from them
+                cond, null = logits[:b].float(), logits[b:].float()
                 logits = null + cfg.guidance * (cond - null)
-            tok = choose_tokens(logits, cfg, seeds, step, end, min_tokens)
-            tok = torch.where(done, end, tok)
-            newly = (tok == end) & ~done
-            n = torch.where(newly, step, n)
-            done |= newly
-            out[:, step] = tok
+            was = done[rows]
+            tok = choose_tokens(logits, cfg, seeds[rows], step, end, None if min_tokens is None else min_tokens[rows])
+            tok = torch.where(was, end, tok)
+            newly = (tok == end) & ~was
+            n[rows] = torch.where(newly, step, n[rows])
+            done[rows] = was | newly
+            out[rows, step] = tok
             if progress is not None:
                 progress(step + 1, cfg.max_tokens)
             if step + 1 == cfg.max_tokens or bool(done.all()):
@@ -377,6 +383,16 @@ class Sampler:
                 raise Cancelled("generation cancelled")
             col = L + P + step
             key_mask[:, col] = True
+            if not self.static and int((was | newly).sum()) >= max(1, b // self.COMPACT_FRACTION):
+                # drop the ended rows from the cache: every row's maths is its own, the rest go on
+                # as they would (rows ended after a long one would otherwise run to its end)
+                keep = (~(was | newly)).nonzero()[:, 0]
+                rows, tok = rows[keep], tok[keep]
+                both = torch.cat([keep, keep + b]) if guided else keep
+                cache.k = [k.index_select(0, both) for k in cache.k]
+                cache.v = [v.index_select(0, both) for v in cache.v]
+                key_mask, lengths = key_mask.index_select(0, both), lengths.index_select(0, both)
+                step_fn = self._eager_step(cache, key_mask, static=False)
             logits = step_fn(torch.cat([tok, tok]) if guided else tok, lengths + step, col)
         if progress is not None and step + 1 < cfg.max_tokens:
             progress(cfg.max_tokens, cfg.max_tokens)

@@ -112,9 +112,17 @@ class TextEncoder:
             prompts = [prompts]
         prompts, clauses, n = list(prompts), None, len(prompts)
         if self.pooling in CLAUSE_POOLINGS:
-            # the prompts and their clauses in one encoder batch (one pass, not two)
+            # the prompts and their clauses in one encoder batch (one pass, not two), each text
+            # once: a one-clause prompt is its own clause
             clauses = [split_clauses(p, CLAUSE_POOLINGS[self.pooling]) for p in prompts]
-            feats, att, long = self._features(prompts + [c for cs in clauses for c in cs])
+            texts = prompts + [c for cs in clauses for c in cs]
+            unique = list(dict.fromkeys(texts))
+            feats, att, long = self._features(unique)
+            where = {t: i for i, t in enumerate(unique)}
+            pick = torch.tensor([where[t] for t in texts], device=feats.device)
+            cut = set(long)
+            long = [i for i, t in enumerate(texts[:n]) if where[t] in cut]
+            feats, att = feats.index_select(0, pick), att.index_select(0, pick)
             clause_feats, clause_att = feats[n:], att[n:]
             feats, att = feats[:n], att[:n]
         else:
