@@ -471,6 +471,8 @@ class _Labels:
     def column(self, *a, **k):
         return self
 
+    row = column
+
     def prop(self, *a, **k):
         pass
 
