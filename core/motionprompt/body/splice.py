@@ -110,11 +110,9 @@ def pose_distance(motion: Motion, frame: int, pose: Motion) -> float:
     """How far ``motion``'s ``frame`` is from ``pose``'s first frame, metres: the RMS of their
     root-relative joint positions (each in its own heading frame), plus the pelvis' world
     distance, plus the heading difference at half a metre per radian."""
-    from .rotations import yaw_matrix as _yaw
-
     a, b = motion.joint_positions()[frame], pose.joint_positions()[0]
     ha, hb = heading_angle(motion.rotations[frame, 0]), heading_angle(pose.rotations[0, 0])
-    rel_a, rel_b = (a - a[0]) @ _yaw(ha).T, (b - b[0]) @ _yaw(hb).T
+    rel_a, rel_b = (a - a[0]) @ yaw_matrix(ha).T, (b - b[0]) @ yaw_matrix(hb).T
     turn = abs((float(ha - hb) + np.pi) % (2 * np.pi) - np.pi)
     return float(np.sqrt(np.mean(np.sum((rel_a - rel_b) ** 2, axis=-1))) + np.linalg.norm(a[0] - b[0]) + 0.5 * turn)
 

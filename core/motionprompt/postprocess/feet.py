@@ -98,6 +98,11 @@ def contact_spans(contacts: np.ndarray, fps: float) -> list[dict]:
             for k in range(contacts.shape[1]) for a, b in _runs(contacts[:, k])]
 
 
+def _smoothstep(u: np.ndarray) -> np.ndarray:
+    """3u^2 - 2u^3 of ``u`` in [0, 1]: 0 -> 1 with no rate at either end."""
+    return u * u * (3 - 2 * u)
+
+
 def _correction(planted: np.ndarray, pins: np.ndarray, points: np.ndarray, blend: int) -> np.ndarray:
     """(T, 3) offset that moves a foot's lock point onto its pins: exact on planted frames,
     interpolated across each swing between one plant's offset and the next (no catch-up at
@@ -112,7 +117,7 @@ def _correction(planted: np.ndarray, pins: np.ndarray, points: np.ndarray, blend
     c = np.stack([np.interp(frames, idx, knots[:, d]) for d in range(3)], axis=1)
     outside = np.maximum(idx[0] - frames, 0) + np.maximum(frames - idx[-1], 0)
     u = np.clip(1.0 - outside / (blend + 1), 0.0, 1.0)
-    return c * (u * u * (3 - 2 * u))[:, None]
+    return c * _smoothstep(u)[:, None]
 
 
 _UP = np.array([0.0, 1.0, 0.0])
@@ -141,8 +146,7 @@ def _free(planted: np.ndarray, blend: int) -> np.ndarray:
     frames = np.arange(len(planted))
     after = np.minimum(np.searchsorted(idx, frames), len(idx) - 1)
     near = np.minimum(np.abs(frames - idx[np.maximum(after - 1, 0)]), np.abs(idx[after] - frames))
-    u = np.clip(near / (blend + 1), 0.0, 1.0)
-    return u * u * (3 - 2 * u)
+    return _smoothstep(np.clip(near / (blend + 1), 0.0, 1.0))
 
 
 def _keep_straight(goal: np.ndarray, hip: np.ndarray, own: np.ndarray, knee: float, limit: np.ndarray,
@@ -216,13 +220,13 @@ def foot_lock(motion: Motion, mode: str = "toes", strength: float = 1.0, blend: 
     return _reach(out, (P, motion.global_rotations()), goals, blend, straight=(frees, floors))
 
 
-def _reach(motion: Motion, fk: tuple, goals: list, blend: int, soft: bool = True,
-           hold: np.ndarray | None = None, straight: tuple | None = None) -> Motion:
+def _reach(motion: Motion, fk: tuple, goals: list, blend: int, hold: np.ndarray | None = None,
+           straight: tuple | None = None) -> Motion:
     """``motion`` (``fk``: its joint positions (T, 22, 3), changed here, and global rotations
     (T, 22, 3, 3)) with each leg of ``LEG_CHAINS`` solved by two-bone IK
     so that its ankle reaches ``goals[side]`` (T, 3), the foot keeping its world rotation; the
-    pelvis lowered only where a leg cannot reach, eased over ``blend`` frames. ``soft``: a
-    nearly straight leg reaches its goal softly (``_soft_reach``). ``hold``: (T,) 0..1, how much
+    pelvis lowered only where a leg cannot reach, eased over ``blend`` frames; a nearly
+    straight leg reaches its goal softly (``_soft_reach``). ``hold``: (T,) 0..1, how much
     of the pelvis drop and of the soft reach a frame takes (0: none, so a frame whose goals are
     its own ankles is left as it is). ``straight``: (frees, floors), per leg (T,) each: a leg
     off its pin keeps the source's extension (``_keep_straight``)."""
@@ -246,9 +250,8 @@ def _reach(motion: Motion, fk: tuple, goals: list, blend: int, soft: bool = True
     # a leg nearly straight reaches its goal softly (short by a few millimetres, not snapping the
     # knee straight as the body pushes off a pinned foot)
     hips = [P[:, hip] - lowered[:, None] * _UP for hip, _, _ in LEG_CHAINS]
-    if soft:
-        eased = [_soft_reach(goal, h, SOFT_KNEE * r, limit, d) for h, goal, r, limit, d in zip(hips, goals, reach, limits, own)]
-        goals = eased if hold is None else [g + hold[:, None] * (e - g) for g, e in zip(goals, eased)]
+    eased = [_soft_reach(goal, h, SOFT_KNEE * r, limit, d) for h, goal, r, limit, d in zip(hips, goals, reach, limits, own)]
+    goals = eased if hold is None else [g + hold[:, None] * (e - g) for g, e in zip(goals, eased)]
     if straight is not None:
         goals = [_keep_straight(goal, h, d, SOFT_KNEE * r, limit, w, floor)
                  for h, goal, r, limit, d, w, floor in zip(hips, goals, reach, limits, own, *straight)]
@@ -326,14 +329,11 @@ def plant_into_pose(motion: Motion, pose: Motion, frames: int = 15, mode: str = 
         pins = _anchored_pins(planted, P[:, lock_j])
         knots = planted.copy()
         knots[[0, -1]] = True  # nothing to correct where the window meets the motion and the pose
-        idx = np.flatnonzero(knots)
-        off = pins[idx] - P[idx, lock_j]
-        off[[0, -1]] = 0.0
-        c = np.stack([np.interp(np.arange(N), idx, off[:, d]) for d in range(3)], axis=1)
-        goals.append(P[:, ankle] + c)
+        pins[[0, -1]] = P[[0, -1], lock_j]
+        goals.append(P[:, ankle] + _correction(knots, pins, P[:, lock_j], blend=0))
         planted_frames[("left", "right")[side]] = int(planted.sum())
-    u = np.clip(np.minimum(np.arange(N), N - 1 - np.arange(N)) / 3.0, 0.0, 1.0)
-    hold = u * u * (3.0 - 2.0 * u)  # no pelvis drop on the first and last frames, eased in 3
+    # no pelvis drop on the first and last frames, eased in over 3
+    hold = _smoothstep(np.clip(np.minimum(np.arange(N), N - 1 - np.arange(N)) / 3.0, 0.0, 1.0))
     solved = _reach(sub, (P, sub.global_rotations()), goals, blend=4, hold=hold)
     rotations = np.concatenate([blended.rotations[:T - N], solved.rotations])
     root = np.concatenate([blended.root_translation[:T - N], solved.root_translation])
