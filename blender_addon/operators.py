@@ -101,9 +101,9 @@ def continue_take(context, inbetween: bool = False) -> dict:
     first timeline marker after the playhead, else the scene's last frame) and ``seconds``
     (from the playhead to it). ValueError naming the take and its frames when the playhead (or
     the target) is outside it."""
-    obj = context.active_object
-    if obj is None or obj.type != "ARMATURE" or obj.animation_data is None or obj.animation_data.action is None:
+    if not _has_take(context):
         raise ValueError("select an armature with a motionprompt take (its active action) to continue")
+    obj = context.active_object
     action = obj.animation_data.action
     motion = history.stored_motion(obj, action)
     scene = context.scene

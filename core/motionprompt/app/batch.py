@@ -49,23 +49,30 @@ class Job:
         return f"{self.line}:{self.sample}:{self.prompt}"
 
 
-def load_context(ref: str | None) -> Motion | None:
-    """The motion a request continues (``GenerateRequest.continue_from``, "MOTION[:FRAME]"):
-    the file loaded and cut before FRAME; None for None. Raises RequestError("continue_from",
-    ...) naming the file, and the frame against its length."""
-    if ref is None:
-        return None
-    path, frame = motion_ref(ref)
+def _referenced(ref: str, option: str) -> tuple[Motion, int]:
+    """The motion file and frame a "MOTION[:FRAME]" option names (``motion_ref``; FRAME counts
+    from 1, default the last): the loaded motion and the frame, checked against its length.
+    Raises RequestError(``option``, ...) naming the file, or the frame."""
+    path, frame = motion_ref(ref, option)
     try:
         motion = load_motion(path)
     except (OSError, ValueError) as e:
-        raise RequestError("continue_from", f"{path}: {e}") from None
-    if frame is None:
-        return motion
-    if frame > motion.num_frames:
-        raise RequestError("continue_from", f"{ref!r}: frame {frame} is past the motion's end ({motion.num_frames} "
-                                            f"frames); give FRAME <= {motion.num_frames}")
-    return motion.frames(0, frame)
+        raise RequestError(option, f"{path}: {e}") from None
+    k = motion.num_frames if frame is None else frame
+    if k > motion.num_frames:
+        raise RequestError(option, f"{ref!r}: frame {k} is past the motion's end ({motion.num_frames} frames); "
+                                   f"give FRAME <= {motion.num_frames}")
+    return motion, k
+
+
+def load_context(ref: str | None) -> Motion | None:
+    """The motion a request continues (``GenerateRequest.continue_from``, "MOTION[:FRAME]"):
+    the file loaded and cut after FRAME (default: whole); None for None. Raises
+    RequestError("continue_from", ...) naming the file, and the frame against its length."""
+    if ref is None:
+        return None
+    motion, k = _referenced(ref, "continue_from")
+    return motion if k == motion.num_frames else motion.frames(0, k)
 
 
 def load_pose(ref: str | None) -> Motion | None:
@@ -74,15 +81,7 @@ def load_pose(ref: str | None) -> Motion | None:
     RequestError("to_pose", ...) naming the file, and the frame against its length."""
     if ref is None:
         return None
-    path, frame = motion_ref(ref, "to_pose")
-    try:
-        motion = load_motion(path)
-    except (OSError, ValueError) as e:
-        raise RequestError("to_pose", f"{path}: {e}") from None
-    k = motion.num_frames if frame is None else frame
-    if k > motion.num_frames:
-        raise RequestError("to_pose", f"{ref!r}: frame {k} is past the motion's end ({motion.num_frames} frames); "
-                                      f"give FRAME <= {motion.num_frames}")
+    motion, k = _referenced(ref, "to_pose")
     return motion.frames(k - 1, k)
 
 

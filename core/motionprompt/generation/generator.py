@@ -234,8 +234,11 @@ class Generator:
         kept as written), or None for a model without captions."""
         if self.captions is None or not texts:
             return None
-        return self.captions.match_actions(texts, lambda ts: self.text_encoder.sentence_embeddings(ts).numpy(),
-                                           rewrite=rewrite)
+        return self.captions.match_actions(texts, self._sentence_embeddings, rewrite=rewrite)
+
+    def _sentence_embeddings(self, texts: list[str]) -> np.ndarray:
+        """(N, D) the text encoder's sentence embeddings of ``texts`` (what captions are matched in)."""
+        return self.text_encoder.sentence_embeddings(texts).numpy()
 
     @property
     def default_compose(self) -> bool:
@@ -480,8 +483,7 @@ class Generator:
                        f"{self.captions.threshold:g})" if m.caption else "no known caption names the same sides"
                 warns[i].append(f"{rows[r][2]!r}: {near}: the model will likely not do it")
             elif matches is not None and r in matches:
-                unknown = self.captions.unknown_words(
-                    matches[r], lambda ts: self.text_encoder.sentence_embeddings(ts).numpy())
+                unknown = self.captions.unknown_words(matches[r], self._sentence_embeddings)
                 if unknown:
                     one = len(unknown) == 1
                     m = matches[r]

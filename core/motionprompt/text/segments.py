@@ -44,7 +44,7 @@ _LEAD = re.compile(r"^(?:(?:and|then|next|after that|afterwards|later|finally|su
 _DESCRIBES = re.compile(r"^(?:\w+ing|with|while|without)\b", re.IGNORECASE)
 # A leading part that describes the one after it: a manner ("with the left hand, ...",
 # "slowly, ..."), or an action done at the same time ("while walking, ...", "as he walks, ...").
-_MODIFIES = re.compile(r"^(?:\w+ing|with|without|while|as|when|using|\w{3,}ly)\b", re.IGNORECASE)
+LEADING_MODIFIER = re.compile(r"^\s*(?:\w+ing|with|without|while|as|when|using|\w{3,}ly)\b", re.IGNORECASE)
 # A part that only brings the body back up ends the action before it ("sits, then gets up").
 _BACK_UP = re.compile(r"^(?:(?:he|she|they|it)\s+)?(?:gets?|stands?|comes?|rises?|climbs?)(?:\s+(?:back|again|up|"
                       r"on\s+\w+\s+feet|to\s+\w+\s+feet))*\s*(?:again)?$", re.IGNORECASE)
@@ -83,7 +83,7 @@ def split_actions(prompt: str) -> list[str]:
         if text:
             stop = start + len(prompt[start:end].rstrip())
             leading = held is None and (not parts or not after_comma or lead)
-            if leading and bare_comma and _MODIFIES.match(text):
+            if leading and bare_comma and LEADING_MODIFIER.match(text):
                 held = start  # "with the left hand, a man waves": the modifier goes with what follows
             elif held is not None:
                 parts.append([held, stop])

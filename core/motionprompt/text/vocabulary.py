@@ -62,7 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .segments import verb_like
+from .segments import LEADING_MODIFIER, verb_like
 
 __all__ = ["CaptionIndex", "CaptionMatch", "DEFAULT_THRESHOLD", "DEFAULT_KEEP", "side_words", "carried_words",
            "matched_text", "focus_texts", "action_parts", "word_stem", "CORE_WEIGHT", "RELIABLE_MARGIN",
@@ -128,7 +128,7 @@ def _verb_phrase(text: str, subject: str | None) -> tuple[list[str], int, int | 
     leading ", "-clause), the verb's index (None without one) and where its core ends."""
     words = matched_text(text).split()
     low = [w.lower().strip(",.;:!?") for w in words]
-    lead = next((i + 1 for i, w in enumerate(words) if w.endswith(",")), 0) if _LEADING.match(text) else 0
+    lead = next((i + 1 for i, w in enumerate(words) if w.endswith(",")), 0) if LEADING_MODIFIER.match(text) else 0
     v = next((i for i, w in enumerate(low) if i >= lead and verb_like(w)), None)
     if v is None:
         return words, 0, None, len(words)
@@ -142,8 +142,6 @@ def _verb_phrase(text: str, subject: str | None) -> tuple[list[str], int, int | 
     return words, start, v, end
 
 
-# A leading clause that describes the main one after its comma (as in ``segments``).
-_LEADING = re.compile(r"^\s*(?:\w+ing|with|without|while|as|when|using|\w{3,}ly)\b", re.IGNORECASE)
 # Where an action splits into things done at once: commas, and "while" / "whilst" / "when".
 _PARTS = re.compile(r",|\s(?=(?:while|whilst|when)\s)", re.IGNORECASE)
 _MANNER = frozenset({"with", "without", "using", "by"})  # opens a manner, not a thing done of its own
@@ -346,7 +344,7 @@ class CaptionIndex:
                 if len(set(acts)) < 2 or out[i].far:
                     continue
                 # the main clause (not "while ...", "walking ...", "with ..."): its caption, the rest as written
-                main = next((x for x, (p, _) in enumerate(mine) if not _LEADING.match(p)), 0)
+                main = next((x for x, (p, _) in enumerate(mine) if not LEADING_MODIFIER.match(p)), 0)
                 m = mine[main][1]
                 if rewrite and not m.far:
                     extra = [w for w in carried_words(texts[i]) if w.lower() not in m.caption.lower()]
