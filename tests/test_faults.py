@@ -549,3 +549,32 @@ def test_addon_setup_shows_the_backend_and_names_a_bad_interpreter(tmp_path, mon
     finally:
         backend.shutdown_backend()
         blender_addon.unregister()
+
+
+def test_a_claimed_folder_appears_with_its_marker_or_not_at_all(tmp_path, monkeypatch):
+    """RunDir.claim: the numbered folder exists only with its .incomplete marker (a run killed
+    while claiming leaves no empty result folder, which a resume would not know and skip past);
+    two runs on one root get different folders; a claim stopped halfway leaves nothing."""
+    from motionprompt.app.batch import Job
+    from motionprompt.app.rundir import MARKER, RunDir
+
+    a, b = RunDir(tmp_path, "run"), RunDir(tmp_path, "run")
+    job = Job(line=1, prompt="a person walks", texts={0: "a person walks"})
+    seen = []
+    real = os.rename
+
+    def watch(src, dst):  # the folder's content at the moment it takes its number
+        seen.append(sorted(p.name for p in Path(src).iterdir()))
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "rename", watch)
+    f1, f2 = a.claim(job), b.claim(job)
+    assert f1 != f2 and seen == [[MARKER], [MARKER]] and (f1 / MARKER).is_file() and (f2 / MARKER).is_file()
+
+    def stopped(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "rename", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        a.claim(job)
+    assert sorted(p.name for p in a.root.iterdir() if p.is_dir()) == sorted([f1.name, f2.name])

@@ -4,16 +4,22 @@
     <out_dir>/<exp_name>/manifest.rank<R>.jsonl  the same, from rank R of a run over several processes
     <out_dir>/<exp_name>/<k>/                  one job's files (``files.layout``)
 
-A folder ``k`` is claimed with an exclusive ``mkdir`` (concurrent runs never share one) and holds
-an ``.incomplete`` marker (naming its job's key) until its files are written and its manifest line
-is appended, so a resumed run knows which folders a killed run left unfinished.
+A folder ``k`` is claimed by renaming a private folder that already holds an ``.incomplete``
+marker (naming its job's key) onto ``<k>``: the rename fails where ``<k>`` holds anything, so
+concurrent runs never share one, and no numbered folder ever exists without its marker (a run
+killed while claiming leaves no empty result folder). The marker stays until the folder's files
+are written and its manifest line is appended, so a resumed run knows which folders a killed
+run left unfinished.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -124,25 +130,33 @@ class RunDir:
         return n
 
     def claim(self, job: "Job", reuse: Path | None = None) -> Path:
-        """A fresh numbered folder (one more than the largest), created with an exclusive mkdir,
-        marked incomplete; or ``reuse`` (emptied) for a resumed job."""
+        """A fresh numbered folder (one more than the largest), marked incomplete as it appears
+        (see the module docstring); or ``reuse`` (emptied) for a resumed job."""
         if reuse is not None:
             for f in reuse.iterdir():
                 if f.is_file() and f.name != MARKER:
                     f.unlink()
             folder = reuse
-        else:
+            (folder / MARKER).write_text(json.dumps({"key": job.key}), encoding="utf-8")
+            return folder
+        tmp = self.root / f".claim-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        tmp.mkdir()
+        try:
+            (tmp / MARKER).write_text(json.dumps({"key": job.key}), encoding="utf-8")
             nums = [int(p.name) for p in self.root.iterdir() if p.name.isdigit() and p.is_dir()]
             k = max(nums, default=-1) + 1
             while True:
                 folder = self.root / str(k)
                 try:
-                    folder.mkdir()
-                    break
-                except FileExistsError:
+                    os.rename(tmp, folder)  # the folder appears with its marker, or not at all
+                    return folder
+                except OSError as e:  # <k> is there and holds something (another run's): the next one
+                    if not isinstance(e, FileExistsError) and e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                        raise
                     k += 1
-        (folder / MARKER).write_text(json.dumps({"key": job.key}), encoding="utf-8")
-        return folder
+        except BaseException:  # a full disk, an interrupt: no private folder is left behind
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
     def finish(self, folder: Path | None, record: dict) -> None:
         """Append the job's manifest line to this process's part (one write, flushed), then drop
