@@ -5,7 +5,9 @@ width 2048) and, optionally, a random T5-XL-shaped encoder. Figures:
   - batch 1, 150 tokens: the release's loop (fp32, no KV cache, every position's logits each
     step) vs ours (bf16, static KV cache, CUDA graph) and ours without the graph;
   - the 126 prompts of ../shared/reference/motionmillion_eval_prompts.txt in one batch;
-  - fp32 ours vs the release loop on a short run: token-identical (greedy).
+  - fp32 ours vs the release loop on a short run: token-identical (greedy);
+  - peak memory of a 3B run in bfloat16 with a T5-XL-shaped encoder, resident or offloaded
+    (``--offload-text-encoder``), at batch 16 and 32: does it fit a 16 GB card (14.9 GiB)?
 Targets (H100 / H200): batch 1 <= 0.45 s for 150 tokens; all 126 prompts <= 3 s.
 
     .venv/bin/python bench/gpu_sampler.py                    # prints and exits 0 without CUDA
@@ -28,6 +30,7 @@ import torch
 
 from motionprompt.models.configs import LMConfig
 from motionprompt.models.prefix_lm import PrefixLM
+from motionprompt.generation.generator import OffloadedTextEncoder
 from motionprompt.generation.sampler import Sampler, SamplingConfig, reference_sample
 
 PROMPTS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "motionmillion_eval_prompts.txt"
@@ -79,15 +82,76 @@ def features(lengths, width, dev, dtype, seed=0):
     return feats.to(dev, dtype), mask.to(dev)
 
 
-def t5_xl_encode_time(lengths, dev) -> str:
-    try:
-        from transformers import T5Config, T5EncoderModel
-    except ImportError:
-        return "transformers missing"
-    cfg = T5Config(d_model=2048, d_kv=64, d_ff=5120, num_layers=24, num_heads=32, feed_forward_proj="gated-gelu",
-                   vocab_size=32128)
+def t5_encoder(dev, small: bool):
+    """A random T5 encoder, bfloat16, on ``dev``: flan-t5-xl's encoder shapes (1.22 B
+    parameters), or a one-layer one of the same width when ``small``."""
+    from transformers import T5Config, T5EncoderModel
+    if small:
+        cfg = T5Config(d_model=2048, d_kv=8, d_ff=64, num_layers=1, num_heads=2, feed_forward_proj="gated-gelu",
+                       vocab_size=128)
+    else:
+        cfg = T5Config(d_model=2048, d_kv=64, d_ff=5120, num_layers=24, num_heads=32, feed_forward_proj="gated-gelu",
+                       vocab_size=32128)
     with torch.device(dev):
-        enc = T5EncoderModel(cfg).to(torch.bfloat16).eval()
+        return T5EncoderModel(cfg).to(torch.bfloat16).eval()
+
+
+class ShapedTextEncoder:
+    """A random T5 encoder as a text encoder: ``encode(lengths)`` takes each prompt's token
+    count and gives (B, L, 2048) features on the encoder's device and a (B, L) mask, so
+    ``OffloadedTextEncoder`` can wrap it as it wraps the real one."""
+
+    def __init__(self, enc):
+        self.enc = enc
+
+    @property
+    def device(self):
+        return self.enc.device
+
+    def to(self, device=None, dtype=None):
+        self.enc.to(device=device, dtype=dtype)
+        return self
+
+    @torch.no_grad()
+    def encode(self, lengths):
+        L, dev = max(lengths), self.enc.device
+        g = torch.Generator(device="cpu").manual_seed(len(lengths))
+        ids = torch.randint(3, self.enc.config.vocab_size, (len(lengths), L), generator=g).to(dev)
+        mask = (torch.arange(L)[None] < torch.tensor(lengths)[:, None]).to(dev)
+        return self.enc(input_ids=ids, attention_mask=mask.long()).last_hidden_state, mask
+
+
+def memory_fit(model, lengths, dev, tokens: int, small: bool) -> dict:
+    """Peak memory (GiB; None off CUDA) of a whole 3B run: the T5 encoder resident beside the
+    prefix-LM or offloaded between encodings, two groups of B prompts (two text shapes, as a
+    batch run keeps static caches for two), B = 16 and 32, ``tokens`` greedy tokens each."""
+    cuda = dev.type == "cuda"
+    cfg = SamplingConfig(greedy=True, max_tokens=tokens, min_tokens=tokens)
+    enc = ShapedTextEncoder(t5_encoder(dev, small))
+    out = {}
+    for offload in (False, True):
+        te = OffloadedTextEncoder(enc).to(dev, torch.bfloat16) if offload else enc.to(dev, torch.bfloat16)
+        for B in (16, 32):
+            sampler = Sampler(model)
+            if cuda:
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats(dev)
+            for group in (lengths[:B], lengths[B:2 * B] or lengths[:B]):
+                feats, mask = te.encode(group)
+                sampler.sample(feats.to(dev, model.lm_head.weight.dtype), mask, cfg=cfg)
+            sync(dev)
+            name = f"b{B}_{'offloaded' if offload else 'resident'}"
+            out[f"peak_{name}_gib"] = round(torch.cuda.max_memory_allocated(dev) / 2**30, 2) if cuda else None
+            out[f"reserved_{name}_gib"] = round(torch.cuda.max_memory_reserved(dev) / 2**30, 2) if cuda else None
+            del sampler
+    del enc, te
+    if cuda:
+        torch.cuda.empty_cache()
+    return out
+
+
+def t5_xl_encode_time(lengths, dev) -> str:
+    enc = t5_encoder(dev, small=False)
     L = max(lengths)
     ids = torch.randint(3, 32000, (len(lengths), L), device=dev)
     att = (torch.arange(L, device=dev)[None] < torch.tensor(lengths, device=dev)[:, None]).long()
@@ -105,7 +169,8 @@ def main() -> int:
     ap.add_argument("--preset", default="3B")
     ap.add_argument("--tokens", type=int, default=150)
     ap.add_argument("--no-release", action="store_true", help="skip the slow release loop")
-    ap.add_argument("--no-t5", action="store_true", help="skip the T5-XL-shaped encoder timing")
+    ap.add_argument("--no-t5", action="store_true", help="skip the T5-XL-shaped encoder timing and memory fit")
+    ap.add_argument("--prompts", type=int, default=None, help="use the first N prompts (default all 126)")
     args = ap.parse_args()
     dev = torch.device(args.device)
     if dev.type == "cuda" and not torch.cuda.is_available():
@@ -122,7 +187,7 @@ def main() -> int:
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False  # the release's fp32 is plain fp32
 
-    lengths = text_lengths(126)
+    lengths = text_lengths(126)[:args.prompts]
     full = SamplingConfig(greedy=True, max_tokens=args.tokens, min_tokens=args.tokens)
     model = random_model(cfg, dev, low)
     n_params = sum(p.numel() for p in model.parameters())
@@ -161,6 +226,22 @@ def main() -> int:
     if dev.type == "cuda":
         summary["peak_gpu_gib"] = round(torch.cuda.max_memory_allocated(dev) / 2**30, 2)
         print(f"peak GPU memory: {torch.cuda.max_memory_allocated(dev) / 1e9:.1f} GB")
+
+    # ---- does a 3B run fit a 16 GB card: T5 resident or offloaded, batch 16 and 32
+    graphs._static_states.clear()  # the 126-prompt caches: not part of these runs
+    eager._static_states.clear()
+    if not args.no_t5:
+        try:
+            fit = memory_fit(model, lengths, dev, args.tokens, small)
+            summary.update(fit)
+            for B in (16, 32):
+                print(f"batch {B} with the T5 encoder, peak allocated / reserved GiB: resident "
+                      f"{fit[f'peak_b{B}_resident_gib']} / {fit[f'reserved_b{B}_resident_gib']}, offloaded "
+                      f"{fit[f'peak_b{B}_offloaded_gib']} / {fit[f'reserved_b{B}_offloaded_gib']}   "
+                      f"[a 16 GB card: 14.9 GiB, ~0.5 of it CUDA's own]")
+        except Exception as e:  # report, never fail
+            print(f"memory fit failed: {type(e).__name__}: {e}")
+            summary["memory_fit_error"] = f"{type(e).__name__}: {e}"
 
     # ---- the release's loop (fp32, no cache, batch 1), and token identity in fp32
     if not args.no_release:
