@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
+
+import pytest
 
 from blender_helpers import REPO, bpy, reset, synthetic_motion
 
@@ -131,3 +136,104 @@ def test_bake_rig_errors_name_the_file_and_exit_2(tmp_path, capsys):
     assert _bake_in_process(base + ["--rig", str(two), "--rig-object", "Mixamo", "--bone-map", "klingon"]) == 2
     assert "klingon" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def _children(pid: int) -> list[int]:
+    """The pids whose parent is ``pid`` (Linux /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads child processes from /proc")
+def test_bake_stopped_by_sigterm_leaves_nothing_half_done_and_resume_finishes(tmp_path):
+    """SIGTERM mid-bake (a render farm's job limit, ``kill``): exit 143 with one line naming
+    --resume, its worker ended with it, no .part file and no folder left marked incomplete
+    beside the done ones; --resume then bakes each prompt exactly once."""
+    prompts = ["a person walks", "a person waves", "a person jumps", "a person sits down"]
+    pf = tmp_path / "prompts.txt"
+    pf.write_text("\n".join(prompts) + "\n", encoding="utf-8")
+    out = tmp_path / "baked"
+    cmd = [sys.executable, str(REPO / "tools" / "bake.py"), "--", "--prompts", str(pf), "--out-dir", str(out),
+           "--no-previews", "--seconds", "1", "--seed", "7", "--backend", "WORKER", "--batch-size", "1"]
+    env = dict(_env(), FAKE_STEP_SECONDS="0.06")
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    manifest = out / "manifest.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and p.poll() is None:
+        if manifest.is_file() and manifest.read_text().count('"done"') >= 1:
+            break
+        time.sleep(0.02)
+    assert p.poll() is None, "the bake ended before it could be stopped"
+    workers = _children(p.pid)
+    assert workers, "the bake runs no worker process"
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 143, (p.returncode, err[-2000:])
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert "SIGTERM" in last and "--resume" in last, last
+    time.sleep(0.5)
+    assert not [w for w in workers if _alive(w)], "the worker outlived the bake"
+    assert not [f for f in out.rglob("*") if ".part" in f.name]
+    done = [json.loads(x) for x in manifest.read_text().splitlines() if '"done"' in x]
+    assert 1 <= len(done) < len(prompts)
+
+    again = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, env=_env(), timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    recs = [json.loads(x) for x in manifest.read_text().splitlines()]
+    finished = [r["prompt"] for r in recs if r["status"] == "done"]
+    assert sorted(finished) == sorted(prompts)
+    folders = sorted(f.name for f in out.iterdir() if f.is_dir())
+    assert folders == sorted(r["folder"] for r in recs if r["status"] == "done")
+    assert not list(out.rglob(".incomplete")) and not [f for f in out.rglob("*") if ".part" in f.name]
+
+
+def test_bake_gives_its_batch_size_and_offload_to_the_backend(tmp_path, monkeypatch):
+    """--batch-size and --offload-text-encoder (as motionprompt batch) reach the generator: groups
+    of that many prompts, from a model loaded with its text encoder offloaded; a bad size is
+    exit 2 naming the option, with nothing written."""
+    from blender_addon import backend
+
+    monkeypatch.setenv("MOTIONPROMPT_GENERATOR_FACTORY", "fake_generator:make_generator")
+    seen = []
+    real = backend.get_backend
+
+    def spy(*args, **kw):
+        be = real(*args, **kw)
+        run_sync = be.run_sync
+
+        def recorded(request, *a, **k):
+            reply = run_sync(request, *a, **k)
+            seen.append((len(request.prompts), request.batch_size, be.offload,
+                         {item["source"] for item in reply["motions"]}))
+            return reply
+
+        be.run_sync = recorded
+        return be
+
+    monkeypatch.setattr(backend, "get_backend", spy)
+    pf = tmp_path / "prompts.txt"
+    pf.write_text("a person walks\na person waves\na person jumps\n", encoding="utf-8")
+    base = ["--prompts", str(pf), "--no-previews", "--seconds", "0.4", "--backend", "IN_PROCESS"]
+    assert _bake_in_process(base + ["--out-dir", str(tmp_path / "out"), "--batch-size", "2",
+                                    "--offload-text-encoder"]) == 0
+    assert seen == [(2, 2, True, {"fake-demo+offload"}), (1, 2, True, {"fake-demo+offload"})]
+    bad = tmp_path / "bad"
+    assert _bake_in_process(base + ["--out-dir", str(bad), "--batch-size", "0"]) == 2
+    assert not bad.exists()
