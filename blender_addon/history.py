@@ -15,6 +15,14 @@ Limits (bpy 5.0.1): an ID-property array's length is a C int (at most 2**31 - 1 
 value in the .blend (10 s at 30 fps: 326 kB); a 2-D array is flattened on assignment, hence the
 flat layout. The Dope Sheet's Custom Properties panel copies arrays into lists when it draws,
 which only takes noticeable time for takes minutes long.
+
+A continuation kept as an NLA strip (``results.play_after``) keys only its new frames, but packs
+its whole motion, the given part included, so it can be continued again: ``motionprompt_keyed_from``
+is how many of the motion's frames come before its keys, ``motionprompt_motion_start`` the scene
+frame of the motion's first frame (the first take's), ``motionprompt_anchor`` its first pelvis
+position as keyed (the packed frames re-base heights on the whole motion's lowest joint, which
+the given part alone may not share: ``anchor``). ``playing`` finds the take an armature
+without an active action plays at a frame; ``keyed_motion`` is the part an action keys.
 """
 
 from __future__ import annotations
@@ -28,13 +36,16 @@ from . import compat
 from .core import Motion, formats
 
 __all__ = ["PROPS", "DIM", "MAX_PACKED", "record", "history", "activate", "motion_file", "frames_272",
-           "content_hash", "pack", "stored_motion"]
+           "content_hash", "pack", "stored_motion", "keyed_motion", "keyed_from", "motion_start", "anchor", "playing",
+           "playing_track"]
 
 #: Custom property names on each history action.
 PROPS = {"prompt": "motionprompt_prompt", "seed": "motionprompt_seed", "model": "motionprompt_model",
          "file": "motionprompt_file", "fps": "motionprompt_fps", "temperature": "motionprompt_temperature",
          "top_k": "motionprompt_top_k", "seconds": "motionprompt_seconds", "frame_start": "motionprompt_frame_start",
-         "frames": "motionprompt_frames272", "sha256": "motionprompt_sha256"}
+         "frames": "motionprompt_frames272", "sha256": "motionprompt_sha256",
+         "keyed_from": "motionprompt_keyed_from", "motion_start": "motionprompt_motion_start",
+         "anchor": "motionprompt_anchor"}
 
 #: Values per packed frame.
 DIM = 272
@@ -100,6 +111,59 @@ def history(obj) -> list:
 def activate(obj, action) -> None:
     """Make a history action the one that plays (and the one FBX export bakes)."""
     compat.assign_action(obj, action)
+
+
+def keyed_from(action) -> int:
+    """How many frames of ``action``'s packed motion come before its keys: 0 for a take, the
+    given frames (the playhead's included) for a continuation kept as an NLA strip."""
+    return int(action.get(PROPS["keyed_from"], 0))
+
+
+def motion_start(action) -> float:
+    """The scene frame of the first frame of ``action``'s packed motion: its first key for a
+    take; for an NLA-strip continuation, the first frame of the take it continues."""
+    start = action.get(PROPS["motion_start"])
+    return float(start) if start is not None else float(action.frame_range[0])
+
+
+def anchor(action, motion) -> np.ndarray:
+    """(3,) where the first pelvis of ``action``'s packed ``motion`` is keyed (metres, Y up): the
+    recorded anchor of an NLA-strip continuation, else the motion's own first position."""
+    value = action.get(PROPS["anchor"])
+    return np.array(value, dtype=np.float64) if value is not None else motion.root_translation[0].copy()
+
+
+def playing_track(obj):
+    """The NLA track ``obj`` plays history actions from: the topmost unmuted one with a strip of
+    one (a continuation kept as a strip plays there), or None."""
+    ad = obj.animation_data if obj is not None else None
+    if ad is None:
+        return None
+    for track in reversed(list(ad.nla_tracks)):  # the top track overrides the ones below
+        if not track.mute and any(st.action is not None and PROPS["prompt"] in st.action for st in track.strips):
+            return track
+    return None
+
+
+def playing(obj, frame: float):
+    """(action, track): the history action ``obj`` plays at scene ``frame`` from ``playing_track``,
+    and that track; the action is None when ``frame`` is on none of its strips, and the whole is
+    None without such a track."""
+    track = playing_track(obj)
+    if track is None:
+        return None
+    for st in track.strips:
+        if st.action is not None and PROPS["prompt"] in st.action and st.frame_start <= frame <= st.frame_end:
+            return st.action, track
+    return None, track
+
+
+def keyed_motion(obj, action):
+    """The part of ``stored_motion`` that ``action`` keys: all of it for a take, the new frames
+    of an NLA-strip continuation (what its FBX holds)."""
+    motion = stored_motion(obj, action)
+    k = keyed_from(action)
+    return motion.frames(k, motion.num_frames) if k else motion
 
 
 def motion_file(action) -> str | None:

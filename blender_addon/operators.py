@@ -18,7 +18,8 @@ from .core import bonemap, formats, request
 from .preferences import get_prefs, results_dir
 from .properties import FBX_PRESETS
 
-__all__ = ["CLASSES", "generation_request", "handle_replies", "check_target", "keyed_message", "continue_take"]
+__all__ = ["CLASSES", "generation_request", "handle_replies", "check_target", "keyed_message", "continue_take",
+           "active_take"]
 
 
 def _settings(context):
@@ -26,10 +27,30 @@ def _settings(context):
 
 
 def _has_take(context) -> bool:
-    """Whether the active object is an armature with an active action (a take to work on)."""
+    """Whether the active object is an armature with a take to work on: an active action, or
+    NLA strips of history actions it plays (continuations kept as strips)."""
     obj = context.active_object
-    return obj is not None and obj.type == "ARMATURE" and obj.animation_data is not None \
-        and obj.animation_data.action is not None
+    if obj is None or obj.type != "ARMATURE" or obj.animation_data is None:
+        return False
+    return obj.animation_data.action is not None or history.playing_track(obj) is not None
+
+
+def active_take(context):
+    """(armature, action, track): the take the operators work on: the active armature's active
+    action (track None), else the history action its NLA plays at the playhead, and that track.
+    ValueError naming the track's frames when the playhead is on none of its strips."""
+    if not _has_take(context):
+        raise ValueError("select an armature with a motionprompt take (its active action, or its NLA strips)")
+    obj = context.active_object
+    if obj.animation_data.action is not None:
+        return obj, obj.animation_data.action, None
+    frame = context.scene.frame_current
+    action, track = history.playing(obj, frame)
+    if action is None:
+        spans = ", ".join(f"{int(st.frame_start)}-{int(st.frame_end)}" for st in track.strips)
+        raise ValueError(f"the playhead (frame {frame}) is on none of the strips of NLA track {track.name!r} "
+                         f"(frames {spans}); move it onto one, or make a take active in the History")
+    return obj, action, track
 
 
 def get_backend(context) -> backend.Backend:
@@ -95,19 +116,20 @@ def report_level(state: str, message: str | None) -> set:
 def continue_take(context, inbetween: bool = False) -> dict:
     """The active armature's take up to the playhead, written for the worker.
 
-    Returns ``onto`` (the armature), ``take`` (its action), ``given`` (the take's motion frames
-    up to the playhead, its own included), ``continue_from`` ("MOTION.npy:FRAME"), ``anchor``
-    (the take's first pelvis position) and, for an in-between, ``to_pose`` (the same file at the
-    first timeline marker after the playhead, else the scene's last frame) and ``seconds``
-    (from the playhead to it). ValueError naming the take and its frames when the playhead (or
-    the target) is outside it."""
-    if not _has_take(context):
-        raise ValueError("select an armature with a motionprompt take (its active action) to continue")
-    obj = context.active_object
-    action = obj.animation_data.action
+    The take is ``active_take``'s: the active action, or the NLA strip under the playhead (a
+    continuation kept as a strip, whose packed motion starts at the first take's first frame).
+    Returns ``onto`` (the armature), ``take`` (its action), ``track`` (the NLA track it plays on,
+    or None), ``start`` (the scene frame of the take's motion's first frame), ``given`` (the
+    take's motion frames up to the playhead, its own included), ``continue_from``
+    ("MOTION.npy:FRAME"), ``anchor`` (the take's first pelvis position) and, for an in-between,
+    ``to_pose`` (the same file at the first timeline marker after the playhead, else the scene's
+    last frame) and ``seconds`` (from the playhead to it). ValueError naming the take and its
+    frames when the playhead (or the target) is outside it."""
+    obj, action, track = active_take(context)
     motion = history.stored_motion(obj, action)
     scene = context.scene
-    first, last = (int(round(v)) for v in action.frame_range)
+    start = history.motion_start(action)
+    first, last = int(round(start)), int(round(action.frame_range[1]))
     fps = scene.render.fps / scene.render.fps_base
 
     def frames_to(frame: int) -> int:  # the motion's frames from the take's start to ``frame``, its own included
@@ -117,7 +139,8 @@ def continue_take(context, inbetween: bool = False) -> dict:
     if not 2 <= keep <= motion.num_frames:
         raise ValueError(f"the playhead (frame {scene.frame_current}) is outside take {action.name!r} "
                          f"(frames {first}-{last}); move it into the take")
-    out = {"onto": obj, "anchor": motion.root_translation[0].copy(), "take": action, "given": keep}
+    out = {"onto": obj, "anchor": history.anchor(action, motion), "take": action, "track": track,
+           "start": start, "given": keep}
     if inbetween:
         later = sorted(m.frame for m in scene.timeline_markers if m.frame > scene.frame_current)
         end = later[0] if later else scene.frame_end
@@ -269,8 +292,9 @@ class _FromTake(_Generation):
     def _request(self, context):
         take = continue_take(context, inbetween=self.inbetween)
         self._onto, self._anchor = take["onto"], take["anchor"]
-        self._strip = None if self.place == "TAKE" else {"take": take["take"], "given": take["given"],
-                                                         "frame": context.scene.frame_current}
+        self._strip = None if self.place == "TAKE" else {
+            "take": take["take"], "given": take["given"], "frame": context.scene.frame_current,
+            "start": take["start"], "track": take["track"]}
         return generation_request(context, continue_from=take["continue_from"], to_pose=take.get("to_pose"),
                                   seconds=take.get("seconds"))
 
@@ -396,9 +420,8 @@ class MOTIONPROMPT_OT_apply_cleanup(bpy.types.Operator):
         return _has_take(context)
 
     def execute(self, context):
-        obj = context.active_object
-        action = obj.animation_data.action
         try:
+            obj, action, _track = active_take(context)
             motion = history.stored_motion(obj, action)
             item = {"motion": motion, "prompt": motion.prompt, "seed": motion.seed, "source": motion.source}
             made = results.apply_motion_files(context, [item], _settings(context), model=str(motion.source),
@@ -454,20 +477,24 @@ class MOTIONPROMPT_OT_export(bpy.types.Operator, ExportHelper):
         return _has_take(context)
 
     def invoke(self, context, event):
-        action = context.active_object.animation_data.action
+        try:
+            action = active_take(context)[1]
+        except ValueError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
         self.filepath = bpy.path.clean_name(action.name) + "." + self.format.lower()
         return ExportHelper.invoke(self, context, event)
 
     def execute(self, context):
-        obj = context.active_object
-        action = obj.animation_data.action
         path = Path(bpy.path.abspath(self.filepath)).with_suffix("." + self.format.lower())
         try:
+            obj, action, _track = active_take(context)
             if self.format == "FBX":
                 fbx_export.export_fbx(obj, path, self.fbx_preset, action=action, scene=context.scene)
             else:
-                # the motion packed in the .blend, never whatever the results folder holds now
-                motion = history.stored_motion(obj, action)
+                # the motion packed in the .blend, never whatever the results folder holds now;
+                # what the action keys (a strip continuation: its new frames, as its FBX)
+                motion = history.keyed_motion(obj, action)
                 if self.format in ("GIF", "MP4"):  # frame by frame in the window's progress indicator
                     wm = context.window_manager
                     wm.progress_begin(0, motion.num_frames)

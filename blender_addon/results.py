@@ -74,8 +74,10 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "", on
     curve is read relative to the target armature (a new one stands at the world origin).
     ``strip``: a continuation kept as an NLA strip instead of a new take, ``{"take": the action
     continued, "given": the motion frames it gives (the playhead's included), "frame": the
-    playhead}``: each action holds only the new frames, keyed from the frame after the playhead,
-    and the first is played after the take (``play_after``).
+    playhead, "start": the scene frame of the given motion's first frame, "track": the NLA track
+    the take plays on, or None for an active action}``: each action keys only the new frames,
+    from the frame after the playhead, packs the whole motion (so it can be continued again:
+    ``history.keyed_from``), and the first is played after the take (``play_after``).
     Returns the actions.
     """
     scene = context.scene
@@ -105,9 +107,10 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "", on
         context.view_layer.objects.active = obj
     actions = []
     frame_start = settings.frame_start if strip is None else int(strip["frame"]) + 1
-    for m, it in zip(motions, items):
+    for whole, it in zip(motions, items):
+        m = whole
         if strip is not None:  # the given part is the take's own: not keyed again
-            m = m.frames(int(strip["given"]), m.num_frames)
+            m = whole.frames(int(strip["given"]), whole.num_frames)
         keyed = postprocess.apply(m, post)
         name = (m.prompt or (Path(it["path"]).stem if it.get("path") else "") or "motion")[:55]
         action = keys.apply_motion(obj, keyed, name=name, frame_start=frame_start,
@@ -122,29 +125,43 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "", on
             "prompt": m.prompt, "seed": m.seed, "model": str(m.source or model),
             "file": str(it["path"]) if it.get("path") else None,
             "fps": float(m.fps), "temperature": float(settings.temperature), "top_k": int(settings.top_k),
-            "seconds": float(m.duration), "frame_start": int(frame_start)}, motion=m)
+            "seconds": float(m.duration), "frame_start": int(frame_start),
+            **({} if strip is None else {"keyed_from": int(strip["given"]), "motion_start": float(strip["start"]),
+                                         "anchor": [float(v) for v in whole.root_translation[0]]})},
+            motion=m if strip is None else whole)
         actions.append(action)
     if strip is not None:
-        play_after(obj, strip["take"], actions[0], int(strip["frame"]), scene)
+        play_after(obj, strip["take"], actions[0], int(strip["frame"]), scene, track=strip.get("track"))
         return actions
     history.activate(obj, actions[0])
     keys.set_frame_range(scene, actions[0])
     return actions
 
 
-def play_after(obj, take, action, frame: int, scene) -> None:
+def play_after(obj, take, action, frame: int, scene, track=None) -> None:
     """``obj`` plays, on a new NLA track, ``take`` up to ``frame`` then ``action`` (keyed from
-    ``frame + 1`` on) as two strips; the active action is cleared so the track plays (a take
-    activated from the history plays over it again). The scene's range covers both."""
+    ``frame + 1`` on); the active action is cleared so the track plays (a take activated from
+    the history plays over it again). ``track``: the NLA track ``take`` plays on (a continuation
+    of a continuation): its strips up to ``frame`` come first, the one there cut at it, and it is
+    muted (the new track holds all it played up to the playhead). The scene's range covers the
+    new track."""
     ad = obj.animation_data
-    first = int(round(take.frame_range[0]))
-    track = ad.nla_tracks.new()
-    track.name = f"{take.name} + {action.name}"[:63]
-    before = track.strips.new(take.name, first, take)
-    compat.assign_strip_slot(before, take)
-    if frame < before.action_frame_end:
-        before.action_frame_end = frame  # the take's strip ends at the playhead
-    after = track.strips.new(action.name, frame + 1, action)
+    if track is None:
+        start = int(round(take.frame_range[0]))
+        sources = [(take, start, float(take.frame_range[0]), float(take.frame_range[1]))]
+    else:
+        sources = [(st.action, int(round(st.frame_start)), st.action_frame_start, st.action_frame_end)
+                   for st in track.strips if st.action is not None and st.frame_start <= frame]
+        track.mute = True
+    new = ad.nla_tracks.new()
+    new.name = f"{take.name} + {action.name}"[:63]
+    for src, start, a0, a1 in sources:
+        st = new.strips.new(src.name, start, src)
+        compat.assign_strip_slot(st, src)
+        st.action_frame_start, st.action_frame_end = a0, a1
+        if st.frame_end > frame:  # the strip under the playhead ends there
+            st.action_frame_end = a0 + (frame - st.frame_start)
+    after = new.strips.new(action.name, frame + 1, action)
     compat.assign_strip_slot(after, action)
     ad.action = None
-    scene.frame_start, scene.frame_end = first, int(round(after.frame_end))
+    scene.frame_start, scene.frame_end = sources[0][1], int(round(after.frame_end))

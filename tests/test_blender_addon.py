@@ -784,6 +784,68 @@ def test_from_playhead_as_an_nla_strip(addon, op):
         scene.timeline_markers.remove(m)
 
 
+def test_a_strip_continuation_is_continued_again_exported_and_cleaned(addon, tmp_path):
+    """With no active action, the take is the history strip under the playhead: a strip
+    continuation continued again as a strip gives a new track that plays the first take, the
+    first continuation up to the playhead, then the new motion (the old track muted, every
+    earlier frame as it played); that new motion is the one a take continued from the same
+    frame gets; Export writes the strip's own frames; Apply Cleanup keys the whole motion; a
+    playhead on no strip is an error naming the track's frames, and nothing is keyed."""
+    obj, first, a, b = _a_take(addon, 2.0)
+    scene = bpy.context.scene
+    names = ["pelvis", "left_knee", "right_wrist"]
+    addon.seconds = 1.0
+    scene.frame_set(a + 10)
+    assert bpy.ops.motionprompt.continue_take(place="STRIP") == {"FINISHED"}
+    ad = obj.animation_data
+    track1 = ad.nla_tracks[-1]
+    s1 = list(track1.strips)[-1].action
+    assert ad.action is None and history.keyed_from(s1) == 11 and history.motion_start(s1) == a
+    end1 = int(s1.frame_range[1])
+    played = np.array([world_heads(obj, names, f) for f in range(a, a + 31)])
+
+    scene.frame_set(a + 30)  # inside the first continuation's strip
+    assert bpy.ops.motionprompt.continue_take(place="STRIP") == {"FINISHED"}
+    track2 = ad.nla_tracks[-1]
+    assert track2 != track1 and track1.mute and not track2.mute and ad.action is None
+    strips = [(st.action, int(st.frame_start), int(st.frame_end)) for st in track2.strips]
+    s2 = strips[-1][0]
+    assert strips[:2] == [(first, a, a + 10), (s1, a + 11, a + 30)] and strips[2][1] == a + 31
+    assert history.keyed_from(s2) == 31 and history.motion_start(s2) == a
+    end2 = int(s2.frame_range[1])
+    assert end2 == a + 30 + 30 and end1 == a + 10 + 30
+    np.testing.assert_allclose(np.array([world_heads(obj, names, f) for f in range(a, a + 31)]), played, atol=1e-6)
+    as_strip = np.array([world_heads(obj, names, f) for f in range(a + 31, end2 + 1)])
+
+    # the same continuation as a take, from the first continuation's strip at the same frame
+    track2.mute, track1.mute = True, False
+    scene.frame_set(a + 30)
+    assert bpy.ops.motionprompt.continue_take() == {"FINISHED"}
+    take = ad.action
+    assert tuple(int(v) for v in take.frame_range) == (a, end2)
+    np.testing.assert_allclose(np.array([world_heads(obj, names, f) for f in range(a, a + 31)]), played, atol=2e-4)
+    np.testing.assert_allclose(np.array([world_heads(obj, names, f) for f in range(a + 31, end2 + 1)]), as_strip,
+                               atol=2e-4)
+
+    # Export and Apply Cleanup on the strip under the playhead
+    ad.action = None
+    track1.mute, track2.mute = True, False
+    scene.frame_set(a + 40)
+    out = tmp_path / "s2.npy"
+    assert bpy.ops.motionprompt.export(filepath=str(out), format="NPY") == {"FINISHED"}
+    assert len(np.load(out)) == end2 - (a + 31) + 1
+    assert bpy.ops.motionprompt.apply_cleanup() == {"FINISHED"}
+    cleaned = ad.action
+    assert cleaned not in (take, s2) and int(cleaned.frame_range[1] - cleaned.frame_range[0]) + 1 == end2 - a + 1
+
+    ad.action = None
+    scene.frame_set(end2 + 20)
+    n = len(history.history(obj))
+    with pytest.raises(RuntimeError, match=f"none of the strips of NLA track .*{a}-{a + 10}"):
+        bpy.ops.motionprompt.continue_take(place="STRIP")
+    assert len(history.history(obj)) == n
+
+
 def test_inbetween_to_the_next_marker(addon):
     """In-between to Next Marker: a new take, the old one's keys up to the playhead, then
     motion that reaches the old take's own pose on the marker's frame; no marker past the take
