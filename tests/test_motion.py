@@ -69,3 +69,19 @@ def test_a_new_pose_drops_the_caches_derived_from_the_old_one():
     m.rotations = R  # assignment drops them too
     assert m.features is None and m.joints is None
     np.testing.assert_allclose(m.to_272(), changed.to_272())
+
+
+def test_fk_views_are_the_cached_fk_and_read_only():
+    """Motion.fk(): the FK joint_positions / global_rotations give, without copies, and no
+    caller can change the cache through them."""
+    rng = np.random.default_rng(0)
+    from motionprompt.body.rotations import axis_angle_to_matrix
+
+    m = Motion(axis_angle_to_matrix(rng.normal(0, 0.3, (6, 22, 3))), rng.normal(0, 0.5, (6, 3)))
+    P, G = m.fk()
+    np.testing.assert_array_equal(P, m.joint_positions())
+    np.testing.assert_array_equal(G, m.global_rotations())
+    assert P.base is not None and not P.flags.writeable and not G.flags.writeable
+    with pytest.raises(ValueError):
+        P[0, 0, 0] = 1.0
+    assert m.fk()[0] is not P and np.shares_memory(m.fk()[0], P)

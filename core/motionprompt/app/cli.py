@@ -399,7 +399,7 @@ def _generate_ranked(spec, request: GenerateRequest, jobs, args, exp_name: str, 
     from ..models.model_spec import ModelSpecError
     from .batch import run_jobs
     from .previews import available_cores
-    from .ranks import JobClaims, _env_int
+    from .ranks import JobClaims, env_int
     from .rewrite import add_rewrites
     from .rundir import RunBusyError, RunDir
 
@@ -454,7 +454,7 @@ def _generate_ranked(spec, request: GenerateRequest, jobs, args, exp_name: str, 
         claims = JobClaims(run.root, launch.new_id(), ranks) if ranks.several else None
         workers = request.preview_workers
         if workers is None:  # the host's cores, shared by its ranks; one job alone needs no pool
-            workers = 0 if len(jobs) < 2 else max(1, available_cores() // _env_int("LOCAL_WORLD_SIZE", 1))
+            workers = 0 if len(jobs) < 2 else max(1, available_cores() // env_int("LOCAL_WORLD_SIZE", 1))
         try:
             with tqdm(total=len(jobs), unit="motion", disable=len(jobs) < 2 or ranks.several) as bar:
                 records = run_jobs(jobs, run, generate, settings, batch_size=batch_size, previews=request.previews,

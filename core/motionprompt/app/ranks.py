@@ -31,10 +31,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Ranks", "JobClaims", "Launch"]
+__all__ = ["Ranks", "JobClaims", "Launch", "env_int"]
 
 
-def _env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int) -> int:
+    """The whole number in environment variable ``name`` (``default`` when unset or empty);
+    ValueError naming it otherwise."""
     value = os.environ.get(name, "").strip()
     try:
         return int(value) if value else default
@@ -53,9 +55,9 @@ class Ranks:
     @classmethod
     def from_env(cls) -> "Ranks":
         """From torchrun's ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` (one process: 0 of 1)."""
-        world = _env_int("WORLD_SIZE", 1)
-        rank = _env_int("RANK", 0)
-        local = _env_int("LOCAL_RANK", rank)
+        world = env_int("WORLD_SIZE", 1)
+        rank = env_int("RANK", 0)
+        local = env_int("LOCAL_RANK", rank)
         if world < 1 or not 0 <= rank < world or local < 0:
             raise ValueError(f"$RANK={rank} / $WORLD_SIZE={world} / $LOCAL_RANK={local} do not fit together")
         return cls(rank, world, local)

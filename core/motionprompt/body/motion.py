@@ -169,6 +169,15 @@ class Motion:
         """(T, 22, 3, 3) world rotations of the joints (FK with ``rest_offsets()``)."""
         return self._fk[1].copy()
 
+    def fk(self) -> tuple[np.ndarray, np.ndarray]:
+        """FK with ``rest_offsets()``: (T, 22, 3) world joint positions, metres, and (T, 22, 3, 3)
+        world rotations, as read-only views of the arrays computed once per motion (no copies:
+        for solvers that build on them; ``joint_positions`` / ``global_rotations`` copy)."""
+        views = tuple(a.view() for a in self._fk)
+        for v in views:
+            v.flags.writeable = False
+        return views
+
     def smplx_transl(self, rest_pelvis: np.ndarray | None = None) -> np.ndarray:
         """(T, 3) SMPL-X ``transl``: SMPL-X puts the pelvis at J0(betas) + transl, so
         transl = pelvis - J0. ``rest_pelvis`` is J0 (exact from model files via ``smplx``);

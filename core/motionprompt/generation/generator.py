@@ -299,6 +299,7 @@ class Generator:
             raise ValueError(f"continue-from: {max_tokens} new tokens leave no room for the given motion in the "
                              f"model's {self.spec.lm.block_size} positions; ask for fewer seconds")
         cut = context.num_frames - n * fpt
+        # the pose alone (not frames(), which keeps a file's own 272 features): its tokens are the pose's
         ctx = context.with_(rotations=context.rotations[cut:], root_translation=context.root_translation[cut:])
         return self.encode(ctx)
 

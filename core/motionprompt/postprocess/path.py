@@ -336,7 +336,7 @@ def follow_path(motion: Motion, points, duration: float | None = None, lock_feet
     out = motion.with_(rotations=rotations, root_translation=root, meta=meta)
     # the body only turned about +Y and moved with the root: its FK follows from the source's
     Y = yaw_matrix(turn)  # (T, 3, 3)
-    P, G = motion._fk
+    P, G = motion.fk()
     J = G.shape[1]
     # Y G_j for every joint as one (3, 3) @ (3, 3 J) product per frame (much faster than (T, J) small ones)
     G_turned = (Y @ G.transpose(0, 2, 1, 3).reshape(T, 3, 3 * J)).reshape(T, 3, J, 3).transpose(0, 2, 1, 3)
