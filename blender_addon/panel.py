@@ -170,6 +170,8 @@ class MOTIONPROMPT_PT_history(_MotionPanel, bpy.types.Panel):
             self.layout.label(text="No generations on the active armature")
             return
         active = obj.animation_data.action
+        if active is None:  # strip continuations: the one the NLA plays at the playhead
+            active = (history.playing(obj, context.scene.frame_current) or (None,))[0]
         for act in reversed(items):
             row = self.layout.row(align=True)
             seed = act.get(history.PROPS["seed"])

@@ -292,7 +292,7 @@ class _Layout:
         self.log.append(("prop", name))
 
     def label(self, text="", **kw):
-        self.log.append(("label", text))
+        self.log.append(("label", text) if "icon" not in kw else ("label", text, kw["icon"]))
 
     def progress(self, factor=0.0, type="BAR", text=""):
         self.log.append(("progress", text))
@@ -789,8 +789,10 @@ def test_a_strip_continuation_is_continued_again_exported_and_cleaned(addon, tmp
     continuation continued again as a strip gives a new track that plays the first take, the
     first continuation up to the playhead, then the new motion (the old track muted, every
     earlier frame as it played); that new motion is the one a take continued from the same
-    frame gets; Export writes the strip's own frames; Apply Cleanup keys the whole motion; a
+    frame gets; the History marks the strip that plays; Export writes the strip's own frames; Apply Cleanup keys the whole motion; a
     playhead on no strip is an error naming the track's frames, and nothing is keyed."""
+    from types import SimpleNamespace
+
     obj, first, a, b = _a_take(addon, 2.0)
     scene = bpy.context.scene
     names = ["pelvis", "left_knee", "right_wrist"]
@@ -811,6 +813,10 @@ def test_a_strip_continuation_is_continued_again_exported_and_cleaned(addon, tmp
     strips = [(st.action, int(st.frame_start), int(st.frame_end)) for st in track2.strips]
     s2 = strips[-1][0]
     assert strips[:2] == [(first, a, a + 10), (s1, a + 11, a + 30)] and strips[2][1] == a + 31
+    log = []  # the History marks the take that plays at the playhead
+    scene.frame_set(a + 20)
+    bpy.types.MOTIONPROMPT_PT_history.draw(SimpleNamespace(layout=_Layout(log)), bpy.context)
+    assert [x[1].split("  #")[0] for x in log if x[0] == "label" and x[2] == "PLAY"] == [s1.name]
     assert history.keyed_from(s2) == 31 and history.motion_start(s2) == a
     end2 = int(s2.frame_range[1])
     assert end2 == a + 30 + 30 and end1 == a + 10 + 30
