@@ -33,6 +33,7 @@ __all__ = [
     "bone_map_for",
     "target_from_armature",
     "prepare_rig",
+    "pose_motion",
 ]
 
 #: SMPL-X (x, y, z) -> Blender (x, -z, y): +90 degrees about X (``rig.SMPLX_TO_BLENDER``).
@@ -206,3 +207,32 @@ def target_from_armature(obj, num_joints: int = skeleton.NUM_BODY_JOINTS, bone_m
         if anchor is not None:
             target.anchor = (target.bones.index(anchor), np.array(hips.head_local))
     return target
+
+
+def pose_motion(obj, scene, first: int, last: int, bone_map=None):
+    """The SMPL-X body motion the armature ``obj`` shows on scene frames ``first`` to ``last``:
+    its own animation (its action, NLA, constraints and drivers, as Blender evaluates them) read
+    through its bone map (``rig.motion_from_pose``), at the scene's frame rate. The scene's
+    frame is restored after. ValueError naming the armature when the map has no pelvis.
+
+    Rigs with an FK/IK switch are read from the bones the map names (Rigify: the FK controls).
+    """
+    target = target_from_armature(obj, bone_map=bone_map)
+    pose_bones = obj.pose.bones
+    index = {pb.name: i for i, pb in enumerate(pose_bones)}
+    rows = np.array([index[b] for b in target.bones])
+    frames = list(range(int(first), int(last) + 1))
+    flat = np.empty(len(pose_bones) * 16, dtype=np.float32)
+    mats = np.empty((len(frames), len(rows), 4, 4))
+    saved = (scene.frame_current, scene.frame_subframe)
+    try:
+        for k, frame in enumerate(frames):  # Blender evaluates the scene one frame at a time
+            scene.frame_set(frame)
+            pose_bones.foreach_get("matrix", flat)
+            mats[k] = np.swapaxes(flat.reshape(-1, 4, 4), -1, -2)[rows]  # stored column by column
+    finally:
+        scene.frame_set(saved[0], subframe=saved[1])
+    W = mats[..., :3, :3]
+    W = W / np.linalg.norm(W, axis=-2, keepdims=True)  # without the bones' scale
+    fps = scene.render.fps / scene.render.fps_base
+    return rig.motion_from_pose(target, W, mats[..., :3, 3], fps=fps)

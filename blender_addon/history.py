@@ -146,14 +146,14 @@ def playing_track(obj):
 
 
 def playing(obj, frame: float):
-    """(action, track): the history action ``obj`` plays at scene ``frame`` from ``playing_track``,
+    """(action, track): the action ``obj`` plays at scene ``frame`` from ``playing_track``,
     and that track; the action is None when ``frame`` is on none of its strips, and the whole is
     None without such a track."""
     track = playing_track(obj)
     if track is None:
         return None
-    for st in track.strips:
-        if st.action is not None and PROPS["prompt"] in st.action and st.frame_start <= frame <= st.frame_end:
+    for st in track.strips:  # a take's, or the animator's own action a take continues
+        if st.action is not None and st.frame_start <= frame <= st.frame_end:
             return st.action, track
     return None, track
 

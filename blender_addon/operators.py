@@ -14,7 +14,7 @@ import numpy as np
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from . import armature, backend, fbx_export, history, preferences, properties, results
-from .core import bonemap, formats, request
+from .core import bonemap, formats, postprocess, request
 from .preferences import get_prefs, results_dir
 from .properties import FBX_PRESETS
 
@@ -113,11 +113,18 @@ def report_level(state: str, message: str | None) -> set:
     return {"WARNING"} if message and "; warning: " in message else {"INFO"}
 
 
+#: The frame rate the animator's own animation is read at for continuing (the models').
+OWN_MOTION_FPS = 30.0
+
+
 def continue_take(context, inbetween: bool = False) -> dict:
     """The active armature's take up to the playhead, written for the worker.
 
     The take is ``active_take``'s: the active action, or the NLA strip under the playhead (a
     continuation kept as a strip, whose packed motion starts at the first take's first frame).
+    An action that is no motionprompt take (the animator's own: hand keys, mocap, an imported
+    clip) is read as the armature plays it, through the panel's bone map
+    (``armature.pose_motion``), from its first frame.
     Returns ``onto`` (the armature), ``take`` (its action), ``track`` (the NLA track it plays on,
     or None), ``start`` (the scene frame of the take's motion's first frame), ``given`` (the
     take's motion frames up to the playhead, its own included), ``continue_from``
@@ -126,11 +133,23 @@ def continue_take(context, inbetween: bool = False) -> dict:
     last frame) and ``seconds`` (from the playhead to it). ValueError naming the take and its
     frames when the playhead (or the target) is outside it."""
     obj, action, track = active_take(context)
-    motion = history.stored_motion(obj, action)
     scene = context.scene
-    start = history.motion_start(action)
+    own = history.PROPS["prompt"] not in action  # the animator's own animation, not a motionprompt take
+    start = float(action.frame_range[0]) if own else history.motion_start(action)
     first, last = int(round(start)), int(round(action.frame_range[1]))
     fps = scene.render.fps / scene.render.fps_base
+    if inbetween:
+        later = sorted(m.frame for m in scene.timeline_markers if m.frame > scene.frame_current)
+        end = later[0] if later else scene.frame_end
+    if own:  # read as the armature plays it, up to where it is needed, at the models' 30 fps
+        upto = min(last, max(scene.frame_current, end if inbetween else 0))
+        if scene.frame_current <= first or scene.frame_current > last:
+            raise ValueError(f"the playhead (frame {scene.frame_current}) is outside action {action.name!r} "
+                             f"(frames {first}-{last}); move it into the action")
+        bone_map = properties.chosen_bone_map(_settings(context), obj)
+        motion = postprocess.resample(armature.pose_motion(obj, scene, first, upto, bone_map), OWN_MOTION_FPS)
+    else:
+        motion = history.stored_motion(obj, action)
 
     def frames_to(frame: int) -> int:  # the motion's frames from the take's start to ``frame``, its own included
         return int(round((frame - first) / fps * motion.fps)) + 1
@@ -142,8 +161,6 @@ def continue_take(context, inbetween: bool = False) -> dict:
     out = {"onto": obj, "anchor": history.anchor(action, motion), "take": action, "track": track,
            "start": start, "given": keep}
     if inbetween:
-        later = sorted(m.frame for m in scene.timeline_markers if m.frame > scene.frame_current)
-        end = later[0] if later else scene.frame_end
         goal = frames_to(end)
         if not keep < goal <= motion.num_frames:
             raise ValueError(f"the in-between's end (frame {end}: the next timeline marker, else the scene's end) "

@@ -852,6 +852,53 @@ def test_a_strip_continuation_is_continued_again_exported_and_cleaned(addon, tmp
     assert len(history.history(obj)) == n
 
 
+@pytest.mark.parametrize("rig, place", [("smplx", "TAKE"), ("mixamo", "TAKE"), ("mixamo", "STRIP")])
+def test_continue_the_animators_own_animation(addon, rig, place):
+    """An action that is no motionprompt take (the animator's own: here a walk keyed on our
+    armature or on a Mixamo rig) is continued from the playhead as the armature plays it: as a
+    take, its frames up to the playhead are the action's pose (2e-4 m on ours, 1 mm on the
+    Mixamo rig, whose feet are solved again), as a strip the action itself plays up to the
+    playhead; the new motion starts where it stands; a playhead past the action is an error
+    naming it, and nothing is keyed."""
+    import rig_builders
+    from test_blender_retarget import _walk
+
+    from blender_addon import armature, keys
+
+    walk = _walk()
+    obj = armature.build_armature("SMPLX", walk.rest_offsets()) if rig == "smplx" else rig_builders.build_mixamo()
+    bpy.context.view_layer.objects.active = obj
+    own = keys.apply_motion(obj, walk, name="my walk")
+    names = ["pelvis", "left_knee", "right_wrist"]
+    if rig != "smplx":
+        jm = rig_builders.smplx_joint_map(obj)
+        names = [jm[n] for n in names]
+    scene = bpy.context.scene
+    before = np.array([world_heads(obj, names, f) for f in range(1, 42)])
+    addon.seconds = 1.0
+    scene.frame_set(41)
+    assert bpy.ops.motionprompt.continue_take(place=place) == {"FINISHED"}
+    ad = obj.animation_data
+    if place == "TAKE":
+        take = ad.action
+        assert take != own and tuple(int(v) for v in take.frame_range) == (1, 41 + 30)
+        got = np.array([world_heads(obj, names, f) for f in range(1, 42)])
+        np.testing.assert_allclose(got, before, atol=2e-4 if rig == "smplx" else 1e-3)
+    else:
+        assert ad.action is None
+        strips = [(st.action, int(st.frame_start), int(st.frame_end)) for st in ad.nla_tracks[-1].strips]
+        assert strips[0] == (own, 1, 41) and strips[1][1] == 42
+        np.testing.assert_allclose(np.array([world_heads(obj, names, f) for f in range(1, 42)]), before, atol=1e-6)
+    step = np.linalg.norm(world_heads(obj, names[:1], 42) - world_heads(obj, names[:1], 41))
+    assert step < 0.03, step  # the walk's pelvis moves 1.3 cm a frame
+    history.activate(obj, own)
+    scene.frame_set(120)
+    n = len(history.history(obj))
+    with pytest.raises(RuntimeError, match="outside action 'my walk'"):
+        bpy.ops.motionprompt.continue_take()
+    assert len(history.history(obj)) == n
+
+
 def test_inbetween_to_the_next_marker(addon):
     """In-between to Next Marker: a new take, the old one's keys up to the playhead, then
     motion that reaches the old take's own pose on the marker's frame; no marker past the take

@@ -130,3 +130,30 @@ def test_retargeted_rig_survives_fbx_export_and_reimport(kind, tmp_path):
         arm[prop] = props[prop]
     _check(_measure(arm, motion, frame0=2), kind)  # FBX re-import shifts keys by +1 frame
 
+
+
+@pytest.mark.parametrize("kind", ["smplx"] + list(BUILDERS))
+def test_an_armatures_own_animation_reads_back_as_the_motion_it_shows(kind):
+    """armature.pose_motion: a rig's own action (here keyed from a walk, as any animation would
+    be) read back through its bone map from Blender's evaluated bones is that walk: every limb
+    within 0.5 degrees, the pelvis within 1 mm, the joints about the pelvis within 2 cm on
+    third-party rigs (their feet are their own, planted on their floor) and 1e-5 m on ours."""
+    from blender_addon import keys as keying
+
+    walk = _walk()
+    reset()
+    obj = armature.build_armature("SMPLX", walk.rest_offsets()) if kind == "smplx" else BUILDERS[kind]()
+    bpy.context.view_layer.objects.active = obj
+    keying.apply_motion(obj, walk, root_motion="root" if kind == "ue5" else "pelvis")
+    scene = bpy.context.scene
+    scene.frame_set(7)
+    back = armature.pose_motion(obj, scene, 1, walk.num_frames)
+    assert scene.frame_current == 7 and back.num_frames == walk.num_frames and back.fps == 30.0
+    P, Q = walk.joint_positions(), back.joint_positions()
+    idx = {n: i for i, n in enumerate(JOINT_NAMES[:22])}
+    for seg, (a, b) in SEGMENTS.items():
+        u, v = P[:, idx[b]] - P[:, idx[a]], Q[:, idx[b]] - Q[:, idx[a]]
+        cos = np.einsum("ti,ti->t", u, v) / np.linalg.norm(u, axis=1) / np.linalg.norm(v, axis=1)
+        assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < 0.5, (kind, seg)
+    assert np.abs(back.root_translation - walk.root_translation).max() < 1e-3
+    assert np.abs((Q - Q[:, :1]) - (P - P[:, :1])).max() < (1e-5 if kind == "smplx" else 0.02)

@@ -165,3 +165,57 @@ def test_smplx_skeleton_without_correction_is_unchanged():
     b = rig.pose_channels(motion, corrected)
     assert a.keys() == b.keys()
     assert any(not np.allclose(a[k], b[k]) for k in a)
+
+
+# ---------------------------------------------------------------------------------------------
+# motion_from_pose: a rig's own animation read back as SMPL-X motion
+
+
+def _read_back(motion, hierarchy, target):
+    """The rig posed with ``pose_channels`` of ``motion`` the way Blender poses it, read back."""
+    channels = rig.pose_channels(motion, target)
+    frames = [_pose_like_blender(hierarchy, channels, t) for t in range(motion.num_frames)]
+    W = np.stack([[f[b][:3, :3] for b in target.bones] for f in frames])
+    heads = np.stack([[f[b][:3, 3] for b in target.bones] for f in frames])
+    return rig.motion_from_pose(target, W, heads, fps=motion.fps)
+
+
+def test_reading_an_smplx_skeleton_back_is_exact():
+    """SMPL-X skeletons keyed as they are (SMPL-aligned rest; random bone rests in centimetres
+    with a root bone): the pose read back is the motion keyed, rotations and pelvis to 1e-9."""
+    from test_rig import _aligned_target, _foreign
+
+    motion = _motion(24, seed=1)
+    aligned = _aligned_target(1.0)
+    hierarchy = [(b, None if p < 0 else aligned.bones[p], aligned.rest[i], aligned.heads[i])
+                 for i, (b, p) in enumerate(zip(aligned.bones, aligned.parent_row))]
+    foreign = _foreign(Z_UP, 100.0, np.random.default_rng(5), root_rest=np.eye(3))
+    for hier, target in ((hierarchy, aligned), foreign):
+        back = _read_back(motion, hier, target)
+        np.testing.assert_allclose(back.rotations, motion.rotations, atol=1e-9)
+        np.testing.assert_allclose(back.root_translation, motion.root_translation, atol=1e-9)
+        np.testing.assert_allclose(back.joint_positions(), motion.joint_positions(), atol=1e-9)
+
+
+@pytest.mark.parametrize("feet", [False, True])
+def test_reading_a_retargeted_rig_back_follows_the_source(stepping, feet):
+    """A UE5-like rig (A-pose, longer legs, five spine bones, rolls, cm) keyed from a motion,
+    read back: every limb points as the source's within 0.5 degrees, the pelvis travels as the
+    source's within 1 mm, joints about the pelvis within 0.5 cm with planted feet (those are
+    the rig's, solved onto its floor), else 1e-5 m."""
+    hierarchy, slots = _ue_like_rig()
+    back = _read_back(stepping, hierarchy, _target(hierarchy, slots, feet=feet))
+    P, Q = stepping.joint_positions(), back.joint_positions()
+    for (a, b), _ in SEGMENTS.values():
+        u, v = P[:, b] - P[:, a], Q[:, b] - Q[:, a]
+        cos = np.einsum("ti,ti->t", u, v) / np.linalg.norm(u, axis=1) / np.linalg.norm(v, axis=1)
+        assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < 0.5, (a, b)
+    assert np.abs(back.root_translation - stepping.root_translation).max() < 1e-3
+    assert np.abs((Q - Q[:, :1]) - (P - P[:, :1])).max() < (0.005 if feet else 1e-5)
+
+
+def test_reading_back_needs_one_pose_per_row():
+    hierarchy, slots = _ue_like_rig()
+    target = _target(hierarchy, slots)
+    with pytest.raises(ValueError, match="for the target's rows"):
+        rig.motion_from_pose(target, np.tile(np.eye(3), (4, 3, 1, 1)), np.zeros((4, 3, 3)))

@@ -26,6 +26,10 @@ For SMPL-aligned bones (M_b = A for every bone) this is the SMPL-X local rotatio
 Locations: the pelvis bone's head goes to ``scale * A @ pelvis_world`` (the root bone, when
 it carries the floor-plane travel, is subtracted first), and a pose location is in the
 bone's rest frame relative to its rest head: ``location = M_pelvis^T (target - head_pelvis)``.
+
+Back (``motion_from_pose``: an armature's own animation as SMPL-X motion, to continue it): a
+posed bone's armature-space rotation W_b gives G_j = A^T W_b M_b^T C_b^T A for the joint it
+follows exactly, and its posed head the pelvis.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ __all__ = [
     "snap_axes",
     "axes_and_scale",
     "pose_channels",
+    "motion_from_pose",
     "rest_corrections",
     "travel_scale",
     "SEGMENT_CHILD",
@@ -617,3 +622,81 @@ def pose_channels(motion, target: RigTarget, root_motion: str = "pelvis") -> dic
     p = target.row(0)
     out[(target.bones[p], "location")] = (pelvis_head - travel - target.heads[p]) @ target.rest[p]  # M^T (v - h)
     return out
+
+
+def motion_from_pose(target: RigTarget, W: np.ndarray, heads: np.ndarray, fps: float = 30.0,
+                     rest: np.ndarray | None = None):
+    """The SMPL-X motion a target's posed bones show (an animator's own animation on the rig):
+    what ``pose_channels`` keys, read back.
+
+    Each joint a row follows exactly (t = 0) takes that bone's world rotation with its rest
+    (and rest correction) taken out, ``G_j = A^T W_b (C_b M_b)^T A``; a joint no bone follows
+    keeps its parent's world rotation; the pelvis is the location bone's posed head (or the
+    target's ``anchor`` point on it), back in metres (and, with ``correct_rest`` or ``feet``,
+    through the inverse of ``travel_scale``).
+
+    Exact for targets keyed as SMPL-X skeletons (no ``correct_rest`` / ``feet``: our armatures,
+    SMPL-X-named rigs): ``pose_channels`` of the result keys the same pose. For other rigs it
+    is the motion up to what ``pose_channels`` adds per frame on top of the rest correction
+    (each bone aimed along the source's segment, the legs solved onto the floor), so limb
+    directions agree and twists and the feet come from the rig.
+
+    Args:
+        target: the armature's keyed bones (``RigTarget``).
+        W: (T, J, 3, 3) posed armature-space rotations of the target's rows (Blender's
+            ``PoseBone.matrix``, 3 x 3 part, without scale).
+        heads: (T, J, 3) posed heads of the rows, armature space and units (``PoseBone.head``).
+        fps: the frame rate of the frames given.
+        rest: (22, 3) SMPL-X rest offsets (metres) the motion gets; None: the target's own rest
+            bones for SMPL-X skeletons (joints whose bone and parent's bone are both keyed),
+            the shipped subject's for other rigs and for joints without bones.
+    Returns:
+        ``Motion``: (T, 22, 3, 3) local rotations, (T, 3) world pelvis in metres, SMPL-X axes.
+    """
+    from .motion import Motion
+
+    W = np.asarray(W, dtype=np.float64)
+    heads = np.asarray(heads, dtype=np.float64)
+    T, J = W.shape[:2]
+    if W.shape != (T, J, 3, 3) or heads.shape != (T, J, 3) or J != len(target.joints) or T < 1:
+        raise ValueError(f"motion_from_pose: W {W.shape} and heads {heads.shape} must be (T, {len(target.joints)}, "
+                         "3, 3) and (T, J, 3) for the target's rows")
+    A, M = target.axes, target.rest
+    n = skeleton.NUM_BODY_JOINTS
+    parents = skeleton.BODY_PARENTS
+    exact = target.joint_bones  # joint -> bone
+    rows = {j: target.bones.index(b) for j, b in exact.items() if j < n}
+    if rest is None:
+        rest = np.array(skeleton.DEFAULT_REST_OFFSETS, dtype=np.float64)[:n].copy()
+        if not (target.correct_rest or target.feet):
+            for j, r in rows.items():
+                if j and parents[j] in rows:
+                    rest[j] = A.T @ (target.heads[r] - target.heads[rows[parents[j]]]) / target.scale
+    rest = np.asarray(rest, dtype=np.float64)
+    CM = M
+    ratio, lift = 1.0, 0.0
+    if target.correct_rest or target.feet:
+        src_rest = _source_rest(Motion(np.broadcast_to(np.eye(3), (1, n, 3, 3)), np.zeros((1, 3)), rest=rest), target)
+        ratio, lift = travel_scale(target, src_rest)
+        if target.correct_rest:
+            C, _ = rest_corrections(target, lift * A[:, 1] + ratio * src_rest)
+            CM = C @ M
+    G = np.empty((T, n, 3, 3))
+    for j in range(n):  # over the 22 joints, parents first
+        if j in rows:
+            r = rows[j]
+            G[:, j] = A.T @ W[:, r] @ CM[r].T @ A
+        else:
+            G[:, j] = G[:, parents[j]] if j else np.eye(3)
+    local = G.copy()
+    local[:, 1:] = np.swapaxes(G[:, parents[1:]], -1, -2) @ G[:, 1:]
+    p = target.row(0)
+    pelvis = heads[:, p]
+    if target.anchor is not None:
+        r, point = target.anchor
+        pelvis = heads[:, r] + (W[:, r] @ (M[r].T @ (point - target.heads[r])))
+    root = ((pelvis - lift * A[:, 1]) @ A) / (ratio * target.scale)  # A^T v per row
+    # re-orthonormalise (float32 pose matrices): the nearest rotation of each
+    U, _, Vt = np.linalg.svd(local)
+    local = U @ Vt
+    return Motion(local, root, fps=fps, rest=rest)
