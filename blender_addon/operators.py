@@ -19,7 +19,7 @@ from .preferences import get_prefs, results_dir
 from .properties import FBX_PRESETS
 
 __all__ = ["CLASSES", "generation_request", "handle_replies", "check_target", "keyed_message", "continue_take",
-           "active_take"]
+           "active_take", "take_motion", "is_take"]
 
 
 def _settings(context):
@@ -113,8 +113,26 @@ def report_level(state: str, message: str | None) -> set:
     return {"WARNING"} if message and "; warning: " in message else {"INFO"}
 
 
-#: The frame rate the animator's own animation is read at for continuing (the models').
+#: The frame rate the animator's own animation is read at (the models', the takes').
 OWN_MOTION_FPS = 30.0
+
+
+def is_take(action) -> bool:
+    """Whether ``action`` is a motionprompt take (else: the animator's own animation)."""
+    return history.PROPS["prompt"] in action
+
+
+def take_motion(context, obj, action, upto: int | None = None):
+    """The motion of ``action`` on the armature ``obj``: a take's own, packed in the .blend
+    (``history.stored_motion``); else, for the animator's own animation, as the armature plays
+    it from the action's first frame to ``upto`` (default: its last) through the panel's bone
+    map (``armature.pose_motion``), at ``OWN_MOTION_FPS``. ValueError naming what is wrong."""
+    if is_take(action):
+        return history.stored_motion(obj, action)
+    first, last = (int(round(v)) for v in action.frame_range)
+    bone_map = properties.chosen_bone_map(_settings(context), obj)
+    motion = armature.pose_motion(obj, context.scene, first, last if upto is None else min(last, upto), bone_map)
+    return postprocess.resample(motion.with_(prompt=action.name), OWN_MOTION_FPS)
 
 
 def continue_take(context, inbetween: bool = False) -> dict:
@@ -134,22 +152,18 @@ def continue_take(context, inbetween: bool = False) -> dict:
     frames when the playhead (or the target) is outside it."""
     obj, action, track = active_take(context)
     scene = context.scene
-    own = history.PROPS["prompt"] not in action  # the animator's own animation, not a motionprompt take
+    own = not is_take(action)
     start = float(action.frame_range[0]) if own else history.motion_start(action)
     first, last = int(round(start)), int(round(action.frame_range[1]))
     fps = scene.render.fps / scene.render.fps_base
     if inbetween:
         later = sorted(m.frame for m in scene.timeline_markers if m.frame > scene.frame_current)
         end = later[0] if later else scene.frame_end
-    if own:  # read as the armature plays it, up to where it is needed, at the models' 30 fps
-        upto = min(last, max(scene.frame_current, end if inbetween else 0))
-        if scene.frame_current <= first or scene.frame_current > last:
-            raise ValueError(f"the playhead (frame {scene.frame_current}) is outside action {action.name!r} "
-                             f"(frames {first}-{last}); move it into the action")
-        bone_map = properties.chosen_bone_map(_settings(context), obj)
-        motion = postprocess.resample(armature.pose_motion(obj, scene, first, upto, bone_map), OWN_MOTION_FPS)
-    else:
-        motion = history.stored_motion(obj, action)
+    if own and not first < scene.frame_current <= last:
+        raise ValueError(f"the playhead (frame {scene.frame_current}) is outside action {action.name!r} "
+                         f"(frames {first}-{last}); move it into the action")
+    # the animator's own animation is read only as far as it is needed
+    motion = take_motion(context, obj, action, upto=max(scene.frame_current, end if inbetween else 0))
 
     def frames_to(frame: int) -> int:  # the motion's frames from the take's start to ``frame``, its own included
         return int(round((frame - first) / fps * motion.fps)) + 1
@@ -439,10 +453,11 @@ class MOTIONPROMPT_OT_apply_cleanup(bpy.types.Operator):
     def execute(self, context):
         try:
             obj, action, _track = active_take(context)
-            motion = history.stored_motion(obj, action)
+            motion = take_motion(context, obj, action)
             item = {"motion": motion, "prompt": motion.prompt, "seed": motion.seed, "source": motion.source}
+            anchor = None if is_take(action) else motion.root_translation[0]  # own animation: where it is
             made = results.apply_motion_files(context, [item], _settings(context), model=str(motion.source),
-                                              onto=obj)
+                                              onto=obj, anchor=anchor)
         except (ValueError, OSError) as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
@@ -478,7 +493,8 @@ EXPORT_FORMATS = [("FBX", "FBX", "Armature and the active action"), ("NPY", "NPY
 
 
 class MOTIONPROMPT_OT_export(bpy.types.Operator, ExportHelper):
-    """Export the active armature's motion (NPY, NPZ, GIF, MP4: the one kept in the .blend)"""
+    """Export the active armature's motion (NPY, NPZ, GIF, MP4): a take's, kept in the .blend, or its own
+    animation read as SMPL-X"""
 
     bl_idname = "motionprompt.export"
     bl_label = "Export Motion"
@@ -509,9 +525,10 @@ class MOTIONPROMPT_OT_export(bpy.types.Operator, ExportHelper):
             if self.format == "FBX":
                 fbx_export.export_fbx(obj, path, self.fbx_preset, action=action, scene=context.scene)
             else:
-                # the motion packed in the .blend, never whatever the results folder holds now;
-                # what the action keys (a strip continuation: its new frames, as its FBX)
-                motion = history.keyed_motion(obj, action)
+                # a take's: the motion packed in the .blend, never whatever the results folder
+                # holds now, as far as it keys (a strip continuation: its new frames, as its FBX);
+                # the animator's own: as the armature plays it (SMPL-X from any mapped rig)
+                motion = history.keyed_motion(obj, action) if is_take(action) else take_motion(context, obj, action)
                 if self.format in ("GIF", "MP4"):  # frame by frame in the window's progress indicator
                     wm = context.window_manager
                     wm.progress_begin(0, motion.num_frames)

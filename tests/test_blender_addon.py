@@ -789,8 +789,9 @@ def test_a_strip_continuation_is_continued_again_exported_and_cleaned(addon, tmp
     continuation continued again as a strip gives a new track that plays the first take, the
     first continuation up to the playhead, then the new motion (the old track muted, every
     earlier frame as it played); that new motion is the one a take continued from the same
-    frame gets; the History marks the strip that plays; Export writes the strip's own frames; Apply Cleanup keys the whole motion; a
-    playhead on no strip is an error naming the track's frames, and nothing is keyed."""
+    frame gets; the History marks the strip that plays; Export writes the strip's own frames;
+    Apply Cleanup keys the whole motion; a playhead on no strip is an error naming the track's
+    frames, and nothing is keyed."""
     from types import SimpleNamespace
 
     obj, first, a, b = _a_take(addon, 2.0)
@@ -897,6 +898,57 @@ def test_continue_the_animators_own_animation(addon, rig, place):
     with pytest.raises(RuntimeError, match="outside action 'my walk'"):
         bpy.ops.motionprompt.continue_take()
     assert len(history.history(obj)) == n
+
+
+def test_the_animators_own_animation_exports_cleans_and_inbetweens(addon, tmp_path):
+    """The animator's own walk on a Mixamo rig (no motionprompt take): Export NPZ writes it as
+    SMPL-X (every limb within 1 degree of the walk's); Apply Cleanup with a foot lock keys it
+    as a new take where the walk stands, with its contacts; In-between to a marker arrives in
+    the action's own pose there."""
+    import json
+
+    import rig_builders
+    from test_blender_retarget import _walk
+
+    from blender_addon import keys
+    from blender_addon.results import CONTACTS_PROP
+
+    walk = _walk()
+    obj = rig_builders.build_mixamo()
+    bpy.context.view_layer.objects.active = obj
+    own = keys.apply_motion(obj, walk, name="my walk")
+    jm = rig_builders.smplx_joint_map(obj)
+    names = [jm[n] for n in ("pelvis", "left_knee", "right_wrist")]
+    scene = bpy.context.scene
+
+    out = tmp_path / "walk.npz"
+    assert bpy.ops.motionprompt.export(filepath=str(out), format="NPZ") == {"FINISHED"}
+    back = load_motion(out)
+    assert back.num_frames == walk.num_frames
+    P, Q = walk.joint_positions(), back.joint_positions()
+    for a, b in ((16, 18), (18, 20), (1, 4), (4, 7), (3, 9), (12, 15)):
+        u, v = P[:, b] - P[:, a], Q[:, b] - Q[:, a]
+        cos = np.einsum("ti,ti->t", u, v) / np.linalg.norm(u, axis=1) / np.linalg.norm(v, axis=1)
+        assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < 1.0, (a, b)
+
+    start = world_heads(obj, names[:1], 1)
+    addon.foot_lock = "feet"
+    assert bpy.ops.motionprompt.apply_cleanup() == {"FINISHED"}
+    cleaned = obj.animation_data.action
+    assert cleaned != own and json.loads(cleaned[CONTACTS_PROP])
+    np.testing.assert_allclose(world_heads(obj, names[:1], 1), start, atol=0.01)
+    addon.foot_lock = "off"
+
+    history.activate(obj, own)
+    goal = world_heads(obj, names, 71)
+    scene.timeline_markers.new("arrive", frame=71)
+    scene.frame_set(41)
+    assert bpy.ops.motionprompt.inbetween() == {"FINISHED"}
+    take = obj.animation_data.action
+    assert tuple(int(v) for v in take.frame_range) == (1, 71)
+    np.testing.assert_allclose(world_heads(obj, names, 71), goal, atol=0.01)
+    for m in list(scene.timeline_markers):
+        scene.timeline_markers.remove(m)
 
 
 def test_inbetween_to_the_next_marker(addon):
