@@ -11,10 +11,12 @@ import bpy
 from . import armature, fbx_export, keys
 from .core import atomic_path
 
-__all__ = ["bake_motion", "load_rig", "curve_points", "RIG_SUFFIXES"]
+__all__ = ["bake_motion", "load_rig", "curve_points", "animation_motion", "RIG_SUFFIXES", "ANIMATION_FPS"]
 
 #: The rig files ``load_rig`` reads.
 RIG_SUFFIXES = (".blend", ".fbx")
+#: Frames per second an animation file is read at (``animation_motion``: the models').
+ANIMATION_FPS = 30.0
 
 
 def load_rig(path, object_name: str = ""):
@@ -122,3 +124,41 @@ def bake_motion(motion, folder: Path, stem: str, fbx_preset: str = "unity", root
             bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
         written.append(f"{stem}.blend")
     return written
+
+
+def animation_motion(path, option: str = "--continue-from", bone_map: str = "auto"):
+    """The SMPL-X body motion of the animation in a .blend or .fbx file (an animator's own clip:
+    a Mixamo download, mocap on their rig): its armature's action from its first to its last
+    frame, as the armature plays it, read through ``bone_map`` ("auto", a preset or a TOML map;
+    ``armature.pose_motion``), at ``ANIMATION_FPS``. The file is opened in place of the current
+    one (a .blend, at its own frame rate) or imported into an empty scene (a .fbx). Raises
+    ValueError naming ``option``, the file and the armatures it has."""
+    from .core import postprocess
+
+    path = Path(path)
+    if path.suffix.lower() not in RIG_SUFFIXES or not path.is_file():
+        raise ValueError(f"{option} {path}: not an existing .blend or .fbx file")
+    try:
+        if path.suffix.lower() == ".blend":
+            bpy.ops.wm.open_mainfile(filepath=str(path))
+        else:
+            bpy.ops.wm.read_factory_settings(use_empty=True)
+            bpy.ops.import_scene.fbx(filepath=str(path))
+    except (OSError, RuntimeError) as e:
+        raise ValueError(f"{option} {path}: Blender could not read it ({str(e).splitlines()[0]})") from None
+    arms = [o for o in bpy.data.objects if o.type == "ARMATURE"]
+    animated = [o for o in arms if o.animation_data is not None and o.animation_data.action is not None]
+    if len(animated) != 1:
+        names = ", ".join(sorted(o.name for o in animated)) or "none"
+        raise ValueError(f"{option} {path}: {len(animated)} armatures with an active action ({names}; "
+                         f"{len(arms)} armatures in all); keep the one to continue in the file alone")
+    obj = animated[0]
+    scene = bpy.context.scene
+    if obj.name not in scene.objects:
+        raise ValueError(f"{option} {path}: armature {obj.name!r} is not in the file's scene {scene.name!r}")
+    first, last = (int(round(v)) for v in obj.animation_data.action.frame_range)
+    try:
+        motion = armature.pose_motion(obj, scene, first, last, armature.bone_map_for(obj, bone_map))
+    except ValueError as e:
+        raise ValueError(f"{option} {path}: {e}") from None
+    return postprocess.resample(motion.with_(prompt=obj.animation_data.action.name), ANIMATION_FPS)

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from blender_helpers import REPO, bpy, reset, synthetic_motion
@@ -239,3 +240,63 @@ def test_bake_gives_its_batch_size_and_offload_to_the_backend(tmp_path, monkeypa
     bad = tmp_path / "bad"
     assert _bake_in_process(base + ["--out-dir", str(bad), "--batch-size", "0"]) == 2
     assert not bad.exists()
+
+
+def _joint_angles(motion, frames: int) -> np.ndarray:
+    """(frames, 6) degrees at the knees, elbows and hips (between each joint's two segments):
+    the pose, whatever way the body faces."""
+    P = motion.joint_positions()[:frames]
+    out = []
+    for a, b, c in ((1, 4, 7), (2, 5, 8), (16, 18, 20), (17, 19, 21), (0, 1, 4), (0, 2, 5)):
+        u, v = P[:, a] - P[:, b], P[:, c] - P[:, b]
+        cos = np.einsum("ti,ti->t", u, v) / np.linalg.norm(u, axis=1) / np.linalg.norm(v, axis=1)
+        out.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+    return np.stack(out, axis=1)
+
+
+def test_bake_continues_an_animation_from_a_blend_or_an_fbx(tmp_path, monkeypatch, capsys):
+    """--continue-from ANIMATION.blend|.fbx:FRAME, an animator's own clip (a walk keyed on a
+    Mixamo rig): every baked take is that clip, read back in Blender up to FRAME (knees, elbows
+    and hips within 1 degree), then the new motion; the clip read is kept beside the manifest;
+    a file with no animation exits 2 naming it; the command line refuses such a file, naming
+    tools/bake.py."""
+    import rig_builders
+    from test_blender_retarget import _walk
+
+    from blender_addon import keys
+    from motionprompt.app.cli import main as cli
+
+    monkeypatch.setenv("MOTIONPROMPT_GENERATOR_FACTORY", "fake_generator:make_generator")
+    walk = _walk()
+    reset()
+    obj = rig_builders.build_mixamo()
+    bpy.context.view_layer.objects.active = obj
+    keys.apply_motion(obj, walk, name="my walk")
+    blend, fbx = tmp_path / "hero.blend", tmp_path / "hero.fbx"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend), copy=True)
+    bpy.ops.export_scene.fbx(filepath=str(fbx), object_types={"ARMATURE"}, add_leaf_bones=False)
+    pf = tmp_path / "prompts.txt"
+    pf.write_text("a person waves\n", encoding="utf-8")
+    want = _joint_angles(walk, 40)
+    for src in (blend, fbx):
+        out = tmp_path / f"out_{src.suffix[1:]}"
+        assert _bake_in_process(["--prompts", str(pf), "--out-dir", str(out), "--continue-from", f"{src}:40",
+                                 "--no-previews", "--seconds", "1", "--backend", "IN_PROCESS"]) == 0
+        rec = json.loads((out / "manifest.jsonl").read_text())
+        assert rec["status"] == "done"
+        kept = list(out.glob("continue_hero_*.npz"))
+        assert len(kept) == 1 and rec["settings"]["continue_from"] == f"{kept[0].resolve()}:40"
+        baked = load_motion(out / rec["folder"] / "0_predict.npy")
+        assert baked.num_frames == 40 + 30
+        assert np.abs(_joint_angles(baked, 40) - want).max() < 1.0, src.suffix
+
+    reset()
+    bare = tmp_path / "bare.blend"
+    rig_builders.build_mixamo()
+    bpy.ops.wm.save_as_mainfile(filepath=str(bare), copy=True)
+    capsys.readouterr()
+    assert _bake_in_process(["--prompts", str(pf), "--out-dir", str(tmp_path / "bad"), "--continue-from",
+                             str(bare)]) == 2
+    assert "bare.blend" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    assert cli(["generate", "a person waves", "--continue-from", f"{fbx}:40", "--out-dir", str(tmp_path / "c")]) == 2
+    assert "tools/bake.py" in capsys.readouterr().err and not (tmp_path / "c").exists()

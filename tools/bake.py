@@ -103,9 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--temperature", type=float, default=1.0)
     gen.add_argument("--top-k", type=int, default=0, help="0: off")
     gen.add_argument("--continue-from", default=None, metavar="MOTION[:FRAME]",
-                     help="every prompt continues this motion file from FRAME (as motionprompt generate)")
+                     help="every prompt continues this motion file from FRAME (as motionprompt generate), or the "
+                          "animation of a .blend / .fbx (its armature's action through --bone-map; FRAME at 30 fps)")
     gen.add_argument("--to-pose", default=None, metavar="MOTION[:FRAME]",
-                     help="every prompt ends in this pose (as motionprompt generate --to-pose)")
+                     help="every prompt ends in this pose (as motionprompt generate --to-pose), or a frame of a "
+                          ".blend / .fbx animation")
     gen.add_argument("--compose", action=argparse.BooleanOptionalAction, default=None,
                      help="generate each action of a prompt on its own (default: the model's; on for the demo)")
     gen.add_argument("--caption-rewrite", action=argparse.BooleanOptionalAction, default=None,
@@ -114,6 +116,33 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--backend", default="AUTO", choices=("AUTO", "IN_PROCESS", "WORKER"))
     gen.add_argument("--python", default="", help="interpreter for the worker (default: the project's .venv)")
     return p
+
+
+def _animation_ref(ref: str, option: str, args) -> str:
+    """``ref`` as given ("MOTION[:FRAME]") for a motion file; for "ANIMATION.blend|.fbx[:FRAME]"
+    the animation read in Blender (``headless.animation_motion``, through ``--bone-map``), written
+    beside the manifest as ``<continue|pose>_<name>_<hash>.npz`` (named by its content, so a changed
+    clip is a changed setting for --resume) and returned as "that.npz[:FRAME]". FRAME counts the
+    clip's frames at 30 fps from its first. ValueError naming the option and the file."""
+    import hashlib
+
+    import numpy as np
+
+    from blender_addon.headless import RIG_SUFFIXES, animation_motion
+    from motionprompt.files.formats import export
+
+    head, sep, tail = ref.rpartition(":")
+    path, frame = (head, f":{tail}") if sep and head and tail.strip().isdigit() else (ref, "")
+    if Path(path).suffix.lower() not in RIG_SUFFIXES:
+        return ref
+    motion = animation_motion(Path(path).expanduser(), option, args.bone_map)
+    digest = hashlib.sha256(np.ascontiguousarray(motion.to_272(), dtype=np.float32).tobytes()).hexdigest()[:12]
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(path).stem)
+    kind = "continue" if option == "--continue-from" else "pose"
+    target = args.out_dir / f"{kind}_{name}_{digest}.npz"
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    export(motion, "npz", target)  # atomically
+    return f"{target.resolve()}{frame}"
 
 
 def run(args) -> int:
@@ -148,12 +177,21 @@ def run(args) -> int:
         except ValueError as e:
             print(f"bake: {e}", file=sys.stderr)
             return 2
+    shaping = {}  # --continue-from / --to-pose naming an animation in a .blend / .fbx: read in Blender
+    for option, ref in (("--continue-from", args.continue_from), ("--to-pose", args.to_pose)):
+        if ref is not None:
+            try:
+                shaping[option] = _animation_ref(ref, option, args)
+            except ValueError as e:
+                print(f"bake: {e}", file=sys.stderr)
+                return 2
+    continue_from, to_pose = shaping.get("--continue-from", args.continue_from), shaping.get("--to-pose", args.to_pose)
     root_motion = args.root_motion or ("root" if args.fbx_preset == "unreal" else "pelvis")
     request = GenerateRequest(prompts=[j.prompt for j in jobs] or ["-"], seeds=[j.seed for j in jobs] or None,
                               seconds=args.seconds, temperature=args.temperature, top_k=args.top_k,
                               compose=args.compose, caption_rewrite=args.caption_rewrite, device=args.device,
                               batch_size=args.batch_size,
-                              continue_from=args.continue_from, to_pose=args.to_pose,
+                              continue_from=continue_from, to_pose=to_pose,
                               post=PostProcess(root="in_place" if root_motion == "none" else "keep",
                                                trim=args.trim, foot_lock=args.foot_lock, lock_strength=args.lock_strength,
                                                path=args.path,

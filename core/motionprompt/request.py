@@ -109,6 +109,9 @@ def motion_ref(text: str, option: str = "continue_from") -> tuple[Path, int | No
         if frame < 1:
             raise RequestError(option, f"{text!r}: there is no frame {frame}; frames count from 1")
     p = Path(path).expanduser()
+    if p.suffix.lower() in (".fbx", ".blend"):
+        raise RequestError(option, f"{text!r}: an animation in a {p.suffix.lower()} file is read in Blender: give it "
+                                   "to tools/bake.py, or export it as NPZ from the Motion panel")
     if p.suffix.lower() not in (".npy", ".npz"):
         raise RequestError(option, f"{text!r}: {p.name} is no .npy / .npz motion file")
     if not p.is_file():
