@@ -19,9 +19,9 @@ which only takes noticeable time for takes minutes long.
 A continuation kept as an NLA strip (``results.play_after``) keys only its new frames, but packs
 its whole motion, the given part included, so it can be continued again: ``motionprompt_keyed_from``
 is how many of the motion's frames come before its keys, ``motionprompt_motion_start`` the scene
-frame of the motion's first frame (the first take's), ``motionprompt_anchor`` its first pelvis
-position as keyed (the packed frames re-base heights on the whole motion's lowest joint, which
-the given part alone may not share: ``anchor``). ``playing`` finds the take an armature
+frame of the motion's first frame (the first take's). ``motionprompt_anchor`` (x, y, z, heading)
+is where and which way the first frame of a placed motion (a continuation) is keyed: its packed
+frames face +Z at the origin and re-base heights on the whole motion's lowest joint (``anchor``). ``playing`` finds the take an armature
 without an active action plays at a frame; ``keyed_motion`` is the part an action keys.
 """
 
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from . import compat
-from .core import Motion, formats
+from .core import Motion, formats, rotations
 
 __all__ = ["PROPS", "DIM", "MAX_PACKED", "record", "history", "activate", "motion_file", "frames_272",
            "content_hash", "pack", "stored_motion", "keyed_motion", "keyed_from", "motion_start", "anchor", "playing",
@@ -126,11 +126,17 @@ def motion_start(action) -> float:
     return float(start) if start is not None else float(action.frame_range[0])
 
 
-def anchor(action, motion) -> np.ndarray:
-    """(3,) where the first pelvis of ``action``'s packed ``motion`` is keyed (metres, Y up): the
-    recorded anchor of an NLA-strip continuation, else the motion's own first position."""
+def anchor(action, motion) -> tuple[np.ndarray, float]:
+    """Where and which way the first frame of ``action``'s packed ``motion`` is keyed: the (3,)
+    pelvis position (metres, Y up) and the heading (radians, ``rotations.heading_angle`` of the
+    root). The recorded ``motionprompt_anchor`` of a motion placed by ``results.place`` (a
+    continuation: its packed frames face +Z at the origin as every 272 file does), else the
+    motion's own first frame."""
     value = action.get(PROPS["anchor"])
-    return np.array(value, dtype=np.float64) if value is not None else motion.root_translation[0].copy()
+    if value is not None:
+        value = [float(v) for v in value]
+        return np.array(value[:3]), value[3]
+    return motion.root_translation[0].copy(), float(rotations.heading_angle(motion.rotations[0, 0]))
 
 
 def playing_track(obj):

@@ -146,7 +146,8 @@ def continue_take(context, inbetween: bool = False) -> dict:
     Returns ``onto`` (the armature), ``take`` (its action), ``track`` (the NLA track it plays on,
     or None), ``start`` (the scene frame of the take's motion's first frame), ``given`` (the
     take's motion frames up to the playhead, its own included), ``continue_from``
-    ("MOTION.npy:FRAME"), ``anchor`` (the take's first pelvis position) and, for an in-between,
+    ("MOTION.npy:FRAME"), ``anchor`` (the take's first pelvis position and heading,
+    ``history.anchor``) and, for an in-between,
     ``to_pose`` (the same file at the first timeline marker after the playhead, else the scene's
     last frame) and ``seconds`` (from the playhead to it). ValueError naming the take and its
     frames when the playhead (or the target) is outside it."""
@@ -455,7 +456,7 @@ class MOTIONPROMPT_OT_apply_cleanup(bpy.types.Operator):
             obj, action, _track = active_take(context)
             motion = take_motion(context, obj, action)
             item = {"motion": motion, "prompt": motion.prompt, "seed": motion.seed, "source": motion.source}
-            anchor = None if is_take(action) else motion.root_translation[0]  # own animation: where it is
+            anchor = None if is_take(action) else history.anchor(action, motion)  # own animation: where it is
             made = results.apply_motion_files(context, [item], _settings(context), model=str(motion.source),
                                               onto=obj, anchor=anchor)
         except (ValueError, OSError) as e:

@@ -12,9 +12,9 @@ import bpy
 import numpy as np
 
 from . import armature, backend, compat, curves, history, keys, properties
-from .core import postprocess, skeleton, smplx_body
+from .core import postprocess, rotations, skeleton, smplx_body
 
-__all__ = ["rest_offsets_for", "post_process", "apply_motion_files", "play_after", "BONE_MAP_PROP", "CONTACTS_PROP"]
+__all__ = ["rest_offsets_for", "post_process", "apply_motion_files", "place", "play_after", "BONE_MAP_PROP", "CONTACTS_PROP"]
 
 #: Custom property on actions keyed onto a selected armature: the coverage line of their bone map.
 BONE_MAP_PROP = "motionprompt_bone_map"
@@ -68,8 +68,10 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "", on
     motion becomes a history action on it, with the motion packed; the first stays active.
     Actions keyed through a bone map carry its coverage line (``BONE_MAP_PROP``), and after a
     foot lock their contacts (``CONTACTS_PROP``: JSON spans in seconds, as in the manifest).
-    ``anchor``: a (3,) pelvis position every motion's first frame is moved onto (a continuation
-    starts where its take does: motion files re-anchor heights at their lowest joint).
+    ``anchor``: (position (3,), heading) every motion's first frame is placed on (``place``: a
+    continuation starts where and which way its take does, while motion files face +Z at the
+    origin and re-anchor heights at their lowest joint); recorded on the actions
+    (``history.anchor``).
     ``onto``: an armature to key onto whatever the target setting (the Cleanup button's). A path
     curve is read relative to the target armature (a new one stands at the world origin).
     ``strip``: a continuation kept as an NLA strip instead of a new take, ``{"take": the action
@@ -85,7 +87,7 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "", on
     for it in items:
         m = backend.result_motion(it, model)
         if anchor is not None:
-            m = m.with_(root_translation=m.root_translation + (np.asarray(anchor) - m.root_translation[0]))
+            m = place(m, *anchor)
         motions.append(m)
     if not motions:
         raise ValueError("no motions to apply")
@@ -126,8 +128,9 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "", on
             "file": str(it["path"]) if it.get("path") else None,
             "fps": float(m.fps), "temperature": float(settings.temperature), "top_k": int(settings.top_k),
             "seconds": float(m.duration), "frame_start": int(frame_start),
-            **({} if strip is None else {"keyed_from": int(strip["given"]), "motion_start": float(strip["start"]),
-                                         "anchor": [float(v) for v in whole.root_translation[0]]})},
+            **({} if strip is None else {"keyed_from": int(strip["given"]), "motion_start": float(strip["start"])}),
+            **({} if anchor is None else {"anchor": [*map(float, whole.root_translation[0]),
+                                                     float(rotations.heading_angle(whole.rotations[0, 0]))]})},
             motion=m if strip is None else whole)
         actions.append(action)
     if strip is not None:
@@ -136,6 +139,17 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "", on
     history.activate(obj, actions[0])
     keys.set_frame_range(scene, actions[0])
     return actions
+
+
+def place(motion, position, heading: float):
+    """``motion`` turned about +Y around its first pelvis so that its first frame has
+    ``heading`` (radians, ``rotations.heading_angle`` of the root), and moved so that its first
+    pelvis is at ``position`` ((3,) metres, Y up)."""
+    turn = rotations.yaw_matrix(float(rotations.heading_angle(motion.rotations[0, 0])) - float(heading))
+    turned = motion.rotations.copy()
+    turned[:, 0] = turn @ turned[:, 0]
+    root = (motion.root_translation - motion.root_translation[0]) @ turn.T + np.asarray(position, dtype=np.float64)
+    return motion.with_(rotations=turned, root_translation=root)
 
 
 def play_after(obj, take, action, frame: int, scene, track=None) -> None:

@@ -853,20 +853,31 @@ def test_a_strip_continuation_is_continued_again_exported_and_cleaned(addon, tmp
     assert len(history.history(obj)) == n
 
 
+def _turned_walk() -> Motion:
+    """A walk turned 100 degrees and moved off the origin (not the way a 272 file faces)."""
+    from test_blender_retarget import _walk
+
+    from motionprompt.body.rotations import yaw_matrix
+
+    walk, turn = _walk(), yaw_matrix(np.radians(100.0))
+    rotations = walk.rotations.copy()
+    rotations[:, 0] = turn @ rotations[:, 0]
+    return walk.with_(rotations=rotations, root_translation=walk.root_translation @ turn.T + [0.7, 0.0, -1.2])
+
+
 @pytest.mark.parametrize("rig, place", [("smplx", "TAKE"), ("mixamo", "TAKE"), ("mixamo", "STRIP")])
 def test_continue_the_animators_own_animation(addon, rig, place):
-    """An action that is no motionprompt take (the animator's own: here a walk keyed on our
-    armature or on a Mixamo rig) is continued from the playhead as the armature plays it: as a
-    take, its frames up to the playhead are the action's pose (2e-4 m on ours, 1 mm on the
-    Mixamo rig, whose feet are solved again), as a strip the action itself plays up to the
-    playhead; the new motion starts where it stands; a playhead past the action is an error
-    naming it, and nothing is keyed."""
+    """An action that is no motionprompt take (the animator's own: here a walk, turned and off
+    the origin, keyed on our armature or on a Mixamo rig) is continued from the playhead as the
+    armature plays it: as a take, its frames up to the playhead are the action's pose (2e-4 m
+    on ours, 1 mm on the Mixamo rig, whose feet are solved again), as a strip the action itself
+    plays up to the playhead; the new motion starts where it stands; a playhead past the action
+    is an error naming it, and nothing is keyed."""
     import rig_builders
-    from test_blender_retarget import _walk
 
     from blender_addon import armature, keys
 
-    walk = _walk()
+    walk = _turned_walk()
     obj = armature.build_armature("SMPLX", walk.rest_offsets()) if rig == "smplx" else rig_builders.build_mixamo()
     bpy.context.view_layer.objects.active = obj
     own = keys.apply_motion(obj, walk, name="my walk")
@@ -901,19 +912,18 @@ def test_continue_the_animators_own_animation(addon, rig, place):
 
 
 def test_the_animators_own_animation_exports_cleans_and_inbetweens(addon, tmp_path):
-    """The animator's own walk on a Mixamo rig (no motionprompt take): Export NPZ writes it as
-    SMPL-X (every limb within 1 degree of the walk's); Apply Cleanup with a foot lock keys it
-    as a new take where the walk stands, with its contacts; In-between to a marker arrives in
-    the action's own pose there."""
+    """The animator's own walk (turned, off the origin) on a Mixamo rig, no motionprompt take:
+    Export NPZ writes it as SMPL-X (every limb within 1 degree of the walk's); Apply Cleanup
+    with a foot lock keys it as a new take where the walk stands, with its contacts; In-between
+    to a marker arrives in the action's own pose there."""
     import json
 
     import rig_builders
-    from test_blender_retarget import _walk
 
     from blender_addon import keys
     from blender_addon.results import CONTACTS_PROP
 
-    walk = _walk()
+    walk = _turned_walk()
     obj = rig_builders.build_mixamo()
     bpy.context.view_layer.objects.active = obj
     own = keys.apply_motion(obj, walk, name="my walk")
