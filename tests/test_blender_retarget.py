@@ -157,3 +157,14 @@ def test_an_armatures_own_animation_reads_back_as_the_motion_it_shows(kind):
         assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < 0.5, (kind, seg)
     assert np.abs(back.root_translation - walk.root_translation).max() < 1e-3
     assert np.abs((Q - Q[:, :1]) - (P - P[:, :1])).max() < (1e-5 if kind == "smplx" else 0.02)
+
+
+def test_reading_a_rigify_limb_in_ik_is_refused_by_name():
+    """Rigify's FK controls stand still while a limb is in IK: reading the rig's animation then
+    names the limb and the frame instead of giving a wrong motion."""
+    reset()
+    obj = rig_builders.build_rigify()
+    keys.apply_motion(obj, _walk())  # keying switches the limbs to FK
+    obj.pose.bones["thigh_parent.L"]["IK_FK"] = 0.0
+    with pytest.raises(ValueError, match=r"thigh_parent.L is in IK .* frame 1"):
+        armature.pose_motion(obj, bpy.context.scene, 1, 10)
