@@ -865,18 +865,20 @@ def _turned_walk() -> Motion:
     return walk.with_(rotations=rotations, root_translation=walk.root_translation @ turn.T + [0.7, 0.0, -1.2])
 
 
-@pytest.mark.parametrize("rig, place", [("smplx", "TAKE"), ("mixamo", "TAKE"), ("mixamo", "STRIP")])
-def test_continue_the_animators_own_animation(addon, rig, place):
+@pytest.mark.parametrize("rig, place, mode", [("smplx", "TAKE", "IN_PROCESS"), ("mixamo", "TAKE", "IN_PROCESS"),
+                                             ("mixamo", "STRIP", "IN_PROCESS"), ("mixamo", "TAKE", "WORKER")])
+def test_continue_the_animators_own_animation(addon, monkeypatch, rig, place, mode):
     """An action that is no motionprompt take (the animator's own: here a walk, turned and off
     the origin, keyed on our armature or on a Mixamo rig) is continued from the playhead as the
     armature plays it: as a take, its frames up to the playhead are the action's pose (2e-4 m
     on ours, 1 mm on the Mixamo rig, whose feet are solved again), as a strip the action itself
-    plays up to the playhead; the new motion starts where it stands; a playhead past the action
-    is an error naming it, and nothing is keyed."""
+    plays up to the playhead; the new motion starts where it stands; either backend; a playhead
+    past the action is an error naming it, and nothing is keyed."""
     import rig_builders
 
     from blender_addon import armature, keys
 
+    monkeypatch.setattr(preferences._Defaults, "backend", mode)
     walk = _turned_walk()
     obj = armature.build_armature("SMPLX", walk.rest_offsets()) if rig == "smplx" else rig_builders.build_mixamo()
     bpy.context.view_layer.objects.active = obj
