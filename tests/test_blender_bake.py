@@ -258,7 +258,7 @@ def test_bake_continues_an_animation_from_a_blend_or_an_fbx(tmp_path, monkeypatc
     """--continue-from ANIMATION.blend|.fbx:FRAME, an animator's own clip (a walk keyed on a
     Mixamo rig): every baked take is that clip, read back in Blender up to FRAME (knees, elbows
     and hips within 1 degree), then the new motion; the clip read is kept beside the manifest;
-    a file with no animation exits 2 naming it; the command line refuses such a file, naming
+    a FRAME past the clip's end, or a file with no animation, exits 2 naming it, leaving no file; the command line refuses such a file, naming
     tools/bake.py."""
     import rig_builders
     from test_blender_retarget import _walk
@@ -290,6 +290,9 @@ def test_bake_continues_an_animation_from_a_blend_or_an_fbx(tmp_path, monkeypatc
         assert baked.num_frames == 40 + 30
         assert np.abs(_joint_angles(baked, 40) - want).max() < 1.0, src.suffix
 
+    late = tmp_path / "late"  # the clip has 90 frames at 30 fps
+    assert _bake_in_process(["--prompts", str(pf), "--out-dir", str(late), "--continue-from", f"{fbx}:95"]) == 2
+    assert "95" in capsys.readouterr().err and not late.exists()
     reset()
     bare = tmp_path / "bare.blend"
     rig_builders.build_mixamo()

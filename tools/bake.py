@@ -118,37 +118,44 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _animation_ref(ref: str, option: str, args) -> str:
-    """``ref`` as given ("MOTION[:FRAME]") for a motion file; for "ANIMATION.blend|.fbx[:FRAME]"
-    the animation read in Blender (``headless.animation_motion``, through ``--bone-map``), written
-    beside the manifest as ``<continue|pose>_<name>_<hash>.npz`` (named by its content, so a changed
-    clip is a changed setting for --resume) and returned as "that.npz[:FRAME]". FRAME counts the
-    clip's frames at 30 fps from its first. ValueError naming the option and the file."""
+def _animation_ref(ref: str | None, option: str, args):
+    """For "ANIMATION.blend|.fbx[:FRAME]" (``--continue-from`` / ``--to-pose``), the animation
+    read in Blender (``headless.animation_motion``, through ``--bone-map``) and the ":FRAME"
+    part ("" for none; FRAME counts the clip's frames at 30 fps from its first); None for a
+    motion file or no option. ValueError naming the option and the file."""
+    from blender_addon.headless import RIG_SUFFIXES, animation_motion
+
+    if ref is None:
+        return None
+    head, sep, tail = ref.rpartition(":")
+    path, frame = (head, f":{tail}") if sep and head and tail.strip().isdigit() else (ref, "")
+    if Path(path).suffix.lower() not in RIG_SUFFIXES:
+        return None
+    return animation_motion(Path(path).expanduser(), option, args.bone_map), Path(path).stem, frame
+
+
+def _write_animation(out_dir: Path, kind: str, motion, stem: str, frame: str) -> Path:
+    """The animation read for ``kind`` ("continue" / "pose") written beside the manifest as
+    ``<kind>_<stem>_<hash>.npz`` (named by its content: a changed clip is a changed setting for
+    --resume); returns its path (add ``frame`` for the option)."""
     import hashlib
 
     import numpy as np
 
-    from blender_addon.headless import RIG_SUFFIXES, animation_motion
     from motionprompt.files.formats import export
 
-    head, sep, tail = ref.rpartition(":")
-    path, frame = (head, f":{tail}") if sep and head and tail.strip().isdigit() else (ref, "")
-    if Path(path).suffix.lower() not in RIG_SUFFIXES:
-        return ref
-    motion = animation_motion(Path(path).expanduser(), option, args.bone_map)
     digest = hashlib.sha256(np.ascontiguousarray(motion.to_272(), dtype=np.float32).tobytes()).hexdigest()[:12]
-    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(path).stem)
-    kind = "continue" if option == "--continue-from" else "pose"
-    target = args.out_dir / f"{kind}_{name}_{digest}.npz"
-    args.out_dir.mkdir(parents=True, exist_ok=True)
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)
+    target = out_dir / f"{kind}_{name}_{digest}.npz"
+    out_dir.mkdir(parents=True, exist_ok=True)
     export(motion, "npz", target)  # atomically
-    return f"{target.resolve()}{frame}"
+    return target.resolve()
 
 
 def run(args) -> int:
     from blender_addon import backend as backends
     from blender_addon.headless import bake_motion
-    from motionprompt.app.batch import Job, make_jobs, run_jobs
+    from motionprompt.app.batch import Job, make_jobs, run_jobs, shaping_motions
     from motionprompt.app.cli import option_message
     from motionprompt.app.prompts import PromptFileError, read_prompts
     from motionprompt.app.rundir import RunDir, check_out_dir
@@ -177,15 +184,17 @@ def run(args) -> int:
         except ValueError as e:
             print(f"bake: {e}", file=sys.stderr)
             return 2
-    shaping = {}  # --continue-from / --to-pose naming an animation in a .blend / .fbx: read in Blender
-    for option, ref in (("--continue-from", args.continue_from), ("--to-pose", args.to_pose)):
-        if ref is not None:
-            try:
-                shaping[option] = _animation_ref(ref, option, args)
-            except ValueError as e:
-                print(f"bake: {e}", file=sys.stderr)
-                return 2
-    continue_from, to_pose = shaping.get("--continue-from", args.continue_from), shaping.get("--to-pose", args.to_pose)
+    animations = {}  # --continue-from / --to-pose naming an animation in a .blend / .fbx: read in Blender
+    for field, option, kind in (("continue_from", "--continue-from", "continue"), ("to_pose", "--to-pose", "pose")):
+        try:
+            read = _animation_ref(getattr(args, field), option, args)
+        except ValueError as e:
+            print(f"bake: {e}", file=sys.stderr)
+            return 2
+        if read is not None:
+            animations[field] = (kind, *read)
+    continue_from = None if "continue_from" in animations else args.continue_from  # checked once written
+    to_pose = None if "to_pose" in animations else args.to_pose
     root_motion = args.root_motion or ("root" if args.fbx_preset == "unreal" else "pelvis")
     request = GenerateRequest(prompts=[j.prompt for j in jobs] or ["-"], seeds=[j.seed for j in jobs] or None,
                               seconds=args.seconds, temperature=args.temperature, top_k=args.top_k,
@@ -207,6 +216,21 @@ def run(args) -> int:
         return 2
     except ValueError as e:
         print(f"bake: --out-dir {e}", file=sys.stderr)
+        return 2
+    # animations read from a .blend / .fbx are written once the out dir is known to be good; the
+    # motions and FRAMEs are checked before anything is generated (a bad one removes them again)
+    fresh = not args.out_dir.exists()
+    written = {field: _write_animation(args.out_dir, *read) for field, read in animations.items()}
+    try:
+        request = request.replace(**{f: f"{written[f]}{animations[f][3]}" for f in written}).validate(
+            max_seconds=spec.max_seconds if spec else None)
+        shaping_motions(request)
+    except RequestError as e:
+        for path in written.values():
+            path.unlink(missing_ok=True)
+        if fresh and args.out_dir.is_dir() and not any(args.out_dir.iterdir()):
+            args.out_dir.rmdir()
+        print(f"bake: {option_message(e)}", file=sys.stderr)
         return 2
     if curve is not None:  # the curve's points beside the manifest, named by their content (a changed
         # curve is a changed setting for --resume)
