@@ -23,6 +23,8 @@ frame of the motion's first frame (the first take's). ``motionprompt_anchor`` (x
 is where and which way the first frame of a placed motion (a continuation) is keyed: its packed
 frames face +Z at the origin and re-base heights on the whole motion's lowest joint (``anchor``). ``playing`` finds the take an armature
 without an active action plays at a frame; ``keyed_motion`` is the part an action keys.
+``motionprompt_keys_sha256`` is ``keys.keys_digest`` of the keys as written: a take whose keys
+differ from it was edited by the animator, and is read as it plays (``operators.reads_pose``).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ PROPS = {"prompt": "motionprompt_prompt", "seed": "motionprompt_seed", "model": 
          "top_k": "motionprompt_top_k", "seconds": "motionprompt_seconds", "frame_start": "motionprompt_frame_start",
          "frames": "motionprompt_frames272", "sha256": "motionprompt_sha256",
          "keyed_from": "motionprompt_keyed_from", "motion_start": "motionprompt_motion_start",
-         "anchor": "motionprompt_anchor"}
+         "anchor": "motionprompt_anchor", "keys_sha256": "motionprompt_keys_sha256"}
 
 #: Values per packed frame.
 DIM = 272

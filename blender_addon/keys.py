@@ -11,6 +11,8 @@ The key values themselves (pose maths, root motion) are ``rig.pose_channels`` (p
 
 from __future__ import annotations
 
+import hashlib
+
 import bpy
 import numpy as np
 
@@ -18,7 +20,7 @@ from . import compat
 from .armature import bone_map_for, prepare_rig, target_from_armature
 from .core import rig
 
-__all__ = ["new_action", "write_keys", "apply_motion", "set_frame_range", "KEY_INTERPOLATION"]
+__all__ = ["new_action", "write_keys", "apply_motion", "set_frame_range", "keys_digest", "KEY_INTERPOLATION"]
 
 #: Keys are samples of a 30 fps motion: linear interpolation never overshoots between them.
 KEY_INTERPOLATION = "LINEAR"
@@ -64,6 +66,22 @@ def write_keys(obj, action, channels: dict, frame_start: int = 1) -> int:
             fc.update()
             written += T
     return written
+
+
+def keys_digest(action) -> str:
+    """sha256 of every key of ``action``: each F-curve's path and index, its keys' frames and
+    values (float32) and interpolations. It changes when the animator edits the keys."""
+    h = hashlib.sha256()
+    for fc in sorted(compat.all_fcurves(action), key=lambda f: (f.data_path, f.array_index)):
+        kp = fc.keyframe_points
+        co = np.empty(2 * len(kp), dtype=np.float32)
+        interp = np.empty(len(kp), dtype=np.int32)
+        kp.foreach_get("co", co)
+        kp.foreach_get("interpolation", interp)
+        h.update(f"{fc.data_path}[{fc.array_index}]:{len(kp)};".encode())
+        h.update(co.tobytes())
+        h.update(interp.tobytes())
+    return h.hexdigest()
 
 
 def set_frame_range(scene, action) -> None:

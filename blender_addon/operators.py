@@ -13,13 +13,13 @@ import bpy
 import numpy as np
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from . import armature, backend, fbx_export, history, preferences, properties, results
-from .core import bonemap, formats, postprocess, request
+from . import armature, backend, fbx_export, history, keys, preferences, properties, results
+from .core import bonemap, formats, postprocess, request, rotations
 from .preferences import get_prefs, results_dir
 from .properties import FBX_PRESETS
 
 __all__ = ["CLASSES", "generation_request", "handle_replies", "check_target", "keyed_message", "continue_take",
-           "active_take", "take_motion", "is_take"]
+           "active_take", "take_motion", "is_take", "reads_pose"]
 
 
 def _settings(context):
@@ -122,17 +122,33 @@ def is_take(action) -> bool:
     return history.PROPS["prompt"] in action
 
 
+def reads_pose(action) -> bool:
+    """Whether ``action``'s motion is read as the armature plays it rather than from the motion
+    packed with it: the animator's own animation, or a take whose keys the animator edited
+    (they differ from ``keys_sha256`` as written; not for strip continuations, whose keys are
+    only their new frames)."""
+    if not is_take(action):
+        return True
+    recorded = action.get(history.PROPS["keys_sha256"])
+    return history.keyed_from(action) == 0 and recorded is not None and recorded != keys.keys_digest(action)
+
+
 def take_motion(context, obj, action, upto: int | None = None):
-    """The motion of ``action`` on the armature ``obj``: a take's own, packed in the .blend
-    (``history.stored_motion``); else, for the animator's own animation, as the armature plays
-    it from the action's first frame to ``upto`` (default: its last) through the panel's bone
-    map (``armature.pose_motion``), at ``OWN_MOTION_FPS``. ValueError naming what is wrong."""
-    if is_take(action):
-        return history.stored_motion(obj, action)
+    """(motion, anchor) of ``action`` on the armature ``obj``: a take's own, packed in the .blend
+    (``history.stored_motion``), placed by ``history.anchor``; else (``reads_pose``: the
+    animator's own animation or edited keys) as the armature plays it from the action's first
+    frame to ``upto`` (default: its last) through the panel's bone map (``armature.pose_motion``),
+    at ``OWN_MOTION_FPS``, placed where it is. ValueError naming what is wrong."""
+    if not reads_pose(action):
+        motion = history.stored_motion(obj, action)
+        return motion, history.anchor(action, motion)
     first, last = (int(round(v)) for v in action.frame_range)
     bone_map = properties.chosen_bone_map(_settings(context), obj)
     motion = armature.pose_motion(obj, context.scene, first, last if upto is None else min(last, upto), bone_map)
-    return postprocess.resample(motion.with_(prompt=action.name), OWN_MOTION_FPS)
+    seed = action.get(history.PROPS["seed"])
+    motion = postprocess.resample(motion.with_(prompt=str(action.get(history.PROPS["prompt"], action.name)),
+                                               seed=None if seed is None else int(seed)), OWN_MOTION_FPS)
+    return motion, (motion.root_translation[0].copy(), float(rotations.heading_angle(motion.rotations[0, 0])))
 
 
 def continue_take(context, inbetween: bool = False) -> dict:
@@ -141,8 +157,8 @@ def continue_take(context, inbetween: bool = False) -> dict:
     The take is ``active_take``'s: the active action, or the NLA strip under the playhead (a
     continuation kept as a strip, whose packed motion starts at the first take's first frame).
     An action that is no motionprompt take (the animator's own: hand keys, mocap, an imported
-    clip) is read as the armature plays it, through the panel's bone map
-    (``armature.pose_motion``), from its first frame.
+    clip), or a take whose keys the animator edited, is read as the armature plays it, through
+    the panel's bone map (``take_motion``), from its first frame.
     Returns ``onto`` (the armature), ``take`` (its action), ``track`` (the NLA track it plays on,
     or None), ``start`` (the scene frame of the take's motion's first frame), ``given`` (the
     take's motion frames up to the playhead, its own included), ``continue_from``
@@ -153,7 +169,7 @@ def continue_take(context, inbetween: bool = False) -> dict:
     frames when the playhead (or the target) is outside it."""
     obj, action, track = active_take(context)
     scene = context.scene
-    own = not is_take(action)
+    own = reads_pose(action)
     start = float(action.frame_range[0]) if own else history.motion_start(action)
     first, last = int(round(start)), int(round(action.frame_range[1]))
     fps = scene.render.fps / scene.render.fps_base
@@ -164,7 +180,7 @@ def continue_take(context, inbetween: bool = False) -> dict:
         raise ValueError(f"the playhead (frame {scene.frame_current}) is outside action {action.name!r} "
                          f"(frames {first}-{last}); move it into the action")
     # the animator's own animation is read only as far as it is needed
-    motion = take_motion(context, obj, action, upto=max(scene.frame_current, end if inbetween else 0))
+    motion, anchor = take_motion(context, obj, action, upto=max(scene.frame_current, end if inbetween else 0))
 
     def frames_to(frame: int) -> int:  # the motion's frames from the take's start to ``frame``, its own included
         return int(round((frame - first) / fps * motion.fps)) + 1
@@ -173,7 +189,7 @@ def continue_take(context, inbetween: bool = False) -> dict:
     if not 2 <= keep <= motion.num_frames:
         raise ValueError(f"the playhead (frame {scene.frame_current}) is outside take {action.name!r} "
                          f"(frames {first}-{last}); move it into the take")
-    out = {"onto": obj, "anchor": history.anchor(action, motion), "take": action, "track": track,
+    out = {"onto": obj, "anchor": anchor, "take": action, "track": track,
            "start": start, "given": keep}
     if inbetween:
         goal = frames_to(end)
@@ -454,9 +470,9 @@ class MOTIONPROMPT_OT_apply_cleanup(bpy.types.Operator):
     def execute(self, context):
         try:
             obj, action, _track = active_take(context)
-            motion = take_motion(context, obj, action)
+            motion, anchor = take_motion(context, obj, action)
             item = {"motion": motion, "prompt": motion.prompt, "seed": motion.seed, "source": motion.source}
-            anchor = None if is_take(action) else history.anchor(action, motion)  # own animation: where it is
+            anchor = anchor if reads_pose(action) else None  # read as it plays: keyed where it is
             made = results.apply_motion_files(context, [item], _settings(context), model=str(motion.source),
                                               onto=obj, anchor=anchor)
         except (ValueError, OSError) as e:
@@ -528,8 +544,11 @@ class MOTIONPROMPT_OT_export(bpy.types.Operator, ExportHelper):
             else:
                 # a take's: the motion packed in the .blend, never whatever the results folder
                 # holds now, as far as it keys (a strip continuation: its new frames, as its FBX);
-                # the animator's own: as the armature plays it (SMPL-X from any mapped rig)
-                motion = history.keyed_motion(obj, action) if is_take(action) else take_motion(context, obj, action)
+                # the animator's own or edited keys: as the armature plays them (SMPL-X from any rig)
+                if reads_pose(action):
+                    motion = take_motion(context, obj, action)[0]
+                else:
+                    motion = history.keyed_motion(obj, action)
                 if self.format in ("GIF", "MP4"):  # frame by frame in the window's progress indicator
                     wm = context.window_manager
                     wm.progress_begin(0, motion.num_frames)

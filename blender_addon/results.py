@@ -14,7 +14,8 @@ import numpy as np
 from . import armature, backend, compat, curves, history, keys, properties
 from .core import postprocess, rotations, skeleton, smplx_body
 
-__all__ = ["rest_offsets_for", "post_process", "apply_motion_files", "place", "play_after", "BONE_MAP_PROP", "CONTACTS_PROP"]
+__all__ = ["rest_offsets_for", "post_process", "apply_motion_files", "place", "play_after", "BONE_MAP_PROP",
+           "CONTACTS_PROP"]
 
 #: Custom property on actions keyed onto a selected armature: the coverage line of their bone map.
 BONE_MAP_PROP = "motionprompt_bone_map"
@@ -121,13 +122,14 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "", on
         if bone_map is not None:
             action[BONE_MAP_PROP] = properties.coverage_line(bone_map)
         keys.mark_segments(action, keyed.meta.get("segments") or [], keyed.fps, frame_start)
+        digest = keys.keys_digest(action)  # an edit by the animator changes it (operators.reads_pose)
         if keyed.meta.get("contacts") is not None:
             action[CONTACTS_PROP] = json.dumps(keyed.meta["contacts"])
         history.record(obj, action, {
             "prompt": m.prompt, "seed": m.seed, "model": str(m.source or model),
             "file": str(it["path"]) if it.get("path") else None,
             "fps": float(m.fps), "temperature": float(settings.temperature), "top_k": int(settings.top_k),
-            "seconds": float(m.duration), "frame_start": int(frame_start),
+            "seconds": float(m.duration), "frame_start": int(frame_start), "keys_sha256": digest,
             **({} if strip is None else {"keyed_from": int(strip["given"]), "motion_start": float(strip["start"])}),
             **({} if anchor is None else {"anchor": [*map(float, whole.root_translation[0]),
                                                      float(rotations.heading_angle(whole.rotations[0, 0]))]})},

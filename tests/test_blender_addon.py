@@ -853,6 +853,32 @@ def test_a_strip_continuation_is_continued_again_exported_and_cleaned(addon, tmp
     assert len(history.history(obj)) == n
 
 
+def test_a_take_with_edited_keys_continues_as_edited(addon):
+    """An animator edits a take's keys (the pelvis raised 10 cm on every key): Continue from
+    Playhead keeps the edited pose up to the playhead, not the motion packed with
+    the take; an unedited take still continues from its packed motion."""
+    from blender_addon import compat, operators
+
+    obj, first, a, b = _a_take(addon, 2.0)
+    assert not operators.reads_pose(first)
+    scene = bpy.context.scene
+    for fc in compat.all_fcurves(first):
+        if fc.data_path == 'pose.bones["pelvis"].location' and fc.array_index == 1:  # the pelvis' rest Y is up
+            for kp in fc.keyframe_points:
+                kp.co.y += 0.1
+            fc.update()
+    assert operators.reads_pose(first)
+    names = ["pelvis", "left_knee", "right_wrist"]
+    edited = np.array([world_heads(obj, names, f) for f in range(a, a + 11)])
+    addon.seconds = 1.0
+    scene.frame_set(a + 10)
+    assert bpy.ops.motionprompt.continue_take() == {"FINISHED"}
+    take = obj.animation_data.action
+    assert take != first and tuple(int(v) for v in take.frame_range) == (a, a + 40)
+    np.testing.assert_allclose(np.array([world_heads(obj, names, f) for f in range(a, a + 11)]), edited, atol=2e-4)
+    assert not operators.reads_pose(take)
+
+
 def _turned_walk() -> Motion:
     """A walk turned 100 degrees and moved off the origin (not the way a 272 file faces)."""
     from test_blender_retarget import _walk
