@@ -186,6 +186,8 @@ def target_from_armature(obj, num_joints: int = skeleton.NUM_BODY_JOINTS, bone_m
     if bone_map.name == "rigify":
         parent_of.update({b: p for b, p in bonemap.RIGIFY_MAPPED_PARENTS.items() if b in parent_of})
         slots.update(_rigify_hips_places(slots, parent_of))
+    elif bone_map.name == "rigify-deform":
+        parent_of.update({b: p for b, p in bonemap.RIGIFY_DEFORM_PARENTS.items() if b in parent_of and p in parent_of})
     wanted = set(slots)
     pelvis_parent = data_bones[bone_map.pelvis].parent
     if pelvis_parent is not None:
@@ -215,15 +217,16 @@ def pose_motion(obj, scene, first: int, last: int, bone_map=None):
     through its bone map (``rig.motion_from_pose``), at the scene's frame rate. The scene's
     frame is restored after. ValueError naming the armature when the map has no pelvis.
 
-    The map's bones are read (Rigify: its FK controls), so a Rigify limb switched to IK on any
-    of these frames is a ValueError naming the limb and the frame (its FK controls do not move):
-    snap it to FK first.
+    A Rigify rig is read from its deform bones (``bonemap.rigify_deform_map``), which show its
+    pose whether its limbs are in FK or IK (the map's FK controls stand still in IK).
     """
     bone_map = bone_map_for(obj) if bone_map is None else bone_map
+    if bone_map.name == "rigify":
+        deform = bonemap.rigify_deform_map(b.name for b in obj.data.bones)
+        if deform.pelvis is not None:
+            bone_map = deform
     target = target_from_armature(obj, bone_map=bone_map)
     pose_bones = obj.pose.bones
-    switches = [(pose_bones[b], prop, value) for b, (prop, value) in bonemap.RIGIFY_FK_SWITCHES.items()
-                if bone_map.name == "rigify" and b in pose_bones and prop in pose_bones[b].keys()]
     index = {pb.name: i for i, pb in enumerate(pose_bones)}
     rows = np.array([index[b] for b in target.bones])
     frames = list(range(int(first), int(last) + 1))
@@ -233,11 +236,6 @@ def pose_motion(obj, scene, first: int, last: int, bone_map=None):
     try:
         for k, frame in enumerate(frames):  # Blender evaluates the scene one frame at a time
             scene.frame_set(frame)
-            for pb, prop, value in switches:
-                if abs(float(pb[prop]) - value) > 1e-6:
-                    raise ValueError(f"armature {obj.name!r}: {pb.name} is in IK ({prop} {float(pb[prop]):g} at "
-                                     f"frame {frame}); the motion is read from the FK controls: snap the limb to "
-                                     "FK (Rigify's IK/FK snap) first")
             pose_bones.foreach_get("matrix", flat)
             mats[k] = np.swapaxes(flat.reshape(-1, 4, 4), -1, -2)[rows]  # stored column by column
     finally:

@@ -159,12 +159,28 @@ def test_an_armatures_own_animation_reads_back_as_the_motion_it_shows(kind):
     assert np.abs((Q - Q[:, :1]) - (P - P[:, :1])).max() < (1e-5 if kind == "smplx" else 0.02)
 
 
-def test_reading_a_rigify_limb_in_ik_is_refused_by_name():
-    """Rigify's FK controls stand still while a limb is in IK: reading the rig's animation then
-    names the limb and the frame instead of giving a wrong motion."""
+def test_a_rigify_rig_is_read_from_what_it_shows_in_ik_too():
+    """Rigify's FK controls stand still while a limb is in IK: its animation is read from its
+    deform bones, so with the left leg switched to IK the motion read has the leg where the rig
+    shows it (the DEF bones' thigh and shin directions within 0.5 degrees), not the walk's."""
+    from motionprompt.body.bonemap import rigify_deform_map
+
     reset()
     obj = rig_builders.build_rigify()
-    keys.apply_motion(obj, _walk())  # keying switches the limbs to FK
+    walk = _walk()
+    keys.apply_motion(obj, walk)  # keying switches the limbs to FK
+    assert armature.pose_motion(obj, bpy.context.scene, 1, 10).num_frames == 10
     obj.pose.bones["thigh_parent.L"]["IK_FK"] = 0.0
-    with pytest.raises(ValueError, match=r"thigh_parent.L is in IK .* frame 1"):
-        armature.pose_motion(obj, bpy.context.scene, 1, 10)
+    obj.update_tag()  # the switch drives constraints: evaluate again
+    back = armature.pose_motion(obj, bpy.context.scene, 1, 20)
+    deform = {j: b for b, j in ((b, s.joint) for b, s in rigify_deform_map(x.name for x in obj.data.bones).slots.items())}
+    shown = np.stack([world_heads(obj, [deform[j] for j in (1, 4, 7)], f) for f in range(1, 21)])  # (T, 3, 3)
+    P = back.joint_positions() @ TO_BLENDER.T
+    for (a, b), (i, k) in (((1, 4), (0, 1)), ((4, 7), (1, 2))):
+        u, v = P[:, b] - P[:, a], shown[:, k] - shown[:, i]
+        cos = np.einsum("ti,ti->t", u, v) / np.linalg.norm(u, axis=1) / np.linalg.norm(v, axis=1)
+        assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < 0.5, (a, b)
+    W = walk.joint_positions()[:20] @ TO_BLENDER.T
+    u, v = W[:, 4] - W[:, 1], P[:, 4] - P[:, 1]
+    cos = np.einsum("ti,ti->t", u, v) / np.linalg.norm(u, axis=1) / np.linalg.norm(v, axis=1)
+    assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() > 5.0  # in IK the leg is not the walk's

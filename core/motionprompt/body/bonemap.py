@@ -145,6 +145,9 @@ __all__ = [
     "RIGIFY_FK_SWITCHES",
     "RIGIFY_FK_SETTINGS",
     "RIGIFY_MAPPED_PARENTS",
+    "RIGIFY_DEFORM",
+    "RIGIFY_DEFORM_PARENTS",
+    "rigify_deform_map",
     "RIGIFY_HIPS_BONE",
     "RIGIFY_HIPS_PLACES",
     "joint_index",
@@ -271,6 +274,24 @@ RIGIFY_FK_SETTINGS: tuple[tuple[str, str, float], ...] = (
 RIGIFY_MAPPED_PARENTS: dict[str, str] = {
     **{f"upper_arm_fk.{s}": f"shoulder.{s}" for s in "LR"},
     **{f"{'thumb' if f == 'thumb' else 'f_' + f}.01.{s}": f"hand_fk.{s}" for _, f in _FINGERS for s in "LR"},
+}
+#: A generated Rigify rig's deform bones, joint -> bone (the ``.L`` side; ``.R`` mirrors): what
+#: the rig shows whether its limbs are in FK or IK, so its own animation is read from them
+#: (``rigify_deform_map``; keys go on the FK controls, ``RIGIFY``). DEF-spine is the hips,
+#: spine.004 / .005 the neck, spine.006 the head; each limb's first B-bone segment carries it.
+RIGIFY_DEFORM: dict[str, str] = {
+    "pelvis": "DEF-spine", "spine1": "DEF-spine.001", "spine2": "DEF-spine.002", "spine3": "DEF-spine.003",
+    "neck": "DEF-spine.004", "head": "DEF-spine.006",
+    "left_hip": "DEF-thigh.L", "left_knee": "DEF-shin.L", "left_ankle": "DEF-foot.L", "left_foot": "DEF-toe.L",
+    "left_collar": "DEF-shoulder.L", "left_shoulder": "DEF-upper_arm.L", "left_elbow": "DEF-forearm.L",
+    "left_wrist": "DEF-hand.L",
+}
+#: Rigify deform bones whose Blender parent is an ORG bone rather than the deform bone they hang
+#: from in the body: bone -> the mapped deform bone they follow (checked in bpy).
+RIGIFY_DEFORM_PARENTS: dict[str, str] = {
+    **{f"DEF-upper_arm.{s}": f"DEF-shoulder.{s}" for s in "LR"},
+    **{f"DEF-shoulder.{s}": "DEF-spine.003" for s in "LR"},
+    **{f"DEF-thigh.{s}": "DEF-spine" for s in "LR"},
 }
 #: The Rigify bone whose head is the hip centre (what the SMPL-X pelvis position means there).
 RIGIFY_HIPS_BONE = "ORG-spine"
@@ -509,6 +530,16 @@ def _preset_name(preset: str) -> str:
     if name not in PRESETS:
         raise ValueError(f"unknown bone-map preset {preset!r}: use one of {', '.join(PRESET_NAMES)}")
     return name
+
+
+def rigify_deform_map(bone_names: Iterable[str]) -> BoneMap:
+    """The map of a Rigify rig's deform bones (``RIGIFY_DEFORM``, both sides) that it has, named
+    "rigify-deform": for reading what the rig shows (its FK controls stand still in IK)."""
+    names = set(bone_names)
+    pairs = [(j, b) for j, b in RIGIFY_DEFORM.items()]
+    pairs += [(j.replace("left_", "right_"), b[:-2] + ".R") for j, b in RIGIFY_DEFORM.items() if j.startswith("left_")]
+    slots = _ordered((b, Slot(joint_index(j))) for j, b in pairs if b in names)
+    return BoneMap(name="rigify-deform", slots=slots, root="root" if "root" in names else None, label="rigify-deform")
 
 
 def resolve(preset: str, bone_names: Iterable[str]) -> BoneMap:
