@@ -211,11 +211,12 @@ def target_from_armature(obj, num_joints: int = skeleton.NUM_BODY_JOINTS, bone_m
     return target
 
 
-def pose_motion(obj, scene, first: int, last: int, bone_map=None):
+def pose_motion(obj, scene, first: int, last: int, bone_map=None, progress=None):
     """The SMPL-X body motion the armature ``obj`` shows on scene frames ``first`` to ``last``:
     its own animation (its action, NLA, constraints and drivers, as Blender evaluates them) read
     through its bone map (``rig.motion_from_pose``), at the scene's frame rate. The scene's
     frame is restored after. ValueError naming the armature when the map has no pelvis.
+    ``progress``: called as ``progress(done, total)`` after each frame read.
 
     A Rigify rig is read from its deform bones (``bonemap.rigify_deform_map``), which show its
     pose whether its limbs are in FK or IK (the map's FK controls stand still in IK).
@@ -238,6 +239,8 @@ def pose_motion(obj, scene, first: int, last: int, bone_map=None):
             scene.frame_set(frame)
             pose_bones.foreach_get("matrix", flat)
             mats[k] = np.swapaxes(flat.reshape(-1, 4, 4), -1, -2)[rows]  # stored column by column
+            if progress is not None:
+                progress(k + 1, len(frames))
     finally:
         scene.frame_set(saved[0], subframe=saved[1])
     W = mats[..., :3, :3]

@@ -143,8 +143,17 @@ def take_motion(context, obj, action, upto: int | None = None):
         motion = history.stored_motion(obj, action)
         return motion, history.anchor(action, motion)
     first, last = (int(round(v)) for v in action.frame_range)
+    last = last if upto is None else min(last, upto)
     bone_map = properties.chosen_bone_map(_settings(context), obj)
-    motion = armature.pose_motion(obj, context.scene, first, last if upto is None else min(last, upto), bone_map)
+    wm = context.window_manager if context.window is not None else None
+    if wm is not None:  # one frame at a time: a long take shows the window's progress indicator
+        wm.progress_begin(0, max(last - first + 1, 1))
+    try:
+        motion = armature.pose_motion(obj, context.scene, first, last, bone_map,
+                                      progress=None if wm is None else (lambda done, total: wm.progress_update(done)))
+    finally:
+        if wm is not None:
+            wm.progress_end()
     seed = action.get(history.PROPS["seed"])
     motion = postprocess.resample(motion.with_(prompt=str(action.get(history.PROPS["prompt"], action.name)),
                                                seed=None if seed is None else int(seed)), OWN_MOTION_FPS)
@@ -163,10 +172,10 @@ def continue_take(context, inbetween: bool = False) -> dict:
     or None), ``start`` (the scene frame of the take's motion's first frame), ``given`` (the
     take's motion frames up to the playhead, its own included), ``continue_from``
     ("MOTION.npy:FRAME"), ``anchor`` (the take's first pelvis position and heading,
-    ``history.anchor``) and, for an in-between,
-    ``to_pose`` (the same file at the first timeline marker after the playhead, else the scene's
-    last frame) and ``seconds`` (from the playhead to it). ValueError naming the take and its
-    frames when the playhead (or the target) is outside it."""
+    ``history.anchor``) and, for an in-between, ``to_pose`` (the same file at the first
+    timeline marker after the playhead, else the scene's last frame) and ``seconds`` (from the
+    playhead to it). ValueError naming the take and its frames when the playhead (or the
+    target) is outside it."""
     obj, action, track = active_take(context)
     scene = context.scene
     own = reads_pose(action)

@@ -147,8 +147,10 @@ def test_an_armatures_own_animation_reads_back_as_the_motion_it_shows(kind):
     keying.apply_motion(obj, walk, root_motion="root" if kind == "ue5" else "pelvis")
     scene = bpy.context.scene
     scene.frame_set(7)
-    back = armature.pose_motion(obj, scene, 1, walk.num_frames)
+    steps = []
+    back = armature.pose_motion(obj, scene, 1, walk.num_frames, progress=lambda d, t: steps.append((d, t)))
     assert scene.frame_current == 7 and back.num_frames == walk.num_frames and back.fps == 30.0
+    assert steps == [(k, walk.num_frames) for k in range(1, walk.num_frames + 1)]
     P, Q = walk.joint_positions(), back.joint_positions()
     idx = {n: i for i, n in enumerate(JOINT_NAMES[:22])}
     for seg, (a, b) in SEGMENTS.items():
