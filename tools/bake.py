@@ -118,35 +118,41 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _animation_ref(ref: str | None, option: str, args):
-    """For "ANIMATION.blend|.fbx[:FRAME]" (``--continue-from`` / ``--to-pose``), the animation
-    read in Blender (``headless.animation_motion``, through ``--bone-map``) and the ":FRAME"
-    part ("" for none; FRAME counts the clip's frames at 30 fps from its first); None for a
-    motion file or no option. ValueError naming the option and the file."""
+def _animation_ref(ref: str | None, field: str, option: str, args):
+    """For "ANIMATION.blend|.fbx[:FRAME]" (``--continue-from`` / ``--to-pose``; request field
+    ``field``), the animation read in Blender (``headless.animation_motion``, through
+    ``--bone-map``), the file's stem and its ":FRAME" ("" for none; FRAME counts the clip's
+    frames at 30 fps from its first); None for a motion file or no option. ValueError naming the option
+    and the file (a RequestError for a bad FRAME)."""
     from blender_addon.headless import RIG_SUFFIXES, animation_motion
+    from motionprompt.request import split_motion_ref
 
     if ref is None:
         return None
-    head, sep, tail = ref.rpartition(":")
-    path, frame = (head, f":{tail}") if sep and head and tail.strip().isdigit() else (ref, "")
-    if Path(path).suffix.lower() not in RIG_SUFFIXES:
+    path, frame = split_motion_ref(ref, field)
+    if path.suffix.lower() not in RIG_SUFFIXES:
         return None
-    return animation_motion(Path(path).expanduser(), option, args.bone_map), Path(path).stem, frame
+    return animation_motion(path, option, args.bone_map), path.stem, "" if frame is None else f":{frame}"
 
 
-def _write_animation(out_dir: Path, kind: str, motion, stem: str, frame: str) -> Path:
-    """The animation read for ``kind`` ("continue" / "pose") written beside the manifest as
-    ``<kind>_<stem>_<hash>.npz`` (named by its content: a changed clip is a changed setting for
-    --resume); returns its path (add ``frame`` for the option)."""
+def _content_name(kind: str, name: str, data: bytes) -> str:
+    """``<kind>_<name>_<hash>``: a file beside the manifest named by its content (a changed one is
+    a changed setting for --resume), ``name`` cut to letters, digits, ``-`` and ``_``."""
     import hashlib
 
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    return f"{kind}_{safe}_{hashlib.sha256(data).hexdigest()[:12]}"
+
+
+def _write_animation(out_dir: Path, kind: str, motion, stem: str) -> Path:
+    """The animation read for ``kind`` ("continue" / "pose") written beside the manifest as
+    ``<kind>_<stem>_<hash>.npz`` (``_content_name``); returns its path."""
     import numpy as np
 
     from motionprompt.files.formats import export
 
-    digest = hashlib.sha256(np.ascontiguousarray(motion.to_272(), dtype=np.float32).tobytes()).hexdigest()[:12]
-    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)
-    target = out_dir / f"{kind}_{name}_{digest}.npz"
+    frames = np.ascontiguousarray(motion.to_272(), dtype=np.float32)
+    target = out_dir / f"{_content_name(kind, stem, frames.tobytes())}.npz"
     out_dir.mkdir(parents=True, exist_ok=True)
     export(motion, "npz", target)  # atomically
     return target.resolve()
@@ -187,9 +193,9 @@ def run(args) -> int:
     animations = {}  # --continue-from / --to-pose naming an animation in a .blend / .fbx: read in Blender
     for field, option, kind in (("continue_from", "--continue-from", "continue"), ("to_pose", "--to-pose", "pose")):
         try:
-            read = _animation_ref(getattr(args, field), option, args)
+            read = _animation_ref(getattr(args, field), field, option, args)
         except ValueError as e:
-            print(f"bake: {e}", file=sys.stderr)
+            print(f"bake: {option_message(e) if isinstance(e, RequestError) else e}", file=sys.stderr)
             return 2
         if read is not None:
             animations[field] = (kind, *read)
@@ -220,7 +226,7 @@ def run(args) -> int:
     # animations read from a .blend / .fbx are written once the out dir is known to be good; the
     # motions and FRAMEs are checked before anything is generated (a bad one removes them again)
     fresh = not args.out_dir.exists()
-    written = {field: _write_animation(args.out_dir, *read) for field, read in animations.items()}
+    written = {field: _write_animation(args.out_dir, *read[:3]) for field, read in animations.items()}
     try:
         request = request.replace(**{f: f"{written[f]}{animations[f][3]}" for f in written}).validate(
             max_seconds=spec.max_seconds if spec else None)
@@ -235,14 +241,12 @@ def run(args) -> int:
     if curve is not None:  # the curve's points beside the manifest, named by their content (a changed
         # curve is a changed setting for --resume)
         import dataclasses
-        import hashlib
         import json
 
         from motionprompt.atomic import atomic_path
 
         text = json.dumps(curve.round(6).tolist())
-        name = "".join(c if c.isalnum() or c in "-_" else "_" for c in args.path_curve.rpartition(":")[2])
-        target = args.out_dir / f"path_{name}_{hashlib.sha256(text.encode()).hexdigest()[:12]}.json"
+        target = args.out_dir / f"{_content_name('path', args.path_curve.rpartition(':')[2], text.encode())}.json"
         args.out_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(target) as tmp:
             Path(tmp).write_text(text, encoding="utf-8")

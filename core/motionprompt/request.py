@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .postprocess import PostProcess, PostProcessError
 
-__all__ = ["GenerateRequest", "RequestError", "Cancelled", "motion_ref", "LONGEST_SECONDS", "random_seed", "sample_seeds", "default_batch_size",
+__all__ = ["GenerateRequest", "RequestError", "Cancelled", "motion_ref", "split_motion_ref", "LONGEST_SECONDS", "random_seed", "sample_seeds", "default_batch_size",
            "check_device_name", "MAX_SEED", "DTYPES", "DEVICE_NAME"]
 
 #: Seeds are stored as int64 by the sampler's hash and every file format: 63 bits, non-negative.
@@ -92,14 +92,10 @@ def check_device_name(device: str) -> str:
 LONGEST_SECONDS = 600.0
 
 
-def motion_ref(text: str, option: str = "continue_from") -> tuple[Path, int | None]:
-    """``"MOTION[:FRAME]"`` -> (the motion file, FRAME or None): the motion a request continues
-    or the pose it ends in (frames counted from 1).
-
-    Raises:
-        RequestError(option, ...) naming the file or the frame and the fix: a file that does
-        not exist or is no .npy / .npz, a FRAME that is no whole number >= 1.
-    """
+def split_motion_ref(text: str, option: str = "continue_from") -> tuple[Path, int | None]:
+    """``"FILE[:FRAME]"`` -> (the file, FRAME or None), frames counted from 1, whatever the file
+    is (``motion_ref`` checks it is a motion file; tools/bake.py also takes animations).
+    RequestError(option, ...) for an empty text or a FRAME that is no whole number >= 1."""
     if not isinstance(text, str) or not text.strip():
         raise RequestError(option, f"{text!r}: give MOTION.npy or MOTION.npy:FRAME")
     path, frame = text, None
@@ -108,7 +104,18 @@ def motion_ref(text: str, option: str = "continue_from") -> tuple[Path, int | No
         path, frame = head, int(tail)
         if frame < 1:
             raise RequestError(option, f"{text!r}: there is no frame {frame}; frames count from 1")
-    p = Path(path).expanduser()
+    return Path(path).expanduser(), frame
+
+
+def motion_ref(text: str, option: str = "continue_from") -> tuple[Path, int | None]:
+    """``"MOTION[:FRAME]"`` -> (the motion file, FRAME or None): the motion a request continues
+    or the pose it ends in (frames counted from 1; ``split_motion_ref``).
+
+    Raises:
+        RequestError(option, ...) naming the file or the frame and the fix: a file that does
+        not exist or is no .npy / .npz, a FRAME that is no whole number >= 1.
+    """
+    p, frame = split_motion_ref(text, option)
     if p.suffix.lower() in (".fbx", ".blend"):
         raise RequestError(option, f"{text!r}: an animation in a {p.suffix.lower()} file is read in Blender: give it "
                                    "to tools/bake.py, or export it as NPZ from the Motion panel")
