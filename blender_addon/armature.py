@@ -22,7 +22,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from .core import bonemap, rig, skeleton
+from .core import bonemap, postprocess, rig, skeleton
 
 __all__ = [
     "SMPLX_TO_BLENDER",
@@ -34,6 +34,7 @@ __all__ = [
     "target_from_armature",
     "prepare_rig",
     "pose_motion",
+    "READ_FPS",
 ]
 
 #: SMPL-X (x, y, z) -> Blender (x, -z, y): +90 degrees about X (``rig.SMPLX_TO_BLENDER``).
@@ -41,6 +42,9 @@ SMPLX_TO_BLENDER = rig.SMPLX_TO_BLENDER
 ROOT_BONE = "root"
 #: Custom property marking armatures this add-on built (value: number of SMPL-X joints).
 ARMATURE_TAG = "motionprompt_joints"
+#: Frames per second an armature's own animation is read at to be continued or exported
+#: (``pose_motion``): the models' and the takes'.
+READ_FPS = 30.0
 
 
 
@@ -211,12 +215,13 @@ def target_from_armature(obj, num_joints: int = skeleton.NUM_BODY_JOINTS, bone_m
     return target
 
 
-def pose_motion(obj, scene, first: int, last: int, bone_map=None, progress=None):
+def pose_motion(obj, scene, first: int, last: int, bone_map=None, progress=None, fps: float | None = None):
     """The SMPL-X body motion the armature ``obj`` shows on scene frames ``first`` to ``last``:
     its own animation (its action, NLA, constraints and drivers, as Blender evaluates them) read
-    through its bone map (``rig.motion_from_pose``), at the scene's frame rate. The scene's
-    frame is restored after. ValueError naming the armature when the map has no pelvis.
-    ``progress``: called as ``progress(done, total)`` after each frame read.
+    through its bone map (``rig.motion_from_pose``), at the scene's frame rate, or resampled to
+    ``fps`` (``READ_FPS``: the models' and the takes'). The scene's frame is restored after.
+    ValueError naming the armature when the map has no pelvis. ``progress``: called as
+    ``progress(done, total)`` after each frame read.
 
     A Rigify rig is read from its deform bones (``bonemap.rigify_deform_map``), which show its
     pose whether its limbs are in FK or IK (the map's FK controls stand still in IK).
@@ -245,5 +250,5 @@ def pose_motion(obj, scene, first: int, last: int, bone_map=None, progress=None)
         scene.frame_set(saved[0], subframe=saved[1])
     W = mats[..., :3, :3]
     W = W / np.linalg.norm(W, axis=-2, keepdims=True)  # without the bones' scale
-    fps = scene.render.fps / scene.render.fps_base
-    return rig.motion_from_pose(target, W, mats[..., :3, 3], fps=fps)
+    motion = rig.motion_from_pose(target, W, mats[..., :3, 3], fps=scene.render.fps / scene.render.fps_base)
+    return motion if fps is None else postprocess.resample(motion, fps)

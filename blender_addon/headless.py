@@ -11,12 +11,10 @@ import bpy
 from . import armature, fbx_export, keys
 from .core import atomic_path
 
-__all__ = ["bake_motion", "load_rig", "curve_points", "animation_motion", "RIG_SUFFIXES", "ANIMATION_FPS"]
+__all__ = ["bake_motion", "load_rig", "curve_points", "animation_motion", "RIG_SUFFIXES"]
 
 #: The rig files ``load_rig`` reads.
 RIG_SUFFIXES = (".blend", ".fbx")
-#: Frames per second an animation file is read at (``animation_motion``: the models').
-ANIMATION_FPS = 30.0
 
 
 def load_rig(path, object_name: str = ""):
@@ -130,11 +128,9 @@ def animation_motion(path, option: str = "--continue-from", bone_map: str = "aut
     """The SMPL-X body motion of the animation in a .blend or .fbx file (an animator's own clip:
     a Mixamo download, mocap on their rig): its armature's action from its first to its last
     frame, as the armature plays it, read through ``bone_map`` ("auto", a preset or a TOML map;
-    ``armature.pose_motion``), at ``ANIMATION_FPS``. The file is opened in place of the current
+    ``armature.pose_motion``), at ``armature.READ_FPS``. The file is opened in place of the current
     one (a .blend, at its own frame rate) or imported into an empty scene (a .fbx). Raises
     ValueError naming ``option``, the file and the armatures it has."""
-    from .core import postprocess
-
     path = Path(path)
     if path.suffix.lower() not in RIG_SUFFIXES or not path.is_file():
         raise ValueError(f"{option} {path}: not an existing .blend or .fbx file")
@@ -158,7 +154,8 @@ def animation_motion(path, option: str = "--continue-from", bone_map: str = "aut
         raise ValueError(f"{option} {path}: armature {obj.name!r} is not in the file's scene {scene.name!r}")
     first, last = (int(round(v)) for v in obj.animation_data.action.frame_range)
     try:
-        motion = armature.pose_motion(obj, scene, first, last, armature.bone_map_for(obj, bone_map))
+        motion = armature.pose_motion(obj, scene, first, last, armature.bone_map_for(obj, bone_map),
+                                      fps=armature.READ_FPS)
     except ValueError as e:
         raise ValueError(f"{option} {path}: {e}") from None
-    return postprocess.resample(motion.with_(prompt=obj.animation_data.action.name), ANIMATION_FPS)
+    return motion.with_(prompt=obj.animation_data.action.name)

@@ -21,8 +21,9 @@ its whole motion, the given part included, so it can be continued again: ``motio
 is how many of the motion's frames come before its keys, ``motionprompt_motion_start`` the scene
 frame of the motion's first frame (the first take's). ``motionprompt_anchor`` (x, y, z, heading)
 is where and which way the first frame of a placed motion (a continuation) is keyed: its packed
-frames face +Z at the origin and re-base heights on the whole motion's lowest joint (``anchor``). ``playing`` finds the take an armature
-without an active action plays at a frame; ``keyed_motion`` is the part an action keys.
+frames face +Z at the origin and re-base heights on the whole motion's lowest joint (``anchor``).
+``playing`` finds the take an armature without an active action plays at a frame;
+``keyed_motion`` is the part an action keys.
 ``motionprompt_keys_sha256`` is ``keys.keys_digest`` of the keys as written: a take whose keys
 differ from it was edited by the animator, and is read as it plays (``operators.reads_pose``).
 """
@@ -38,8 +39,8 @@ from . import compat
 from .core import Motion, formats, rotations
 
 __all__ = ["PROPS", "DIM", "MAX_PACKED", "record", "history", "activate", "motion_file", "frames_272",
-           "content_hash", "pack", "stored_motion", "keyed_motion", "keyed_from", "motion_start", "anchor", "playing",
-           "playing_track"]
+           "content_hash", "pack", "stored_motion", "keyed_motion", "keyed_from", "motion_start", "anchor", "placement",
+           "playing", "playing_track"]
 
 #: Custom property names on each history action.
 PROPS = {"prompt": "motionprompt_prompt", "seed": "motionprompt_seed", "model": "motionprompt_model",
@@ -138,6 +139,12 @@ def anchor(action, motion) -> tuple[np.ndarray, float]:
     if value is not None:
         value = [float(v) for v in value]
         return np.array(value[:3]), value[3]
+    return placement(motion)
+
+
+def placement(motion) -> tuple[np.ndarray, float]:
+    """Where and which way ``motion``'s first frame is: the (3,) pelvis position (metres, Y up)
+    and the heading (radians, ``rotations.heading_angle`` of the root)."""
     return motion.root_translation[0].copy(), float(rotations.heading_angle(motion.rotations[0, 0]))
 
 

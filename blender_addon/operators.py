@@ -14,7 +14,7 @@ import numpy as np
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from . import armature, backend, fbx_export, history, keys, preferences, properties, results
-from .core import bonemap, formats, postprocess, request, rotations
+from .core import bonemap, formats, request
 from .preferences import get_prefs, results_dir
 from .properties import FBX_PRESETS
 
@@ -113,10 +113,6 @@ def report_level(state: str, message: str | None) -> set:
     return {"WARNING"} if message and "; warning: " in message else {"INFO"}
 
 
-#: The frame rate the animator's own animation is read at (the models', the takes').
-OWN_MOTION_FPS = 30.0
-
-
 def is_take(action) -> bool:
     """Whether ``action`` is a motionprompt take (else: the animator's own animation)."""
     return history.PROPS["prompt"] in action
@@ -133,13 +129,14 @@ def reads_pose(action) -> bool:
     return history.keyed_from(action) == 0 and recorded is not None and recorded != keys.keys_digest(action)
 
 
-def take_motion(context, obj, action, upto: int | None = None):
+def take_motion(context, obj, action, upto: int | None = None, from_pose: bool | None = None):
     """(motion, anchor) of ``action`` on the armature ``obj``: a take's own, packed in the .blend
-    (``history.stored_motion``), placed by ``history.anchor``; else (``reads_pose``: the
-    animator's own animation or edited keys) as the armature plays it from the action's first
-    frame to ``upto`` (default: its last) through the panel's bone map (``armature.pose_motion``),
-    at ``OWN_MOTION_FPS``, placed where it is. ValueError naming what is wrong."""
-    if not reads_pose(action):
+    (``history.stored_motion``), placed by ``history.anchor``; else (``from_pose``, default
+    ``reads_pose``: the animator's own animation or edited keys) as the armature plays it from
+    the action's first frame to ``upto`` (default: its last) through the panel's bone map
+    (``armature.pose_motion``), at ``armature.READ_FPS``, placed where it is. ValueError naming
+    what is wrong."""
+    if not (reads_pose(action) if from_pose is None else from_pose):
         motion = history.stored_motion(obj, action)
         return motion, history.anchor(action, motion)
     first, last = (int(round(v)) for v in action.frame_range)
@@ -149,15 +146,15 @@ def take_motion(context, obj, action, upto: int | None = None):
     if wm is not None:  # one frame at a time: a long take shows the window's progress indicator
         wm.progress_begin(0, max(last - first + 1, 1))
     try:
-        motion = armature.pose_motion(obj, context.scene, first, last, bone_map,
+        motion = armature.pose_motion(obj, context.scene, first, last, bone_map, fps=armature.READ_FPS,
                                       progress=None if wm is None else (lambda done, total: wm.progress_update(done)))
     finally:
         if wm is not None:
             wm.progress_end()
     seed = action.get(history.PROPS["seed"])
-    motion = postprocess.resample(motion.with_(prompt=str(action.get(history.PROPS["prompt"], action.name)),
-                                               seed=None if seed is None else int(seed)), OWN_MOTION_FPS)
-    return motion, (motion.root_translation[0].copy(), float(rotations.heading_angle(motion.rotations[0, 0])))
+    motion = motion.with_(prompt=str(action.get(history.PROPS["prompt"], action.name)),
+                          seed=None if seed is None else int(seed))
+    return motion, history.placement(motion)
 
 
 def continue_take(context, inbetween: bool = False) -> dict:
@@ -189,7 +186,8 @@ def continue_take(context, inbetween: bool = False) -> dict:
         raise ValueError(f"the playhead (frame {scene.frame_current}) is outside action {action.name!r} "
                          f"(frames {first}-{last}); move it into the action")
     # the animator's own animation is read only as far as it is needed
-    motion, anchor = take_motion(context, obj, action, upto=max(scene.frame_current, end if inbetween else 0))
+    motion, anchor = take_motion(context, obj, action, upto=max(scene.frame_current, end if inbetween else 0),
+                                 from_pose=own)
 
     def frames_to(frame: int) -> int:  # the motion's frames from the take's start to ``frame``, its own included
         return int(round((frame - first) / fps * motion.fps)) + 1
@@ -479,9 +477,10 @@ class MOTIONPROMPT_OT_apply_cleanup(bpy.types.Operator):
     def execute(self, context):
         try:
             obj, action, _track = active_take(context)
-            motion, anchor = take_motion(context, obj, action)
+            from_pose = reads_pose(action)
+            motion, anchor = take_motion(context, obj, action, from_pose=from_pose)
             item = {"motion": motion, "prompt": motion.prompt, "seed": motion.seed, "source": motion.source}
-            anchor = anchor if reads_pose(action) else None  # read as it plays: keyed where it is
+            anchor = anchor if from_pose else None  # read as it plays: keyed where it is
             made = results.apply_motion_files(context, [item], _settings(context), model=str(motion.source),
                                               onto=obj, anchor=anchor)
         except (ValueError, OSError) as e:
@@ -555,7 +554,7 @@ class MOTIONPROMPT_OT_export(bpy.types.Operator, ExportHelper):
                 # holds now, as far as it keys (a strip continuation: its new frames, as its FBX);
                 # the animator's own or edited keys: as the armature plays them (SMPL-X from any rig)
                 if reads_pose(action):
-                    motion = take_motion(context, obj, action)[0]
+                    motion = take_motion(context, obj, action, from_pose=True)[0]
                 else:
                     motion = history.keyed_motion(obj, action)
                 if self.format in ("GIF", "MP4"):  # frame by frame in the window's progress indicator

@@ -123,6 +123,7 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "", on
             action[BONE_MAP_PROP] = properties.coverage_line(bone_map)
         keys.mark_segments(action, keyed.meta.get("segments") or [], keyed.fps, frame_start)
         digest = keys.keys_digest(action)  # an edit by the animator changes it (operators.reads_pose)
+        placed = None if anchor is None else history.placement(whole)  # as keyed: its packed frames forget it
         if keyed.meta.get("contacts") is not None:
             action[CONTACTS_PROP] = json.dumps(keyed.meta["contacts"])
         history.record(obj, action, {
@@ -131,8 +132,7 @@ def apply_motion_files(context, items: list[dict], settings, model: str = "", on
             "fps": float(m.fps), "temperature": float(settings.temperature), "top_k": int(settings.top_k),
             "seconds": float(m.duration), "frame_start": int(frame_start), "keys_sha256": digest,
             **({} if strip is None else {"keyed_from": int(strip["given"]), "motion_start": float(strip["start"])}),
-            **({} if anchor is None else {"anchor": [*map(float, whole.root_translation[0]),
-                                                     float(rotations.heading_angle(whole.rotations[0, 0]))]})},
+            **({} if anchor is None else {"anchor": [*map(float, placed[0]), placed[1]]})},
             motion=m if strip is None else whole)
         actions.append(action)
     if strip is not None:
@@ -147,7 +147,7 @@ def place(motion, position, heading: float):
     """``motion`` turned about +Y around its first pelvis so that its first frame has
     ``heading`` (radians, ``rotations.heading_angle`` of the root), and moved so that its first
     pelvis is at ``position`` ((3,) metres, Y up)."""
-    turn = rotations.yaw_matrix(float(rotations.heading_angle(motion.rotations[0, 0])) - float(heading))
+    turn = rotations.yaw_matrix(history.placement(motion)[1] - float(heading))
     turned = motion.rotations.copy()
     turned[:, 0] = turn @ turned[:, 0]
     root = (motion.root_translation - motion.root_translation[0]) @ turn.T + np.asarray(position, dtype=np.float64)
